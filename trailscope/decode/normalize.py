@@ -1,0 +1,452 @@
+"""Map events onto THE schema, fast when the input is ordinary, tolerant when it is not.
+
+Two paths produce identical columns:
+
+* the **fast path** decodes standard compact ``{"Records": [...]}`` files with a typed msgspec
+  decoder (free-form objects pass through as raw bytes and are never built as Python objects)
+  and converts a whole batch of files to Arrow column by column, so per-call costs are paid once
+  per batch rather than once per 5-minute file. It refuses anything unusual (an unknown field, a
+  value of the wrong type), which sends that file to
+* the **slow path**, which walks each event in Python, matches keys case-insensitively, coerces
+  wrong types where that is safe, keeps unknown fields in the ``extra`` column, and quarantines
+  single events (no usable ``eventTime``, too large) without losing the rest of the file.
+
+Keeping the strict fast path honest is what lets it be fast: it never has to decide anything.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from operator import attrgetter
+from typing import Any
+
+import msgspec
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trailscope.decode import records
+from trailscope.decode.schema import (
+    BY_JSON_NAME,
+    BY_LOWER_NAME,
+    EVENT_FIELDS,
+    EVENTTIME_TS,
+    EXTRA,
+    FILE_SCHEMA,
+    SOURCEKEY,
+    Field,
+    Kind,
+    arrow_type,
+    children_by_lower,
+)
+
+#: CloudTrail's own limit is far below this; anything larger is not an event we can store sanely.
+MAX_EVENT_BYTES = 16 * 1024 * 1024
+_NULL_RAW = msgspec.Raw(b"null")
+
+
+@dataclass
+class ObjectOutcome:
+    """What one source object turned into (its rows live in the batch table)."""
+
+    key: str
+    events: int = 0
+    is_digest: bool = False
+    #: (event position or None for the whole object, one-line reason)
+    quarantined: list[tuple[int | None, str]] = field(default_factory=list)
+    unknown_fields: int = 0
+    coerced_values: int = 0
+    fast_path: bool = False
+
+    @property
+    def rejected(self) -> bool:
+        """The whole object is unusable (as opposed to some events in it)."""
+        return any(pos is None for pos, _ in self.quarantined)
+
+
+@dataclass
+class DecodeResult:
+    """Rows of a batch of objects (FILE_SCHEMA) and one outcome per object, in input order."""
+
+    table: pa.Table
+    outcomes: list[ObjectOutcome]
+
+    @property
+    def events(self) -> int:
+        return self.table.num_rows
+
+
+def decode_object(key: str, data: bytes) -> DecodeResult:
+    """Convenience for one object; ingest decodes in batches to share per-call costs."""
+    return decode_batch([(key, data)])
+
+
+def decode_batch(items: list[tuple[str, bytes]]) -> DecodeResult:
+    """Bytes of many source objects -> one normalized table plus per-object outcomes.
+
+    Ordinary trail files go through the fast path together; anything else is handled alone by
+    the tolerant path. Row order: fast-path rows first, then each slow object's rows.
+    """
+    outcomes = [ObjectOutcome(key) for key, _ in items]
+    parts: list[_Part] = []
+    fast = _Part()
+    fast_records: list[Any] = []
+    for outcome, (_, data) in zip(outcomes, items, strict=True):
+        try:
+            text = records.gunzip_if_needed(data)
+        except records.NotCloudTrail as exc:
+            outcome.quarantined.append((None, str(exc)))
+            continue
+        recs = _fast_records(text)
+        if recs is not None:
+            outcome.fast_path = True
+            fast_records.extend(recs)
+            fast.add(outcome, range(len(recs)))
+            continue
+        part = _slow_decode(text, outcome)
+        if part is not None:
+            parts.append(part)
+    if fast_records:
+        fast.table = _build_fast_table(fast_records)
+        parts.insert(0, fast)
+    tables = [_finish(part) for part in parts]
+    table = pa.concat_tables(tables) if tables else FILE_SCHEMA.empty_table()
+    return DecodeResult(table, outcomes)
+
+
+@dataclass
+class _Part:
+    """Rows from one or more objects, with each row's owner and position inside its object."""
+
+    table: pa.Table | None = None
+    owners: list[ObjectOutcome] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+
+    def add(self, outcome: ObjectOutcome, positions: range | list[int]) -> None:
+        self.owners.extend([outcome] * len(positions))
+        self.positions.extend(positions)
+
+
+def _slow_decode(text: bytes, outcome: ObjectOutcome) -> _Part | None:
+    try:
+        docs = records.parse_json_documents(text)
+    except records.NotCloudTrail as exc:
+        outcome.quarantined.append((None, str(exc)))
+        return None
+    found = records.unwrap(docs)
+    outcome.is_digest = found.is_digest
+    if not found.events:
+        if found.is_digest or _is_empty_records(docs):
+            return None  # digests are skipped by kind; an empty log file is simply empty
+        reason = found.rejects[0][1] if len(found.rejects) == 1 else "no CloudTrail events found"
+        outcome.quarantined.append((None, reason))
+        return None
+    outcome.quarantined.extend(found.rejects)
+    check_size = len(text) > MAX_EVENT_BYTES
+    rows: list[dict[str, Any]] = []
+    positions: list[int] = []
+    for pos, event in enumerate(found.events):
+        if check_size and len(orjson.dumps(event)) > MAX_EVENT_BYTES:
+            outcome.quarantined.append((pos, f"event larger than {MAX_EVENT_BYTES >> 20} MB"))
+            continue
+        row, unknown, coerced = normalize_event(event)
+        outcome.unknown_fields += unknown
+        outcome.coerced_values += coerced
+        rows.append(row)
+        positions.append(pos)
+    if not rows:
+        return None
+    part = _Part(pa.Table.from_pylist(rows, schema=_lake_schema_without_helpers()))
+    part.add(outcome, positions)
+    return part
+
+
+def _is_empty_records(docs: list[Any]) -> bool:
+    return all(isinstance(d, dict) and d.get("Records") == [] for d in docs)
+
+
+# --------------------------------------------------------------------------- eventTime
+
+
+_TIME_RE = re.compile(
+    r"^\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?\s*$"
+)
+
+
+def parse_event_time(value: str | None) -> datetime | None:
+    """ISO-8601 and the common 'YYYY-MM-DD HH:MM:SS[.fff]' export form; naive means UTC."""
+    if not value:
+        return None
+    m = _TIME_RE.match(value)
+    if not m:
+        return None
+    y, mo, d, h, mi, s, frac, tz = m.groups()
+    micros = int((frac or "0")[:6].ljust(6, "0"))
+    try:
+        ts = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), micros, tzinfo=UTC)
+    except ValueError:
+        return None
+    if tz and tz != "Z":
+        sign = 1 if tz[0] == "+" else -1
+        digits = tz[1:].replace(":", "")
+        ts -= timedelta(minutes=sign * (int(digits[:2]) * 60 + int(digits[2:])))
+    return ts
+
+
+def _finish(part: _Part) -> pa.Table:
+    """Add the helper columns; quarantine events whose time cannot place them in a partition."""
+    table = part.table
+    assert table is not None
+    times = table.column("eventtime")
+    ts = pc.strptime(times, format="%Y-%m-%dT%H:%M:%SZ", unit="us", error_is_null=True)
+    ts = ts.cast(pa.timestamp("us", tz="UTC"))
+    keep: list[bool] | None = None
+    if ts.null_count:
+        # Rare: other formats, or no usable time at all. Decide row by row.
+        fixed = ts.to_pylist()
+        raw_times = times.to_pylist()
+        keep = []
+        for i, value in enumerate(fixed):
+            if value is None:
+                fixed[i] = parse_event_time(raw_times[i])
+            keep.append(fixed[i] is not None)
+            if fixed[i] is None:
+                reason = (
+                    "event without eventTime"
+                    if not raw_times[i]
+                    else f"unparseable eventTime {raw_times[i][:40]!r}"
+                )
+                part.owners[i].quarantined.append((part.positions[i], reason))
+        ts = pa.array(fixed, pa.timestamp("us", tz="UTC"))
+    keys = pa.array([o.key for o in part.owners], pa.string())
+    table = table.append_column(FILE_SCHEMA.field(EVENTTIME_TS), ts)
+    table = table.append_column(FILE_SCHEMA.field(SOURCEKEY), keys)
+    for i, owner in enumerate(part.owners):
+        if keep is None or keep[i]:
+            owner.events += 1
+    if keep is not None and not all(keep):
+        table = table.filter(pa.array(keep))
+    return table
+
+
+# --------------------------------------------------------------------------- fast path
+
+
+def _fast_path_applies(text: bytes) -> bool:
+    """Only compact trail files: pretty-printed raw JSON would not be compact text."""
+    if not text.startswith(b'{"Records":'):
+        return False
+    newline = text.find(b"\n")
+    return newline == -1 or not text[newline:].strip()
+
+
+def _fast_records(text: bytes) -> list[Any] | None:
+    """Typed records of an ordinary trail file, or None when the tolerant path must decide."""
+    if not _fast_path_applies(text) or len(text) > MAX_EVENT_BYTES:
+        return None
+    try:
+        return _fast_decoder().decode(text).Records
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+
+
+def _build_fast_table(recs: list[Any]) -> pa.Table:
+    """Column by column from msgspec structs: no per-event dicts are ever built."""
+    columns = [_column(recs, f, has_none=False) for f in EVENT_FIELDS]
+    columns.append(pa.nulls(len(recs), pa.string()))  # extra: the fast path has no unknowns
+    return pa.Table.from_arrays(columns, schema=_lake_schema_without_helpers())
+
+
+def _column(parents: list[Any], f: Field, has_none: bool) -> pa.Array:
+    if has_none:
+        name = f.json_name
+        values = [None if p is None else getattr(p, name) for p in parents]
+    else:
+        values = list(map(attrgetter(f.json_name), parents))
+    return _build(values, f)
+
+
+def _build(values: list[Any], f: Field) -> pa.Array:
+    kind = f.kind
+    if kind is Kind.STR:
+        return pa.array(values, pa.string())
+    if kind is Kind.JSON:
+        return pa.array([None if v is None else _raw_text(v) for v in values], pa.string())
+    if kind is Kind.BOOL:
+        return pa.array(values, pa.bool_()).cast(pa.string())
+    typ = arrow_type(f)
+    if kind is Kind.MAP or all(v is None for v in values):
+        return pa.array(values, typ)
+    mask = pa.array([v is None for v in values], pa.bool_())
+    if kind is Kind.STRUCT:
+        has_none = None in values
+        kids = [_column(values, c, has_none) for c in f.children]
+        return pa.StructArray.from_arrays(kids, fields=list(typ), mask=mask)
+    offsets = [0]
+    flat: list[Any] = []
+    for v in values:
+        if v:
+            flat.extend(v)
+        offsets.append(len(flat))
+    inner = _build(flat, _element(f))
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), inner, type=typ, mask=mask)
+
+
+@cache
+def _element(f: Field) -> Field:
+    return Field(f.json_name, Kind.STRUCT, f.children)
+
+
+def _raw_text(raw: msgspec.Raw) -> str | bytes | None:
+    if raw == _NULL_RAW:
+        return None
+    data = bytes(raw)
+    if data[:1] == b'"':  # a JSON string is stored as its text, as Athena's SerDe does
+        return msgspec.json.decode(data)
+    return data
+
+
+@cache
+def _lake_schema_without_helpers() -> pa.Schema:
+    return pa.schema([FILE_SCHEMA.field(f.name) for f in EVENT_FIELDS]).append(
+        FILE_SCHEMA.field(EXTRA)
+    )
+
+
+def _msgspec_type(f: Field) -> tuple[Any, Any]:
+    if f.kind is Kind.JSON:
+        # Absent -> None; present -> Raw bytes (an explicit null arrives as Raw(b"null")).
+        return msgspec.Raw, None
+    if f.kind is Kind.BOOL:
+        return bool | None, None
+    if f.kind is Kind.MAP:
+        return dict[str, str] | None, None
+    if f.kind is Kind.STRUCT:
+        return _msgspec_struct(f) | None, None
+    if f.kind is Kind.LIST:
+        return list[_msgspec_struct(f)] | None, None
+    return str | None, None
+
+
+def _msgspec_struct(f: Field) -> type[msgspec.Struct]:
+    fields = [(c.json_name, *_msgspec_type(c)) for c in f.children]
+    return msgspec.defstruct(f"Fast_{f.json_name}", fields, forbid_unknown_fields=True)
+
+
+@cache
+def _fast_decoder() -> msgspec.json.Decoder:
+    event = _msgspec_struct(Field("Event", Kind.STRUCT, EVENT_FIELDS))
+    doc = msgspec.defstruct("Fast_Doc", [("Records", list[event])], forbid_unknown_fields=True)
+    return msgspec.json.Decoder(doc)
+
+
+# --------------------------------------------------------------------------- slow path
+
+
+def normalize_event(event: dict[str, Any]) -> tuple[dict[str, Any], int, int]:
+    """One event dict -> (row keyed by lake column names, unknown field count, coerced count)."""
+    row: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    coerced = 0
+    for key, value in event.items():
+        f = BY_JSON_NAME.get(key) or BY_LOWER_NAME.get(key.lower())
+        if f is None or f.name in row:
+            extra[key] = value
+            continue
+        stored, c = _coerce(value, f, key, extra)
+        row[f.name] = stored
+        coerced += c
+    row[EXTRA] = orjson.dumps(extra).decode() if extra else None
+    return row, len(extra), coerced
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def _coerce(value: Any, f: Field, path: str, extra: dict[str, Any]) -> tuple[Any, int]:
+    """Return (stored value, number of coercions); unstorable values go to ``extra``."""
+    if value is None:
+        return None, 0
+    kind = f.kind
+    if kind is Kind.JSON:
+        return (value if isinstance(value, str) else _json_text(value)), 0
+    if kind is Kind.STR:
+        if isinstance(value, str):
+            return value, 0
+        if isinstance(value, bool):
+            return ("true" if value else "false"), 1
+        return _json_text(value), 1
+    if kind is Kind.BOOL:
+        if isinstance(value, bool):
+            return ("true" if value else "false"), 0
+        if isinstance(value, str):
+            low = value.strip().lower()
+            return (low, 1) if low in ("true", "false") else (value, 1)
+        return _json_text(value), 1
+    if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+        # A struct written as JSON text (CSV exports, LookupEvents): read it if we can.
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            extra[path] = value
+            return None, 1
+        stored, c = _coerce(value, f, path, extra)
+        return stored, c + 1
+    if kind is Kind.MAP:
+        if isinstance(value, dict):
+            return {
+                str(k): (v if isinstance(v, str) or v is None else _json_text(v))
+                for k, v in value.items()
+            }, 0
+        extra[path] = value
+        return None, 1
+    if kind is Kind.STRUCT:
+        if isinstance(value, dict):
+            return _coerce_struct(value, f, path, extra)
+        extra[path] = value
+        return None, 1
+    # Kind.LIST of structs
+    if isinstance(value, dict):
+        value = [value]
+        wrapped = 1
+    else:
+        wrapped = 0
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        out, total = [], wrapped
+        for i, item in enumerate(value):
+            stored, c = _coerce_struct(item, f, f"{path}[{i}]", extra)
+            out.append(stored)
+            total += c
+        return out, total
+    extra[path] = value
+    return None, 1
+
+
+def _coerce_struct(
+    value: dict[str, Any], f: Field, path: str, extra: dict[str, Any]
+) -> tuple[dict[str, Any], int]:
+    kids = _children(f)
+    out: dict[str, Any] = {}
+    total = 0
+    for key, item in value.items():
+        child = kids.get(key) or kids.get(key.lower())
+        if child is None or child.name in out:
+            extra[f"{path}.{key}"] = item
+            continue
+        stored, c = _coerce(item, child, f"{path}.{key}", extra)
+        out[child.name] = stored
+        total += c
+    return out, total
+
+
+@cache
+def _children(f: Field) -> dict[str, Field]:
+    kids = {c.json_name: c for c in f.children}
+    for low, c in children_by_lower(f).items():
+        kids.setdefault(low, c)
+    return kids
