@@ -1,0 +1,142 @@
+"""Keep each partition to a few well-sized files.
+
+Incremental ingest every few minutes adds a small part per touched day. When a partition holds
+more than ``max_files`` parts, the smallest ones are merged, just enough of them to get back to
+``max_files``: like a binary counter, each row is rewritten only O(log n) times, instead of the
+whole day being rewritten on every run. Merging streams row groups, so memory stays bounded by
+one row group whatever the partition's size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from trailscope.decode.schema import EVENTTIME_TS, FILE_SCHEMA
+from trailscope.lake import writer
+from trailscope.lake.manifest import LakeState, Manifest, PartRecord, new_commit
+from trailscope.lake.storage import LocalStorage
+
+MAX_FILES = 4
+#: About 120 MB of Parquet: large enough for efficient scans, small enough to rewrite.
+TARGET_ROWS = 1_000_000
+
+
+@dataclass
+class CompactionPlan:
+    partition: str
+    merge: list[PartRecord]
+
+
+def plan(
+    state: LakeState,
+    partitions: set[str] | None = None,
+    *,
+    max_files: int = MAX_FILES,
+    full: bool = False,
+) -> list[CompactionPlan]:
+    """Which parts to merge in which partitions (``full``: every small part)."""
+    out = []
+    for partition, parts in sorted(state.parts_by_partition().items()):
+        if partitions is not None and partition not in partitions:
+            continue
+        small = sorted((p for p in parts if p.rows < TARGET_ROWS // 2), key=lambda p: p.rows)
+        if full:
+            chosen = small
+        elif len(parts) > max_files:
+            chosen = small[: len(parts) - max_files + 1]
+        else:
+            chosen = []
+        if len(chosen) >= 2:
+            out.append(CompactionPlan(partition, chosen))
+    return out
+
+
+def merge_parts(storage: LocalStorage, item: CompactionPlan) -> list[writer.StagedPart]:
+    """Stream the chosen parts into staged files of at most TARGET_ROWS rows."""
+    sources = sorted(item.merge, key=lambda p: _min_time(storage, p.path))
+    out: list[writer.StagedPart] = []
+    pending: list[pa.RecordBatch] = []
+    pending_rows = 0
+    sink: _Sink | None = None
+
+    def flush() -> None:
+        nonlocal pending, pending_rows, sink
+        if not pending_rows:
+            return
+        if sink is None:
+            sink = _Sink(storage, item.partition)
+        chunk = pa.Table.from_batches(pending, schema=FILE_SCHEMA).sort_by(EVENTTIME_TS)
+        sink.write(chunk)
+        pending, pending_rows = [], 0
+        if sink.rows >= TARGET_ROWS:
+            out.append(sink.close())
+            sink = None
+
+    for part in sources:
+        pf = pq.ParquetFile(storage.path(part.path))
+        for batch in pf.iter_batches(batch_size=writer.ROW_GROUP_ROWS):
+            pending.append(batch.cast(FILE_SCHEMA) if batch.schema != FILE_SCHEMA else batch)
+            pending_rows += batch.num_rows
+            if pending_rows >= writer.ROW_GROUP_ROWS:
+                flush()
+    flush()
+    if sink is not None:
+        out.append(sink.close())
+    return out
+
+
+def _min_time(storage: LocalStorage, rel: str) -> str:
+    meta = pq.ParquetFile(storage.path(rel)).metadata
+    idx = meta.schema.to_arrow_schema().get_field_index("eventtime")
+    stats = [meta.row_group(i).column(idx).statistics for i in range(meta.num_row_groups)]
+    mins = [s.min for s in stats if s is not None and s.has_min_max]
+    return min(mins) if mins else ""
+
+
+class _Sink:
+    """One output file being written row group by row group."""
+
+    def __init__(self, storage: LocalStorage, partition: str) -> None:
+        self.part = writer.new_staged_part(partition)
+        self.dest = storage.path(self.part.tmp_path)
+        self.dest.parent.mkdir(parents=True, exist_ok=True)
+        self.writer = pq.ParquetWriter(self.dest, FILE_SCHEMA, **writer.PARQUET_OPTIONS)
+        self.rows = 0
+
+    def write(self, table: pa.Table) -> None:
+        self.writer.write_table(table, row_group_size=writer.ROW_GROUP_ROWS)
+        self.rows += table.num_rows
+
+    def close(self) -> writer.StagedPart:
+        self.writer.close()
+        self.part.rows = self.rows
+        self.part.bytes = self.dest.stat().st_size
+        return self.part
+
+
+def compact(
+    manifest: Manifest,
+    state: LakeState,
+    partitions: set[str] | None = None,
+    *,
+    full: bool = False,
+) -> int:
+    """Merge per plan, one commit per partition; returns how many partitions changed."""
+    storage = manifest.storage
+    changed = 0
+    for item in plan(state, partitions, full=full):
+        staged = merge_parts(storage, item)
+        storage.fsync_tree([p.tmp_path for p in staged])
+        commit = new_commit(
+            "compact",
+            add=[PartRecord(p.path, p.partition, p.rows, p.bytes) for p in staged],
+            remove=[p.path for p in item.merge],
+            info={"partition": item.partition, "merged": len(item.merge)},
+        )
+        manifest.append(state, commit)
+        writer.publish(storage, commit.add, commit.remove)
+        changed += 1
+    return changed

@@ -1,0 +1,382 @@
+"""Ingest: list what is new, decode it in worker processes, commit batch by batch.
+
+The unit of work is a *batch of source objects* (:func:`process_batch`): it reads, decodes and
+writes staged part files, and returns what it did. The parent process alone commits, in the order
+results arrive: it drops events the lake already holds (same ``eventid`` and same content), makes
+the commit durable, and only then publishes the parts. So a run killed at any moment leaves either
+whole batches or nothing, and the next run picks up exactly where the log says.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from trailscope.decode.normalize import ObjectOutcome, decode_batch
+from trailscope.decode.schema import FILE_SCHEMA
+from trailscope.errors import SourceReadError
+from trailscope.lake import writer
+from trailscope.lake.manifest import LakeState, Manifest, ObjectRecord, PartRecord, new_commit
+from trailscope.lake.storage import LocalStorage
+from trailscope.sources.base import ListFilter, Source, SourceObject
+from trailscope.sources.layout import ObjectKind
+
+#: Compressed input per batch: about 70,000 events of ordinary CloudTrail.
+DEFAULT_BATCH_BYTES = 16 * 1024 * 1024
+MAX_BATCH_OBJECTS = 4096
+#: Objects decoded together before their rows are turned into Arrow (bounds worker memory).
+DECODE_CHUNK = 64
+#: Per-event quarantine entries kept per object; the count is always exact.
+MAX_EVENT_REASONS = 50
+_DECODED_KINDS = (ObjectKind.LOG, ObjectKind.INSIGHT)
+
+
+def object_id(obj: SourceObject) -> str:
+    """The trail-relative key when there is one, so a local copy and the bucket agree."""
+    at = obj.key.find("AWSLogs/")
+    return obj.key[at:] if at >= 0 else obj.uri
+
+
+@dataclass
+class BatchOutput:
+    """What one batch did, returned from a worker to the committing parent."""
+
+    objects: list[ObjectRecord]
+    parts: list[writer.StagedPart]
+    eventids: list[pa.Array]
+    duplicates: int = 0
+    bytes_read: int = 0
+
+
+@dataclass
+class IngestSummary:
+    """The user's summary of a run (also the JSON printed by ``--json``)."""
+
+    source: str
+    lake: str
+    listed: int = 0
+    already_ingested: int = 0
+    read: int = 0
+    events_added: int = 0
+    duplicates_dropped: int = 0
+    empty_objects: int = 0
+    quarantined_objects: int = 0
+    quarantined_events: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    unknown_fields: int = 0
+    coerced_values: int = 0
+    parts_written: int = 0
+    bytes_read: int = 0
+    commits: int = 0
+    compacted_partitions: int = 0
+    seconds: float = 0.0
+    took_over_lock: bool = False
+
+    @property
+    def problems(self) -> int:
+        return self.quarantined_objects + self.quarantined_events
+
+
+ProgressFn = Callable[[int, int, int], None]  # (objects done, objects planned, events added)
+
+
+# --------------------------------------------------------------------------- worker side
+
+
+def process_batch(source: Source, lake_root: str, objects: list[SourceObject]) -> BatchOutput:
+    """Read, decode and stage one batch. Runs in a worker process; never commits."""
+    gc.disable()  # millions of short-lived containers: the cyclic GC only burns time here
+    try:
+        return _process_batch(source, LocalStorage(_path(lake_root)), objects)
+    finally:
+        gc.enable()
+
+
+def _process_batch(
+    source: Source, storage: LocalStorage, objects: list[SourceObject]
+) -> BatchOutput:
+    records: list[ObjectRecord] = []
+    tables: list[pa.Table] = []
+    bytes_read = 0
+    for start in range(0, len(objects), DECODE_CHUNK):
+        chunk = objects[start : start + DECODE_CHUNK]
+        items: list[tuple[str, bytes]] = []
+        failed: dict[str, str] = {}
+        for obj in chunk:
+            try:
+                data = source.read(obj)
+            except SourceReadError as exc:
+                failed[obj.key] = exc.reason
+                continue
+            bytes_read += len(data)
+            items.append((obj.key, data))
+        result = decode_batch(items)
+        if result.table.num_rows:
+            tables.append(result.table)
+        outcomes = {o.key: o for o in result.outcomes}
+        for obj in chunk:
+            if obj.key in failed:
+                records.append(_record(obj, "quarantined", reason=failed[obj.key]))
+            else:
+                records.append(_record_from_outcome(obj, outcomes[obj.key]))
+    table = pa.concat_tables(tables) if tables else FILE_SCHEMA.empty_table()
+    table, duplicates = writer.drop_duplicate_events(table)
+    parts, ids = [], []
+    for partition, rows in writer.sort_and_split(table):
+        parts.append(writer.write_part(storage, partition, rows))
+        ids.append(rows.column("eventid").combine_chunks())
+    return BatchOutput(records, parts, ids, duplicates, bytes_read)
+
+
+def _record(obj: SourceObject, status: str, **kw: object) -> ObjectRecord:
+    info = obj.info
+    return ObjectRecord(
+        id=object_id(obj),
+        uri=obj.uri,
+        version=obj.version,
+        size=obj.size,
+        kind=str(info.kind),
+        status=status,
+        account=info.account,
+        region=info.region,
+        day=info.day.isoformat() if info.day else None,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _record_from_outcome(obj: SourceObject, outcome: ObjectOutcome) -> ObjectRecord:
+    if outcome.rejected:
+        reason = next(r for pos, r in outcome.quarantined if pos is None)
+        return _record(obj, "quarantined", reason=reason)
+    if outcome.is_digest and outcome.events == 0:
+        return _record(obj, "skipped", reason="digest document")
+    event_reasons = [[pos, r] for pos, r in outcome.quarantined]
+    rec = _record(
+        obj,
+        "ingested" if outcome.events else "empty",
+        events=outcome.events,
+        quarantined_count=len(event_reasons),
+        quarantined_events=event_reasons[:MAX_EVENT_REASONS],
+        unknown_fields=outcome.unknown_fields,
+        coerced_values=outcome.coerced_values,
+    )
+    return rec
+
+
+# --------------------------------------------------------------------------- parent side
+
+
+def plan_batches(
+    objects: Iterable[SourceObject], batch_bytes: int = DEFAULT_BATCH_BYTES
+) -> Iterator[list[SourceObject]]:
+    """Group objects by delivery day so each batch writes to few partitions."""
+    ordered = sorted(objects, key=lambda o: (o.info.day or date.min, o.key))
+    batch: list[SourceObject] = []
+    size = 0
+    for obj in ordered:
+        if batch and (size + obj.size > batch_bytes or len(batch) >= MAX_BATCH_OBJECTS):
+            yield batch
+            batch, size = [], 0
+        batch.append(obj)
+        size += obj.size
+    if batch:
+        yield batch
+
+
+class DedupIndex:
+    """Event ids already in each partition, loaded on first touch, to drop re-deliveries."""
+
+    def __init__(self, storage: LocalStorage, state: LakeState) -> None:
+        self.storage = storage
+        self.state = state
+        self._ids: dict[str, list[pa.Array]] = {}
+
+    def _load(self, partition: str) -> list[pa.Array]:
+        if partition not in self._ids:
+            paths = [p.path for p in self.state.parts.values() if p.partition == partition]
+            arrays = []
+            for rel in paths:
+                col = pq.read_table(self.storage.path(rel), columns=["eventid"]).column(0)
+                arrays.append(col.combine_chunks())
+            self._ids[partition] = arrays
+        return self._ids[partition]
+
+    def filter_new(self, part: writer.StagedPart, ids: pa.Array) -> tuple[pa.Array, int]:
+        """Rewrite ``part`` without rows the lake already has; returns (ids kept, dropped)."""
+        known = self._load(part.partition)
+        if not known or len(ids) == 0:
+            known.append(ids)
+            return ids, 0
+        hit = pc.is_in(ids, value_set=pa.chunked_array(known, pa.string()))
+        if not pc.any(hit).as_py():
+            known.append(ids)
+            return ids, 0
+        dropped = self._drop_known_rows(part, ids, hit)
+        kept = pq.read_table(self.storage.path(part.tmp_path), columns=["eventid"]).column(0)
+        kept = kept.combine_chunks() if part.rows else pa.array([], pa.string())
+        known.append(kept)
+        return kept, dropped
+
+    def _drop_known_rows(self, part: writer.StagedPart, ids: pa.Array, hit: pa.Array) -> int:
+        """The rare path: compare full rows of colliding ids with what the lake holds."""
+        candidates = pc.filter(ids, hit)
+        tmp = self.storage.path(part.tmp_path)
+        new = pq.read_table(tmp, schema=FILE_SCHEMA)
+        paths = [
+            str(self.storage.path(p.path))
+            for p in self.state.parts.values()
+            if p.partition == part.partition
+        ]
+        existing = pq.read_table(
+            paths, schema=FILE_SCHEMA, filters=pc.field("eventid").isin(candidates)
+        )
+        known = set(writer.row_fingerprints(existing))
+        cand_mask = pc.is_in(new.column("eventid"), value_set=candidates).to_pylist()
+        keep = [True] * new.num_rows
+        idx = [i for i, c in enumerate(cand_mask) if c]
+        for i, fp in zip(idx, writer.row_fingerprints(new.take(idx)), strict=True):
+            if fp in known:
+                keep[i] = False
+        dropped = keep.count(False)
+        if dropped:
+            new = new.filter(pa.array(keep))
+            tmp.unlink()
+            rewritten = writer.write_part(self.storage, part.partition, new)
+            self.storage.rename(rewritten.tmp_path, part.tmp_path)
+            part.rows, part.bytes = rewritten.rows, rewritten.bytes
+        return dropped
+
+
+def commit_batch(
+    manifest: Manifest,
+    state: LakeState,
+    index: DedupIndex,
+    output: BatchOutput,
+    summary: IngestSummary,
+) -> None:
+    """Dedup against the lake, commit durably, then publish the batch's parts."""
+    storage = manifest.storage
+    adds: list[PartRecord] = []
+    for part, ids in zip(output.parts, output.eventids, strict=True):
+        _, dropped = index.filter_new(part, ids)
+        summary.duplicates_dropped += dropped
+        if part.rows == 0:
+            storage.delete(part.tmp_path)
+            continue
+        adds.append(PartRecord(part.path, part.partition, part.rows, part.bytes))
+    storage.fsync_tree([p.path + writer.TMP_SUFFIX for p in adds])
+    commit = new_commit("ingest", objects=output.objects, add=adds)
+    manifest.append(state, commit)
+    writer.publish(storage, commit.add, commit.remove)
+    summary.commits += 1
+    summary.duplicates_dropped += output.duplicates
+    summary.parts_written += len(adds)
+    summary.bytes_read += output.bytes_read
+    summary.events_added += sum(p.rows for p in adds)
+    for rec in output.objects:
+        summary.read += 1
+        summary.quarantined_events += rec.quarantined_count
+        if rec.status == "quarantined":
+            summary.quarantined_objects += 1
+        elif rec.status == "empty":
+            summary.empty_objects += 1
+        elif rec.status == "skipped":
+            summary.skipped[rec.kind] = summary.skipped.get(rec.kind, 0) + 1
+        summary.unknown_fields += rec.unknown_fields
+        summary.coerced_values += rec.coerced_values
+
+
+def run_ingest(
+    source: Source,
+    manifest: Manifest,
+    state: LakeState,
+    flt: ListFilter,
+    summary: IngestSummary,
+    *,
+    workers: int,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+    progress: ProgressFn | None = None,
+) -> set[str]:
+    """List, plan and run all batches; returns the partitions that received parts."""
+    started = time.monotonic()
+    planned: list[SourceObject] = []
+    skipped: list[ObjectRecord] = []
+    for obj in source.iter_objects(flt):
+        summary.listed += 1
+        if state.is_current(object_id(obj), obj.version):
+            summary.already_ingested += 1
+        elif obj.info.kind in _DECODED_KINDS:
+            planned.append(obj)
+        else:
+            skipped.append(_record(obj, "skipped", reason=f"{obj.info.kind} object"))
+    if skipped:
+        output = BatchOutput(skipped, [], [])
+        commit_batch(manifest, state, DedupIndex(manifest.storage, state), output, summary)
+        summary.read -= len(skipped)  # recorded, not read
+    index = DedupIndex(manifest.storage, state)
+    touched: set[str] = set()
+    total = len(planned)
+    done = 0
+
+    def on_result(output: BatchOutput) -> None:
+        nonlocal done
+        commit_batch(manifest, state, index, output, summary)
+        touched.update(p.partition for p in output.parts if p.rows)
+        done += len(output.objects)
+        if progress:
+            progress(done, total, summary.events_added)
+
+    if progress:
+        progress(0, total, 0)
+    batches = plan_batches(planned, batch_bytes)
+    root = str(manifest.storage.root)
+    if workers <= 1:
+        for batch in batches:
+            on_result(process_batch(source, root, batch))
+    else:
+        _run_pool(source, root, batches, workers, on_result)
+    summary.seconds = time.monotonic() - started
+    return touched
+
+
+def _run_pool(
+    source: Source,
+    root: str,
+    batches: Iterator[list[SourceObject]],
+    workers: int,
+    on_result: Callable[[BatchOutput], None],
+) -> None:
+    """Keep every worker busy with at most one batch queued each (bounded memory)."""
+    ctx = multiprocessing.get_context("spawn")  # fork after pyarrow threads start is unsafe
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        pending: set[Future[BatchOutput]] = set()
+        for batch in batches:
+            pending.add(pool.submit(process_batch, source, root, batch))
+            if len(pending) >= workers * 2:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    on_result(fut.result())
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                on_result(fut.result())
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def _path(root: str) -> os.PathLike[str]:
+    from pathlib import Path
+
+    return Path(root)

@@ -1,0 +1,222 @@
+"""The ``Lake``: the library object every command and page calls.
+
+Writers (ingest, compact) take the lake's lock, recover whatever a crashed writer left, and
+commit through the manifest. Readers use the manifest's list of live files, so a query never sees
+a half-published batch or both sides of a compaction.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from trailscope.errors import LakeError
+from trailscope.lake import compact as compaction
+from trailscope.lake import writer
+from trailscope.lake.ingest import (
+    DEFAULT_BATCH_BYTES,
+    IngestSummary,
+    ProgressFn,
+    default_workers,
+    run_ingest,
+)
+from trailscope.lake.lock import WriterLock
+from trailscope.lake.manifest import LakeState, Manifest
+from trailscope.lake.storage import LocalStorage
+from trailscope.sources.base import ListFilter, Source, open_source
+
+
+@dataclass
+class QuarantineEntry:
+    uri: str
+    position: int | None  # event position inside the object; None: the whole object
+    reason: str
+
+
+@dataclass
+class LakeInfo:
+    """What ``trailscope lake info`` shows (and its ``--json`` twin)."""
+
+    path: str
+    events: int
+    files: int
+    bytes: int
+    partitions: int
+    first_day: str | None
+    last_day: str | None
+    accounts: list[str]
+    regions: list[str]
+    objects: dict[str, int]  # by status: ingested, empty, quarantined, skipped
+    skipped_by_kind: dict[str, int]
+    quarantined_events: int
+    commits: int
+    last_commit: str | None
+    max_files_per_partition: int
+    quarantine: list[QuarantineEntry] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["quarantine"] = [q.__dict__ for q in self.quarantine]
+        return out
+
+
+class Lake:
+    """A trailscope lake in a folder."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.root = Path(path).expanduser()
+        self.storage = LocalStorage(self.root)
+        self.manifest = Manifest(self.storage)
+
+    def __repr__(self) -> str:
+        return f"Lake({str(self.root)!r})"
+
+    # ----------------------------------------------------------------- reading
+
+    def exists(self) -> bool:
+        return self.manifest.exists()
+
+    def state(self) -> LakeState:
+        self.manifest.check_format()
+        return self.manifest.load()
+
+    def files(self) -> list[Path]:
+        """Live Parquet files, oldest partition first."""
+        state = self.state()
+        return [self.root / rel for rel in sorted(state.parts, key=lambda r: (r.split("/")[1], r))]
+
+    def info(self, *, quarantine_limit: int = 100) -> LakeInfo:
+        state = self.state()
+        parts = list(state.parts.values())
+        by_partition = state.parts_by_partition()
+        days = sorted(by_partition)
+        statuses = Counter(o.status for o in state.objects.values())
+        skipped = Counter(o.kind for o in state.objects.values() if o.status == "skipped")
+        quarantine: list[QuarantineEntry] = []
+        quarantined_events = 0
+        for obj in state.objects.values():
+            quarantined_events += obj.quarantined_count
+            if obj.status == "quarantined":
+                quarantine.append(QuarantineEntry(obj.uri, None, obj.reason or "unknown"))
+            for pos, reason in obj.quarantined_events:
+                quarantine.append(QuarantineEntry(obj.uri, pos, reason))
+        accounts, regions = self._accounts_and_regions(state)
+        return LakeInfo(
+            path=str(self.root),
+            events=sum(p.rows for p in parts),
+            files=len(parts),
+            bytes=sum(p.bytes for p in parts),
+            partitions=len(by_partition),
+            first_day=days[0] if days else None,
+            last_day=days[-1] if days else None,
+            accounts=accounts,
+            regions=regions,
+            objects=dict(statuses),
+            skipped_by_kind=dict(skipped),
+            quarantined_events=quarantined_events,
+            commits=state.commits,
+            last_commit=state.last_commit.committed_at if state.last_commit else None,
+            max_files_per_partition=max((len(v) for v in by_partition.values()), default=0),
+            quarantine=quarantine[:quarantine_limit],
+        )
+
+    def _accounts_and_regions(self, state: LakeState) -> tuple[list[str], list[str]]:
+        if not state.parts:
+            return [], []
+        import duckdb  # lazy: start-up time matters for every CLI call
+
+        files = [str(self.root / rel) for rel in state.parts]
+        con = duckdb.connect()
+        try:
+            rows = con.execute(
+                "SELECT DISTINCT recipientaccountid, awsregion FROM read_parquet(?)", [files]
+            ).fetchall()
+        finally:
+            con.close()
+        accounts = sorted({a for a, _ in rows if a})
+        regions = sorted({r for _, r in rows if r})
+        return accounts, regions
+
+    # ----------------------------------------------------------------- writing
+
+    def ingest(
+        self,
+        source: str | Source,
+        *,
+        since: datetime | date | None = None,
+        until: datetime | date | None = None,
+        accounts: list[str] | None = None,
+        regions: list[str] | None = None,
+        workers: int | None = None,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
+        compact: bool = True,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        progress: ProgressFn | None = None,
+    ) -> IngestSummary:
+        """Add every new or changed object of ``source``; safe to re-run, safe to kill."""
+        src = (
+            open_source(source, profile=profile, endpoint_url=endpoint_url)
+            if isinstance(source, str)
+            else source
+        )
+        flt = ListFilter(
+            since=_as_datetime(since),
+            until=_as_datetime(until, end_of_day=True),
+            accounts=frozenset(accounts or ()),
+            regions=frozenset(regions or ()),
+        )
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.manifest.initialize()
+        summary = IngestSummary(source=src.uri, lake=str(self.root))
+        with WriterLock(self.storage, "ingest") as lock:
+            summary.took_over_lock = lock.took_over is not None
+            state = self.manifest.load()
+            writer.recover(self.storage, state)
+            touched = run_ingest(
+                src,
+                self.manifest,
+                state,
+                flt,
+                summary,
+                workers=workers or default_workers(),
+                batch_bytes=batch_bytes,
+                progress=progress,
+            )
+            if compact and touched:
+                summary.compacted_partitions = compaction.compact(self.manifest, state, touched)
+        return summary
+
+    def compact(self, *, full: bool = False) -> int:
+        """Merge small files; returns how many partitions were rewritten."""
+        self.manifest.check_format()
+        with WriterLock(self.storage, "compact"):
+            state = self.manifest.load()
+            writer.recover(self.storage, state)
+            return compaction.compact(self.manifest, state, full=full)
+
+
+def open_lake(path: str | os.PathLike[str]) -> Lake:
+    """Open an existing lake for reading; a clear error if there is none."""
+    lake = Lake(path)
+    if not lake.root.exists():
+        raise LakeError(
+            f"no lake at {lake.root}",
+            hint="create one with 'trailscope ingest SOURCE --lake PATH' or 'trailscope demo'",
+        )
+    lake.manifest.check_format()
+    return lake
+
+
+def _as_datetime(value: datetime | date | None, *, end_of_day: bool = False) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if end_of_day:
+        return datetime(value.year, value.month, value.day, 23, 59, 59, tzinfo=UTC)
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)

@@ -1,0 +1,200 @@
+"""Which source objects are in the lake, which part files are live: an append-only commit log.
+
+Each commit is one small JSON file, ``_trailscope/log/<version>.json``, created only if absent.
+A commit names the source objects it ingested (with their version, so changed objects are read
+again), the part files it adds and removes, and the events it quarantined. Replaying the log gives
+the lake's state; nothing else is authoritative. This is what makes ingest idempotent (an object
+recorded here is never read again) and crash-safe (a part file becomes visible only after the
+commit that names it is durable, see :mod:`trailscope.lake.writer`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from trailscope.errors import LakeError
+from trailscope.lake.storage import LocalStorage
+
+META_DIR = "_trailscope"
+LOG_DIR = f"{META_DIR}/log"
+FORMAT_FILE = f"{META_DIR}/lake.json"
+FORMAT_VERSION = 1
+_VERSION_DIGITS = 12
+
+
+class CommitConflict(LakeError):
+    """Another writer committed the same version first."""
+
+
+@dataclass
+class ObjectRecord:
+    """One source object as the lake remembers it."""
+
+    id: str  # key from 'AWSLogs/' on (so local copies and S3 agree), else the full URI
+    uri: str
+    version: str
+    size: int
+    kind: str  # log | insight | digest | other
+    status: str  # ingested | empty | quarantined | skipped
+    events: int = 0
+    account: str | None = None
+    region: str | None = None
+    day: str | None = None
+    reason: str | None = None
+    #: events of this object that were quarantined, and the first few [position, reason]
+    quarantined_count: int = 0
+    quarantined_events: list[list[Any]] = field(default_factory=list)
+    unknown_fields: int = 0
+    coerced_values: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if v not in (None, [], 0) or k == "events"}
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ObjectRecord:
+        return cls(**data)
+
+
+@dataclass
+class PartRecord:
+    path: str  # relative to the lake root
+    partition: str
+    rows: int
+    bytes: int
+
+
+@dataclass
+class Commit:
+    version: int
+    operation: str  # ingest | compact
+    committed_at: str
+    objects: list[ObjectRecord] = field(default_factory=list)
+    add: list[PartRecord] = field(default_factory=list)
+    remove: list[str] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        return orjson.dumps(
+            {
+                "version": self.version,
+                "operation": self.operation,
+                "committed_at": self.committed_at,
+                "objects": [o.to_json() for o in self.objects],
+                "add": [p.__dict__ for p in self.add],
+                "remove": self.remove,
+                "info": self.info,
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Commit:
+        raw = orjson.loads(data)
+        return cls(
+            version=raw["version"],
+            operation=raw["operation"],
+            committed_at=raw["committed_at"],
+            objects=[ObjectRecord.from_json(o) for o in raw.get("objects", [])],
+            add=[PartRecord(**p) for p in raw.get("add", [])],
+            remove=raw.get("remove", []),
+            info=raw.get("info", {}),
+        )
+
+
+@dataclass
+class LakeState:
+    """The lake as the log says it is."""
+
+    version: int = 0
+    objects: dict[str, ObjectRecord] = field(default_factory=dict)
+    parts: dict[str, PartRecord] = field(default_factory=dict)
+    last_commit: Commit | None = None
+    commits: int = 0
+
+    def apply(self, commit: Commit) -> None:
+        for rel in commit.remove:
+            self.parts.pop(rel, None)
+        for part in commit.add:
+            self.parts[part.path] = part
+        for obj in commit.objects:
+            self.objects[obj.id] = obj
+        self.version = commit.version
+        self.last_commit = commit
+        self.commits += 1
+
+    def parts_by_partition(self) -> dict[str, list[PartRecord]]:
+        out: dict[str, list[PartRecord]] = {}
+        for part in self.parts.values():
+            out.setdefault(part.partition, []).append(part)
+        return out
+
+    def is_current(self, object_id: str, version: str) -> bool:
+        rec = self.objects.get(object_id)
+        return rec is not None and rec.version == version
+
+
+class Manifest:
+    """Reads and appends the commit log of one lake."""
+
+    def __init__(self, storage: LocalStorage) -> None:
+        self.storage = storage
+
+    def exists(self) -> bool:
+        return self.storage.exists(FORMAT_FILE)
+
+    def initialize(self) -> None:
+        if self.exists():
+            return
+        info = {
+            "format": "trailscope-lake",
+            "format_version": FORMAT_VERSION,
+            "created_at": now_iso(),
+        }
+        self.storage.write_atomic(FORMAT_FILE, orjson.dumps(info, option=orjson.OPT_INDENT_2))
+
+    def check_format(self) -> None:
+        try:
+            info = orjson.loads(self.storage.read_bytes(FORMAT_FILE))
+        except FileNotFoundError as exc:
+            raise LakeError(
+                f"not a trailscope lake: {self.storage.root}",
+                hint="create one with 'trailscope ingest SOURCE --lake PATH'",
+            ) from exc
+        if info.get("format_version", 0) > FORMAT_VERSION:
+            raise LakeError(
+                f"lake {self.storage.root} was written by a newer trailscope "
+                f"(format {info['format_version']})",
+                hint="upgrade trailscope to read it",
+            )
+
+    def load(self) -> LakeState:
+        state = LakeState()
+        for name in self.storage.list_dir(LOG_DIR):
+            if not name.endswith(".json") or name.startswith("."):
+                continue
+            commit = Commit.from_bytes(self.storage.read_bytes(f"{LOG_DIR}/{name}"))
+            state.apply(commit)
+        return state
+
+    def append(self, state: LakeState, commit: Commit) -> None:
+        """Make ``commit`` durable as version state.version+1, then apply it to ``state``."""
+        commit.version = state.version + 1
+        name = f"{LOG_DIR}/{commit.version:0{_VERSION_DIGITS}d}.json"
+        if not self.storage.create_exclusive(name, commit.to_bytes()):
+            raise CommitConflict(
+                f"commit {commit.version} already exists in {self.storage.root}",
+                hint="another writer changed the lake; run again",
+            )
+        state.apply(commit)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def new_commit(operation: str, **kwargs: Any) -> Commit:
+    return Commit(version=0, operation=operation, committed_at=now_iso(), **kwargs)
