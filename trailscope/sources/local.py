@@ -1,0 +1,185 @@
+"""A folder (or one file) on disk: a synced copy of a trail bucket, or exported event files.
+
+A synced bucket can hold years of day folders, so the walk decides from each folder's place in
+the layout whether to enter it at all: excluded accounts, regions and days are never listed and
+their files never stat'ed.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from trailscope.errors import SourceError, SourceReadError
+from trailscope.sources.base import NO_FILTER, ListFilter, SourceObject
+from trailscope.sources.layout import AWSLOGS, Level, Position, classify_key, locate
+
+_MISSING_HINT = "check the path; S3 locations are written s3://BUCKET/PREFIX"
+
+
+class LocalSource:
+    """Objects under a local folder; keys are POSIX paths relative to it."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(os.path.abspath(Path(root).expanduser()))
+        self.uri = str(self.root)
+
+    @classmethod
+    def from_user_path(cls, path: str) -> LocalSource:
+        """Check the path now, so a typo fails before any work starts, in the user's words."""
+        source = cls(path)
+        try:
+            mode = os.stat(source.root).st_mode
+        except FileNotFoundError:
+            raise SourceError(f"no such folder: {path}", hint=_MISSING_HINT) from None
+        except OSError as exc:
+            raise SourceError(f"cannot open {path}: {exc.strerror or exc}") from None
+        if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+            raise SourceError(f"not a folder or a regular file: {path}", hint=_MISSING_HINT)
+        return source
+
+    def __repr__(self) -> str:
+        return f"LocalSource({self.uri!r})"
+
+    def iter_objects(self, flt: ListFilter = NO_FILTER) -> Iterator[SourceObject]:
+        try:
+            root_stat = os.stat(self.root)
+        except FileNotFoundError:
+            raise SourceError(f"no such folder: {self.uri}", hint=_MISSING_HINT) from None
+        except OSError as exc:
+            raise SourceError(f"cannot open {self.uri}: {exc.strerror or exc}") from None
+        if stat.S_ISREG(root_stat.st_mode):
+            yield from self._single_file(flt, root_stat)
+            return
+        walk = _Walk(self.root, flt, root_stat)
+        yield from walk.run()
+
+    def read(self, obj: SourceObject) -> bytes:
+        try:
+            with open(obj.uri, "rb") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            raise SourceReadError(obj.uri, "file vanished") from None
+        except PermissionError:
+            raise SourceReadError(obj.uri, "permission denied") from None
+        except OSError as exc:
+            raise SourceReadError(obj.uri, exc.strerror or str(exc)) from None
+
+    def read_metadata(self, obj: SourceObject) -> dict[str, str]:
+        """Local files carry no user metadata (digest signatures only exist on S3)."""
+        return {}
+
+    def _single_file(self, flt: ListFilter, st: os.stat_result) -> Iterator[SourceObject]:
+        context = _layout_context(self.root.parent.parts)
+        name = self.root.name
+        info = classify_key(context + name)
+        if flt.wants(info):
+            yield SourceObject(name, self.uri, st.st_size, _version(st), info)
+
+
+class _Walk:
+    """One listing pass; holds what recursion needs so the functions stay small."""
+
+    def __init__(self, root: Path, flt: ListFilter, root_stat: os.stat_result) -> None:
+        self.root = root
+        self.flt = flt
+        self.seen_dirs = {(root_stat.st_dev, root_stat.st_ino)}
+        # Keys are relative to the root, but their meaning may come from folders above it.
+        self.context = _layout_context(root.parts)
+
+    def run(self) -> Iterator[SourceObject]:
+        pos = locate(self.root.parts)
+        if pos is not None and pos.level is not Level.FOREIGN:
+            if self.flt.may_contain(pos):
+                yield from self._layout(str(self.root), "", pos)
+        elif pos is None and (self.root / AWSLOGS).is_dir():
+            # A copy of a whole bucket: only its CloudTrail tree is of interest.
+            awslogs = self.root / AWSLOGS
+            if self._first_visit(os.stat(awslogs)):
+                yield from self._layout(str(awslogs), AWSLOGS + "/", Position(Level.AWSLOGS))
+        else:
+            yield from self._flat(str(self.root), "")
+
+    def _layout(self, path: str, rel: str, pos: Position) -> Iterator[SourceObject]:
+        for is_dir, entry in _scan(path):
+            if not is_dir:
+                yield from self._file(entry, rel + entry.name)
+                continue
+            child = pos.child(entry.name)
+            if self.flt.may_contain(child) and self._enter(entry):
+                yield from self._layout(entry.path, f"{rel}{entry.name}/", child)
+
+    def _flat(self, path: str, rel: str) -> Iterator[SourceObject]:
+        for is_dir, entry in _scan(path):
+            if not is_dir:
+                yield from self._file(entry, rel + entry.name)
+            elif self._enter(entry):
+                yield from self._flat(entry.path, f"{rel}{entry.name}/")
+
+    def _file(self, entry: os.DirEntry[str], key: str) -> Iterator[SourceObject]:
+        info = classify_key(self.context + key)
+        if not self.flt.wants(info):
+            return
+        try:
+            st = entry.stat()  # follows symlinks: a linked file is read through the link
+        except OSError:
+            return  # vanished since the scan, or a dangling link
+        if stat.S_ISREG(st.st_mode):
+            yield SourceObject(key, entry.path, st.st_size, _version(st), info)
+
+    def _enter(self, entry: os.DirEntry[str]) -> bool:
+        try:
+            st = entry.stat()
+        except OSError:
+            return False
+        return self._first_visit(st)
+
+    def _first_visit(self, st: os.stat_result) -> bool:
+        """Symlinked folders may loop or repeat; each real folder is walked once."""
+        ident = (st.st_dev, st.st_ino)
+        if ident in self.seen_dirs:
+            return False
+        self.seen_dirs.add(ident)
+        return True
+
+
+def _scan(path: str) -> list[tuple[bool, os.DirEntry[str]]]:
+    """A folder's entries in key order: folders sort as ``name/`` so keys come out sorted."""
+    try:
+        with os.scandir(path) as it:
+            entries = [(_is_dir(e), e) for e in it]
+    except FileNotFoundError:
+        return []  # removed while we walked: nothing left to list
+    except PermissionError:
+        raise SourceError(
+            f"cannot list folder: {path} (permission denied)",
+            hint="give the user running trailscope read access, or point at a sub-folder",
+        ) from None
+    except OSError as exc:
+        raise SourceError(f"cannot list folder: {path} ({exc.strerror or exc})") from None
+    entries.sort(key=lambda item: item[1].name + "/" if item[0] else item[1].name)
+    return entries
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _layout_context(parts: tuple[str, ...]) -> str:
+    """The path from the innermost ``AWSLogs`` folder down to here, to classify relative keys.
+
+    Only that part is used, so folders far above (a hidden home folder, say) don't leak in.
+    """
+    if AWSLOGS not in parts:
+        return ""
+    start = len(parts) - 1 - parts[::-1].index(AWSLOGS)
+    return "/".join(parts[start:]) + "/"
+
+
+def _version(st: os.stat_result) -> str:
+    return f"{st.st_mtime_ns}-{st.st_size}"
