@@ -52,12 +52,15 @@ class ObjectRecord:
     coerced_values: int = 0
 
     def to_json(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if v not in (None, [], 0) or k == "events"}
-        return out
+        """Compact: optional fields are written only when set (the log holds every object)."""
+        return {k: v for k, v in self.__dict__.items() if k in _REQUIRED or v not in (None, [], 0)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ObjectRecord:
         return cls(**data)
+
+
+_REQUIRED = frozenset({"id", "uri", "version", "size", "kind", "status", "events"})
 
 
 @dataclass

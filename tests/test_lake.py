@@ -1,0 +1,295 @@
+"""The lake's promises: exact round trips, incremental runs, crash safety, one writer, dedup."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+import pyarrow.dataset as ds
+import pytest
+from trailfiles import (
+    copy_files,
+    lake_event_ids,
+    read_records,
+    trail_event_files,
+    trail_events,
+    unique_event_ids,
+)
+
+from trailscope import Lake, open_lake
+from trailscope.errors import LakeError, LakeLockedError
+from trailscope.lake.lock import LOCK_FILE, WriterLock
+from trailscope.synth import synth_trail
+
+
+@pytest.fixture(scope="module")
+def trail(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("trail")
+    report = synth_trail(root, events=6000, seed=11, days=4, accounts=2)
+    return root, report
+
+
+def test_round_trip_has_exactly_the_events_synth_reports(trail, tmp_path: Path) -> None:
+    root, report = trail
+    summary = Lake(tmp_path / "lake").ingest(str(root), workers=2)
+    expected = unique_event_ids(trail_events(root))
+    assert sum(expected.values()) == report.events
+    assert lake_event_ids(tmp_path / "lake") == expected
+    assert summary.events_added == report.events
+    assert summary.duplicates_dropped == report.redelivered_events
+    assert summary.skipped == {"digest": report.digest_files, "other": report.other_files}
+    assert summary.problems == 0
+    planted = {eid for inc in report.incidents for eid in inc.event_ids}
+    assert planted and planted <= set(expected)
+
+
+def test_lake_files_read_by_plain_duckdb_and_pyarrow(trail, tmp_path: Path) -> None:
+    root, report = trail
+    Lake(tmp_path / "lake").ingest(str(root), workers=1)
+    events_dir = tmp_path / "lake" / "events"
+    rows = duckdb.sql(
+        f"SELECT count(*), count(DISTINCT event_date), min(event_date) FROM read_parquet("
+        f"'{events_dir}/**/*.parquet', hive_partitioning = true, "
+        f"hive_types = {{'event_date': VARCHAR}})"
+    ).fetchall()[0]
+    assert rows[0] == report.events
+    assert rows[1] == 4 or rows[1] == 5  # days, plus events just before midnight of day 0
+    dataset = ds.dataset(events_dir, format="parquet", partitioning="hive")
+    assert dataset.count_rows() == report.events
+    sample = duckdb.sql(
+        f"SELECT useridentity.sessioncontext.sessionissuer.username AS issuer, "
+        f"json_extract_string(requestparameters, '$.roleArn') AS role "
+        f"FROM read_parquet('{events_dir}/**/*.parquet') WHERE eventname = 'AssumeRole' "
+        f"AND requestparameters IS NOT NULL LIMIT 1"
+    ).fetchall()
+    assert sample and sample[0][1].startswith("arn:aws:iam::")
+
+
+def test_partitions_follow_event_time_not_delivery_folder(trail, tmp_path: Path) -> None:
+    root, _ = trail
+    Lake(tmp_path / "lake").ingest(str(root), workers=1)
+    rows = duckdb.sql(
+        f"SELECT event_date, min(eventtime), max(eventtime) FROM read_parquet("
+        f"'{tmp_path}/lake/events/**/*.parquet', hive_partitioning = true, "
+        f"hive_types = {{'event_date': VARCHAR}}) GROUP BY 1"
+    ).fetchall()
+    for day, lo, hi in rows:
+        assert lo[:10] == day and hi[:10] == day
+    # ... while some files do hold events of the previous day (delivered after midnight).
+    crossing = 0
+    for path in trail_event_files(root):
+        folder_day = "-".join(path.parts[-4:-1])
+        crossing += any(ev["eventTime"][:10] != folder_day for ev in read_records(path))
+    assert crossing > 0
+
+
+def test_incremental_reads_only_new_files_including_late_ones(trail, tmp_path: Path) -> None:
+    root, report = trail
+    files = trail_event_files(root)
+    days = sorted({"-".join(p.parts[-4:-1]) for p in files})
+    early = [p for p in files if "-".join(p.parts[-4:-1]) in days[:2]]
+    late_file = early.pop()  # a file of an old day that "arrives" later
+    src = tmp_path / "src"
+    copy_files(early, root, src)
+    lake = Lake(tmp_path / "lake")
+    first = lake.ingest(str(src), workers=1)
+    assert first.read == len(early)
+    rest = [p for p in files if p not in early]
+    assert late_file in rest
+    copy_files(rest, root, src)
+    second = lake.ingest(str(src), workers=2)
+    assert second.already_ingested == len(early)
+    assert second.read == len(rest)
+    assert lake_event_ids(tmp_path / "lake") == unique_event_ids(trail_events(root))
+    assert lake.info().events == report.log_events + report.insight_events
+    third = lake.ingest(str(src), workers=1)
+    assert third.read == 0 and third.events_added == 0
+
+
+def test_changed_object_is_read_again_without_doubling(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    key = src / "AWSLogs/111122223333/CloudTrail/us-east-1/2024/07/01/x.json.gz"
+    key.parent.mkdir(parents=True)
+    a = _event("a", "2024-07-01T10:00:00Z")
+    _write(key, [a])
+    lake = Lake(tmp_path / "lake")
+    assert lake.ingest(str(src), workers=1).events_added == 1
+    b = _event("b", "2024-07-01T10:01:00Z")
+    time.sleep(0.01)
+    _write(key, [a, b])
+    summary = lake.ingest(str(src), workers=1)
+    assert summary.read == 1
+    assert summary.events_added == 1 and summary.duplicates_dropped == 1
+    assert lake_event_ids(tmp_path / "lake") == Counter({"a": 1, "b": 1})
+
+
+def test_redelivered_event_dropped_but_distinct_events_sharing_an_id_kept(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    base = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/07/01"
+    same = _event("dup", "2024-07-01T10:00:00Z")
+    other = dict(_event("dup", "2024-07-01T10:00:00Z"), eventName="DeleteBucket")
+    _write(src / base / "one.json.gz", [same, _event("x", "2024-07-01T11:00:00Z")])
+    _write(src / base / "two.json.gz", [same, other])  # re-delivery + a different event
+    lake = Lake(tmp_path / "lake")
+    first = lake.ingest(str(src), workers=1)
+    assert first.duplicates_dropped == 1
+    _write(src / base / "three.json.gz", [same])  # re-delivered again, in a later run
+    second = lake.ingest(str(src), workers=1)
+    assert second.duplicates_dropped == 1 and second.events_added == 0
+    assert lake_event_ids(tmp_path / "lake") == Counter({"dup": 2, "x": 1})
+    names = duckdb.sql(
+        f"SELECT eventname FROM read_parquet('{tmp_path}/lake/events/**/*.parquet') "
+        "WHERE eventid = 'dup' ORDER BY 1"
+    ).fetchall()
+    assert names == [("DeleteBucket",), ("GetObject",)]
+
+
+_KILL_SCRIPT = """
+import sys
+from trailscope import Lake
+if __name__ == "__main__":
+    Lake(sys.argv[1]).ingest(sys.argv[2], workers=2, batch_bytes=120_000, compact=False)
+"""
+
+
+@pytest.mark.parametrize("kill_after_commits", [1, 4, 9])
+def test_kill_9_mid_ingest_then_rerun_is_exact(
+    trail, tmp_path: Path, kill_after_commits: int
+) -> None:
+    root, report = trail
+    lake_dir = tmp_path / "lake"
+    script = tmp_path / "run_ingest.py"
+    script.write_text(_KILL_SCRIPT)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(lake_dir), str(root)], start_new_session=True
+    )
+    log = lake_dir / "_trailscope" / "log"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if log.exists() and len(list(log.glob("*.json"))) >= kill_after_commits:
+            break
+        time.sleep(0.005)
+    assert proc.poll() is None, "ingest finished before it could be killed: make the trail bigger"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (lake_dir / LOCK_FILE).exists()  # the dead writer's lock is still there
+    partial = lake_event_ids(lake_dir)
+    assert sum(partial.values()) < report.events
+    assert all(n == 1 for n in partial.values() if n)  # never a doubled event
+    summary = Lake(lake_dir).ingest(str(root), workers=2)
+    assert summary.took_over_lock
+    assert lake_event_ids(lake_dir) == unique_event_ids(trail_events(root))
+    assert not list(lake_dir.rglob("*.tmp"))
+    assert open_lake(lake_dir).info().events == report.events
+
+
+def test_second_writer_is_refused_with_a_clear_message(trail, tmp_path: Path) -> None:
+    root, _ = trail
+    lake = Lake(tmp_path / "lake")
+    lake.ingest(str(root), workers=1)
+    before = lake_event_ids(tmp_path / "lake")
+    with WriterLock(lake.storage, "ingest"), pytest.raises(LakeLockedError) as info:
+        Lake(tmp_path / "lake").ingest(str(root), workers=1)
+    message = str(info.value)
+    assert message.startswith(f"lake {tmp_path / 'lake'} is being written by another process")
+    assert f"(pid {os.getpid()} on " in message and "ingest since" in message
+    assert lake_event_ids(tmp_path / "lake") == before
+
+
+def test_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    src = tmp_path / "src"
+    _write(src / "a.json.gz", [_event("a", "2024-07-01T10:00:00Z")])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / "lake" / "_trailscope").mkdir(parents=True)
+    lock = tmp_path / "lake" / LOCK_FILE
+    lock.write_text(json.dumps({"pid": dead.pid, "host": os.uname().nodename}))
+    summary = lake.ingest(str(src), workers=1)
+    assert summary.took_over_lock and summary.events_added == 1
+    assert not lock.exists()
+
+
+def test_frequent_small_ingests_keep_partitions_to_a_few_files(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    lake = Lake(tmp_path / "lake")
+    base = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/07/01"
+    for run in range(12):
+        events = [_event(f"r{run}-{i}", f"2024-07-01T{run:02d}:{i:02d}:00Z") for i in range(5)]
+        _write(src / base / f"f{run:02d}.json.gz", events)
+        lake.ingest(str(src), workers=1)
+        assert lake.info().max_files_per_partition <= 4
+    assert lake.info().events == 60
+    assert lake.compact(full=True) == 1
+    info = lake.info()
+    assert info.files == 1 and info.events == 60
+    assert sum(lake_event_ids(tmp_path / "lake").values()) == 60
+
+
+def test_bad_input_is_quarantined_with_reasons_and_nothing_else_is_lost(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    base = src / "AWSLogs/111122223333/CloudTrail/us-east-1/2024/07/01"
+    good = [_event("g1", "2024-07-01T10:00:00Z"), _event("g2", "2024-07-01T10:01:00Z")]
+    _write(base / "good.json.gz", good)
+    full = gzip.compress(json.dumps({"Records": good}).encode())
+    (base / "truncated.json.gz").write_bytes(full[: len(full) // 2])
+    (base / "invalid.json").write_text('{"Records": [ {"eventID": "x",, } ]}')
+    (base / "notct.json").write_text('{"hello": "world"}')
+    no_time = {k: v for k, v in _event("nt", "2024-07-01T10:02:00Z").items() if k != "eventTime"}
+    huge = _event("huge", "2024-07-01T10:03:00Z")
+    huge["requestParameters"] = {"blob": "x" * (17 * 1024 * 1024)}
+    mixed = [_event("m1", "2024-07-01T10:04:00Z"), no_time, huge, _event("m2", "2024-07-01T10:05Z")]
+    _write(base / "mixed.json.gz", mixed)
+    summary = Lake(tmp_path / "lake").ingest(str(src), workers=1)
+    assert summary.quarantined_objects == 3
+    assert summary.quarantined_events == 3
+    info = open_lake(tmp_path / "lake").info()
+    reasons = {(Path(q.uri).name, q.position): q.reason for q in info.quarantine}
+    assert reasons[("truncated.json.gz", None)].startswith("damaged gzip: ")
+    assert reasons[("invalid.json", None)].startswith("not JSON: ")
+    assert reasons[("notct.json", None)] == "object is not a CloudTrail event (keys: hello)"
+    assert reasons[("mixed.json.gz", 1)] == "event without eventTime"
+    assert reasons[("mixed.json.gz", 2)] == "event larger than 16 MB"
+    assert reasons[("mixed.json.gz", 3)] == "unparseable eventTime '2024-07-01T10:05Z'"
+    assert lake_event_ids(tmp_path / "lake") == Counter({"g1": 1, "g2": 1, "m1": 1})
+
+
+def test_missing_lake_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(LakeError) as info:
+        open_lake(tmp_path / "nope")
+    assert str(info.value) == (
+        f"no lake at {tmp_path / 'nope'}\nhint: create one with 'trailscope ingest SOURCE "
+        "--lake PATH' or 'trailscope demo'"
+    )
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(LakeError, match=r"^not a trailscope lake: "):
+        open_lake(tmp_path / "empty")
+
+
+def _event(event_id: str, when: str) -> dict:
+    return {
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "IAMUser", "userName": "alice", "accountId": "111122223333"},
+        "eventTime": when,
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "GetObject",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "192.0.2.10",
+        "requestParameters": {"bucketName": "b", "key": "k"},
+        "eventID": event_id,
+        "readOnly": True,
+        "recipientAccountId": "111122223333",
+    }
+
+
+def _write(path: Path, events: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(json.dumps({"Records": events}).encode()))
