@@ -28,6 +28,7 @@ from trailscope.lake.lock import WriterLock
 from trailscope.lake.manifest import LakeState, Manifest
 from trailscope.lake.storage import LocalStorage
 from trailscope.sources.base import ListFilter, Source, open_source
+from trailscope.timeparse import parse_time
 
 
 @dataclass
@@ -147,8 +148,8 @@ class Lake:
         self,
         source: str | Source,
         *,
-        since: datetime | date | None = None,
-        until: datetime | date | None = None,
+        since: datetime | date | str | None = None,
+        until: datetime | date | str | None = None,
         accounts: list[str] | None = None,
         regions: list[str] | None = None,
         workers: int | None = None,
@@ -212,9 +213,14 @@ def open_lake(path: str | os.PathLike[str]) -> Lake:
     return lake
 
 
-def _as_datetime(value: datetime | date | None, *, end_of_day: bool = False) -> datetime | None:
+def _as_datetime(
+    value: datetime | date | str | None, *, end_of_day: bool = False
+) -> datetime | None:
+    """Accept what people pass: datetimes, dates, or the CLI's strings ('2024-06-01', '7d')."""
     if value is None:
         return None
+    if isinstance(value, str):
+        return parse_time(value, end_of_day=end_of_day)
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if end_of_day:

@@ -1,0 +1,255 @@
+"""Ingest speed, memory and size against baselines measured in the same run.
+
+    python benchmarks/ingest_bench.py                    # 1M events (and the 3M memory check)
+    python benchmarks/ingest_bench.py --events 200000 --no-big
+
+Prints, for the same synthetic trail (generated once and cached under benchmarks/out/):
+  * baseline: stdlib gzip + orjson.loads of every file, one process (what "just parsing" costs)
+  * DuckDB's own read_json -> COPY ... PARTITION_BY conversion of the same files
+  * trailscope ingest end to end (decode, normalize, dedup, write, compact), all cores
+  * peak memory of each (the whole process tree, sampled from /proc)
+  * lake size vs the gzip input, and files per partition
+and the ratios the project's goals are stated in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import orjson
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+
+
+class TreeMemory:
+    """Peak resident memory of a process and all its descendants, sampled every 20 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, sum(_rss(p) for p in _tree(self.pid)))
+            time.sleep(0.02)
+
+
+def _tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo.extend(int(c) for c in fh.read().split())
+        except OSError:
+            continue
+    return out
+
+
+def _rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def run_measured(args: list[str]) -> tuple[float, int, str]:
+    """Run a child Python process; return (wall seconds, peak tree RSS bytes, stdout)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, text=True)
+    with TreeMemory(proc.pid) as mem:
+        stdout, _ = proc.communicate()
+    wall = time.perf_counter() - start
+    if proc.returncode:
+        raise SystemExit(f"benchmark step failed: {args}")
+    return wall, mem.peak, stdout
+
+
+def ensure_trail(events: int, seed: int) -> Path:
+    dest = OUT / f"trail-{events}-{seed}"
+    marker = dest / "_synth" / "complete"
+    if marker.exists():
+        return dest
+    from trailscope.synth import synth_trail
+
+    print(f"generating a {events:,}-event trail in {dest} (cached for later runs) ...", flush=True)
+    t = time.perf_counter()
+    synth_trail(dest, events=events, seed=seed, days=8, accounts=3, overwrite=True)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text("ok")
+    print(f"  generated in {time.perf_counter() - t:.1f} s", flush=True)
+    return dest
+
+
+def log_files(trail: Path) -> list[Path]:
+    return [p for p in sorted(trail.rglob("*.json.gz")) if "CloudTrail" in p.parts]
+
+
+# --------------------------------------------------------------------------- child steps
+
+
+def step_baseline(trail: str) -> None:
+    gc.disable()
+    n = 0
+    for path in log_files(Path(trail)):
+        with gzip.open(path, "rb") as fh:
+            n += len(orjson.loads(fh.read())["Records"])
+    print(n)
+
+
+def step_duckdb(trail: str, dest: str) -> None:
+    import duckdb
+
+    from trailscope.decode.schema import EVENT_FIELDS, Field, Kind
+
+    def ddb(f: Field) -> str:
+        if f.kind is Kind.STRUCT:
+            return "STRUCT(" + ", ".join(f'"{c.json_name}" {ddb(c)}' for c in f.children) + ")"
+        if f.kind is Kind.LIST:
+            inner = ", ".join(f'"{c.json_name}" {ddb(c)}' for c in f.children)
+            return f"STRUCT({inner})[]"
+        if f.kind is Kind.JSON or f.kind is Kind.MAP:
+            return "JSON"
+        if f.kind is Kind.BOOL:
+            return "BOOLEAN"
+        return "VARCHAR"
+
+    record = "STRUCT(" + ", ".join(f'"{f.json_name}" {ddb(f)}' for f in EVENT_FIELDS) + ")[]"
+    files = [str(p) for p in log_files(Path(trail))]
+    con = duckdb.connect()
+    con.execute(
+        f"""COPY (
+              SELECT r.*, strftime(CAST(r.eventTime AS TIMESTAMP), '%Y-%m-%d') AS event_date
+              FROM (SELECT unnest(Records) AS r FROM read_json(?,
+                    columns = {{'Records': '{record}'}}, format = 'newline_delimited',
+                    records = true, maximum_object_size = 67108864))
+            ) TO '{dest}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (event_date))""",
+        [files],
+    )
+    print(con.execute(f"SELECT count(*) FROM read_parquet('{dest}/**/*.parquet')").fetchall()[0][0])
+
+
+def step_trailscope(trail: str, lake: str, workers: str) -> None:
+    from trailscope import Lake
+
+    summary = Lake(lake).ingest(trail, workers=int(workers))
+    print(summary.events_added, summary.compacted_partitions, summary.read)
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def measure(events: int, seed: int, workers: int, with_duckdb: bool) -> dict[str, float]:
+    trail = ensure_trail(events, seed)
+    gz_bytes = sum(p.stat().st_size for p in log_files(trail))
+    files = len(log_files(trail))
+    me = str(Path(__file__).resolve())
+    print(f"\n== {events:,} events, {files:,} log files, {gz_bytes / 1e6:,.0f} MB gzip ==")
+    # Warm the page cache so every contender reads from memory.
+    for p in log_files(trail):
+        p.read_bytes()
+    res: dict[str, float] = {"events": events, "files": files, "gzip_bytes": gz_bytes}
+
+    wall, mem, outp = run_measured([me, "_baseline", str(trail)])
+    res["baseline_s"], res["baseline_mem"] = wall, mem
+    print(
+        f"baseline  gzip+orjson, 1 process : {wall:7.2f} s  {mem / 2**20:7.0f} MB  "
+        f"({outp.strip()} events)"
+    )
+
+    if with_duckdb:
+        dest = OUT / "duckdb-copy"
+        shutil.rmtree(dest, ignore_errors=True)
+        wall, mem, outp = run_measured([me, "_duckdb", str(trail), str(dest)])
+        res["duckdb_s"], res["duckdb_mem"] = wall, mem
+        print(
+            f"duckdb    read_json -> COPY      : {wall:7.2f} s  {mem / 2**20:7.0f} MB  "
+            f"({outp.strip()} events)"
+        )
+        shutil.rmtree(dest, ignore_errors=True)
+
+    lake = OUT / "lake"
+    shutil.rmtree(lake, ignore_errors=True)
+    wall, mem, outp = run_measured([me, "_trailscope", str(trail), str(lake), str(workers)])
+    res["trailscope_s"], res["trailscope_mem"] = wall, mem
+    added, compacted, read = outp.split()
+    print(
+        f"trailscope ingest, {workers} workers    : {wall:7.2f} s  {mem / 2**20:7.0f} MB  "
+        f"({int(added):,} events, {read} files, {compacted} partitions compacted)"
+    )
+
+    from trailscope import open_lake
+
+    info = open_lake(lake).info()
+    res["lake_bytes"], res["max_files"] = info.bytes, info.max_files_per_partition
+    print(
+        f"lake: {info.bytes / 1e6:,.1f} MB in {info.files} files, {info.partitions} partitions, "
+        f"at most {info.max_files_per_partition} per partition"
+    )
+    print(
+        f"ratio ingest / baseline        : {res['trailscope_s'] / res['baseline_s']:.2f}  "
+        "(goal <= 1.0, stretch <= 0.5)"
+    )
+    if with_duckdb:
+        print(
+            f"speed-up vs DuckDB COPY        : {res['duckdb_s'] / res['trailscope_s']:.2f}x "
+            "(goal >= 2.5x)"
+        )
+    print(f"lake size / gzip input         : {info.bytes / gz_bytes:.2f}  (goal <= 0.6)")
+    print(f"peak memory                    : {res['trailscope_mem'] / 2**20:.0f} MB (goal < 1024)")
+    shutil.rmtree(lake, ignore_errors=True)
+    return res
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1].startswith("_"):
+        step = {"_baseline": step_baseline, "_duckdb": step_duckdb, "_trailscope": step_trailscope}
+        step[sys.argv[1]](*sys.argv[2:])
+        return
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--no-duckdb", action="store_true", help="skip the DuckDB COPY baseline")
+    ap.add_argument("--no-big", action="store_true", help="skip the 3x-size memory check")
+    args = ap.parse_args()
+    OUT.mkdir(exist_ok=True)
+    small = measure(args.events, args.seed, args.workers, not args.no_duckdb)
+    if not args.no_big:
+        big = measure(args.events * 3, args.seed, args.workers, False)
+        print(
+            f"\nmemory at {args.events * 3:,} vs {args.events:,} events: "
+            f"{big['trailscope_mem'] / 2**20:.0f} MB vs {small['trailscope_mem'] / 2**20:.0f} MB "
+            f"(x{big['trailscope_mem'] / small['trailscope_mem']:.2f}; flat is ~1.0)"
+        )
+        print(f"time at 3x: x{big['trailscope_s'] / small['trailscope_s']:.2f} (linear is 3.0)")
+
+
+if __name__ == "__main__":
+    main()
