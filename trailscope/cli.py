@@ -413,12 +413,11 @@ def demo(
 def _demo_questions(lk: Any) -> None:
     import duckdb
 
-    files = [str(p) for p in lk.files()]
+    files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in lk.files())
     con = duckdb.connect()
     con.execute(
-        "CREATE VIEW cloudtrail AS SELECT * FROM read_parquet(?, hive_partitioning = true, "
-        "hive_types = {'event_date': VARCHAR})",
-        [files],
+        f"CREATE VIEW cloudtrail AS SELECT * FROM read_parquet([{files}], "
+        "hive_partitioning = true, hive_types = {'event_date': VARCHAR})"
     )
     questions = {
         "Console logins by outcome": """
@@ -448,9 +447,9 @@ def _guard(fn: Any) -> int:
     try:
         return int(fn())
     except TrailscopeError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
         if exc.hint:
-            err.print(f"[dim]hint:[/] {exc.hint}", highlight=False)
+            err.print(f"[dim]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
         return EXIT_ERROR
     except KeyboardInterrupt:
         err.print("interrupted: whatever was committed stays; run the command again to continue")
