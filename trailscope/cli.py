@@ -259,15 +259,9 @@ def lake_info(
                 f"\n[bold yellow]quarantine[/]: {n_objects:,} files, "
                 f"{info.quarantined_events:,} events"
             )
-            q = Table("source", "event", "reason", box=None)
             for entry in info.quarantine:
-                q.add_row(
-                    entry.uri,
-                    "-" if entry.position is None else str(entry.position),
-                    entry.reason,
-                    style=None,
-                )
-            out.print(q)
+                where = entry.uri if entry.position is None else f"{entry.uri} #{entry.position}"
+                out.print(f"  {where}: {entry.reason}", soft_wrap=True, highlight=False)
         return EXIT_OK
 
     raise typer.Exit(_guard(run))

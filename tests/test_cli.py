@@ -1,0 +1,101 @@
+"""The command line: exit codes, --json twins, one-line errors, and docs that match the commands."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from trailscope.cli import EXIT_ERROR, EXIT_OK, EXIT_QUARANTINED, app
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _trail(root: Path, bad: bool = False) -> Path:
+    day = root / "AWSLogs/111122223333/CloudTrail/us-east-1/2024/07/01"
+    day.mkdir(parents=True)
+    ev = {
+        "eventTime": "2024-07-01T10:00:00Z",
+        "eventID": "e1",
+        "eventName": "ListBuckets",
+        "eventSource": "s3.amazonaws.com",
+        "recipientAccountId": "111122223333",
+    }
+    (day / "a.json.gz").write_bytes(gzip.compress(json.dumps({"Records": [ev]}).encode()))
+    if bad:
+        (day / "b.json.gz").write_bytes(b"\x1f\x8b\x08\x00broken")
+    return root
+
+
+def test_ingest_then_info_as_json(tmp_path: Path) -> None:
+    src = _trail(tmp_path / "src")
+    lake = tmp_path / "lake"
+    result = runner.invoke(
+        app, ["ingest", str(src), "--lake", str(lake), "--workers", "1", "--json"]
+    )
+    assert result.exit_code == EXIT_OK, result.output
+    summary = json.loads(result.stdout)
+    assert summary["events_added"] == 1 and summary["read"] == 1
+    info = runner.invoke(app, ["lake", "info", "--lake", str(lake), "--json"])
+    assert info.exit_code == EXIT_OK
+    data = json.loads(info.stdout)
+    assert data["events"] == 1 and data["accounts"] == ["111122223333"]
+    assert data["first_day"] == data["last_day"] == "2024-07-01"
+
+
+def test_quarantine_sets_exit_code_3_and_is_listed(tmp_path: Path) -> None:
+    src = _trail(tmp_path / "src", bad=True)
+    lake = tmp_path / "lake"
+    result = runner.invoke(app, ["ingest", str(src), "-l", str(lake), "--workers", "1"])
+    assert result.exit_code == EXIT_QUARANTINED
+    assert "quarantined: 1 files and 0 events" in " ".join(result.stdout.split())
+    info = runner.invoke(app, ["lake", "info", "--lake", str(lake)], env={"COLUMNS": "200"})
+    assert "b.json.gz" in info.stdout and "damaged gzip" in info.stdout
+
+
+def test_lake_from_environment_variable(tmp_path: Path) -> None:
+    src = _trail(tmp_path / "src")
+    env = {"TRAILSCOPE_LAKE": str(tmp_path / "envlake")}
+    assert runner.invoke(app, ["ingest", str(src), "--workers", "1"], env=env).exit_code == 0
+    assert (tmp_path / "envlake" / "events").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["ingest", "/definitely/not/here", "--lake", "{tmp}/l"],
+            "error: no such folder: /definitely/not/here\n"
+            "hint: check the path; S3 locations are written s3://BUCKET/PREFIX\n",
+        ),
+        (
+            ["lake", "info", "--lake", "{tmp}/none"],
+            "error: no lake at {tmp}/none\n"
+            "hint: create one with 'trailscope ingest SOURCE --lake PATH' or 'trailscope demo'\n",
+        ),
+        (
+            ["ingest", "{tmp}", "--lake", "{tmp}/l", "--since", "yesterday-ish"],
+            "error: cannot read time 'yesterday-ish'\n"
+            "hint: use a date (2024-06-01), a time (2024-06-01T12:00:00Z) or an age (30m, 24h, "
+            "7d)\n",
+        ),
+    ],
+)
+def test_errors_are_one_clear_line_and_a_hint(tmp_path: Path, args: list[str], message: str):
+    result = runner.invoke(app, [a.format(tmp=tmp_path) for a in args])
+    assert result.exit_code == EXIT_ERROR
+    assert result.stderr == message.format(tmp=tmp_path)
+    assert "Traceback" not in result.output
+
+
+def test_every_command_has_help_and_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for command in (["ingest"], ["synth"], ["demo"], ["lake", "info"], ["lake", "compact"]):
+        result = runner.invoke(app, [*command, "--help"])
+        assert result.exit_code == 0
+        assert len(result.stdout) > 300, command
+        assert f"trailscope {' '.join(command)}" in readme, f"README lacks {command}"
