@@ -20,6 +20,10 @@ GZIP_MAGIC = b"\x1f\x8b"
 #: Keys whose presence makes an object a CloudTrail event rather than an envelope.
 EVENT_KEYS = frozenset({"eventName", "eventSource", "eventTime", "eventVersion", "eventID"})
 _EVENT_KEYS_LOWER = frozenset(k.lower() for k in EVENT_KEYS)
+SNS_REASON = (
+    "SNS notification, not a CloudTrail event "
+    "(CloudTrail's notices only name new log files: ingest those instead)"
+)
 
 
 class NotCloudTrail(Exception):
@@ -47,24 +51,27 @@ def gunzip_if_needed(data: bytes) -> bytes:
 
 
 def parse_json_documents(text: bytes) -> list[Any]:
-    """One JSON document, or NDJSON (one per line); raises NotCloudTrail if neither."""
-    stripped = text.strip()
-    if not stripped:
+    """One JSON document, or NDJSON (one per line); raises NotCloudTrail if neither.
+
+    Error positions are the file's own line numbers, so a user can open the file at the spot.
+    """
+    if not text.strip():
         raise NotCloudTrail("empty object")
     try:
-        return [orjson.loads(stripped)]
+        return [orjson.loads(text)]
     except orjson.JSONDecodeError as whole_err:
-        lines = [ln for ln in stripped.split(b"\n") if ln.strip()]
+        lines = [(n, ln) for n, ln in enumerate(text.split(b"\n"), 1) if ln.strip()]
         if len(lines) < 2:
             raise NotCloudTrail(f"not JSON: {_short(whole_err)}") from whole_err
         docs = []
-        for n, line in enumerate(lines, 1):
+        for i, (n, line) in enumerate(lines):
             try:
                 docs.append(orjson.loads(line))
             except orjson.JSONDecodeError as line_err:
-                raise NotCloudTrail(
-                    f"not JSON or NDJSON: line {n}: {_short(line_err)}"
-                ) from line_err
+                if i == 0:  # not NDJSON either: the whole-document error says where it breaks
+                    raise NotCloudTrail(f"not JSON: {_short(whole_err)}") from whole_err
+                where = f"line {n} column {line_err.colno}"
+                raise NotCloudTrail(f"not JSON or NDJSON: {where}: {line_err.msg}") from line_err
         return docs
 
 
@@ -76,6 +83,10 @@ def looks_like_event(obj: dict[str, Any]) -> bool:
 
 def looks_like_digest(obj: dict[str, Any]) -> bool:
     return "digestStartTime" in obj and ("logFiles" in obj or "digestS3Object" in obj)
+
+
+def looks_like_sns_notification(obj: dict[str, Any]) -> bool:
+    return obj.get("Type") == "Notification" and "TopicArn" in obj
 
 
 def unwrap(docs: list[Any]) -> Unwrapped:
@@ -111,6 +122,9 @@ def _walk(node: Any, out: Unwrapped, depth: int) -> None:
         return
     if looks_like_digest(node):
         out.is_digest = True
+        return
+    if looks_like_sns_notification(node):
+        out.rejects.append((len(out.events), SNS_REASON))
         return
     for key in ("Records", "logEvents", "Events"):
         if isinstance(node.get(key), list):

@@ -159,11 +159,16 @@ def _record_from_outcome(obj: SourceObject, outcome: ObjectOutcome) -> ObjectRec
         reason = next(r for pos, r in outcome.quarantined if pos is None)
         return _record(obj, "quarantined", reason=reason)
     if outcome.is_digest and outcome.events == 0:
-        return _record(obj, "skipped", reason="digest document")
+        rec = _record(obj, "skipped", reason="digest document")
+        rec.kind = str(ObjectKind.DIGEST)  # found by content, e.g. in a flat folder
+        return rec
     event_reasons = [[pos, r] for pos, r in outcome.quarantined]
+    # 'quarantined' is kept for objects that are unusable as a whole; a file whose events were
+    # each quarantined was read fine: it is 'ingested' (with 0 events) and lists their reasons.
+    status = "ingested" if outcome.events or event_reasons else "empty"
     rec = _record(
         obj,
-        "ingested" if outcome.events else "empty",
+        status,
         events=outcome.events,
         quarantined_count=len(event_reasons),
         quarantined_events=event_reasons[:MAX_EVENT_REASONS],

@@ -11,11 +11,20 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from trailscope.decode.schema import EVENTTIME_TS, FILE_SCHEMA, PARTITION, SOURCEKEY
+from trailscope.decode.schema import (
+    EVENT_FIELDS,
+    EVENTTIME_TS,
+    EXTRA,
+    FILE_SCHEMA,
+    PARTITION,
+    SOURCEKEY,
+    Kind,
+)
 from trailscope.lake.manifest import LakeState, PartRecord
 from trailscope.lake.storage import LocalStorage
 
@@ -108,7 +117,25 @@ def drop_duplicate_events(table: pa.Table) -> tuple[pa.Table, int]:
 
 
 def _fingerprint(row: dict) -> bytes:
-    return repr(sorted(row.items(), key=lambda kv: kv[0])).encode()
+    """Content identity: JSON text compared as JSON (key order and number spelling vary by
+    producer and by decode path), everything else as stored."""
+    items = []
+    for key in sorted(row):
+        value = row[key]
+        if key in _JSON_COLUMNS and isinstance(value, str):
+            value = _canonical_json(value)
+        items.append((key, value))
+    return repr(items).encode()
+
+
+_JSON_COLUMNS = frozenset(f.name for f in EVENT_FIELDS if f.kind is Kind.JSON) | {EXTRA}
+
+
+def _canonical_json(text: str) -> str | bytes:
+    try:
+        return orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONDecodeError:
+        return text  # a plain string stored in a JSON column
 
 
 def row_fingerprints(table: pa.Table) -> list[bytes]:
