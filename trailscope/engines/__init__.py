@@ -1,0 +1,1 @@
+"""Query engines over the same lake: DuckDB in-process now; Athena and Spark at scale."""
