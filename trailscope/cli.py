@@ -218,6 +218,122 @@ def _print_ingest_summary(s: Any) -> None:
         )
 
 
+# --------------------------------------------------------------------------- query
+
+
+@app.command()
+def query(
+    sql: Annotated[
+        str | None,
+        typer.Argument(
+            help="Athena SQL over the table 'cloudtrail' (or use -f FILE).", show_default=False
+        ),
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="Read the SQL from a file ('-': stdin).")
+    ] = None,
+    lake: LakeOpt = Path("lake"),
+    csv: Annotated[bool, typer.Option("--csv", help="Write CSV (RFC 4180) to stdout.")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Write a JSON array to stdout.")] = False,
+    ndjson: Annotated[
+        bool, typer.Option("--ndjson", help="Write one JSON object per line.")
+    ] = False,
+    parquet: Annotated[
+        Path | None, typer.Option("--parquet", help="Write the result to this Parquet file.")
+    ] = None,
+    show_sql: Annotated[
+        bool, typer.Option("--show-sql", help="Print the SQL as run on the engine, then run it.")
+    ] = False,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Run it and show the plan with files and rows read.")
+    ] = False,
+    timeout: Annotated[float, typer.Option(min=0.1, help="Cancel after this many seconds.")] = 300,
+    max_rows: Annotated[
+        int, typer.Option(min=1, help="Rows shown in the terminal table (exports are complete).")
+    ] = 100,
+) -> None:
+    """Run an Athena-dialect SQL query on the lake.
+
+    Queries written for Athena's CloudTrail table run unchanged: any table name (for example
+    "default"."cloudtrail_logs_mytrail" or DATABASE.TABLE) is read from the lake, the
+    partition columns of the usual Athena DDLs (date_partition, timestamp, region, ...) exist,
+    and time conditions on eventtime read only the days they need.
+
+    Examples:
+
+      trailscope query "SELECT eventname, count(*) FROM cloudtrail GROUP BY 1 ORDER BY 2 DESC"
+
+      trailscope query -f hunt.sql --csv > out.csv
+
+      trailscope query "SELECT * FROM cloudtrail WHERE eventtime >= '2024-07-01'" --show-sql
+    """
+    from trailscope import export
+    from trailscope.lake import open_lake
+
+    def run() -> int:
+        text = _read_sql(sql, file)
+        lk = open_lake(lake)
+        translation = lk.sql_for(text)
+        for notice in translation.notices:
+            err.print(f"[dim]note: {notice}[/]", highlight=False, soft_wrap=True)
+        if show_sql:
+            err.print(translation.sql, highlight=False, soft_wrap=True)
+        engine = lk.engine()
+        try:
+            if explain:
+                out.print(engine.explain(translation.sql), highlight=False, soft_wrap=True)
+                return EXIT_OK
+            reader = engine.reader(translation.sql, timeout=timeout)
+            if parquet is not None:
+                n = export.write_parquet(reader, str(parquet))
+                err.print(f"wrote {n:,} rows to {parquet}")
+            elif csv or json_ or ndjson:
+                writer = (
+                    export.write_csv
+                    if csv
+                    else export.write_json
+                    if json_
+                    else (export.write_ndjson)
+                )
+                writer(reader, sys.stdout.buffer)
+                sys.stdout.buffer.flush()
+            else:
+                _print_table(reader, max_rows)
+        finally:
+            engine.close()
+        return EXIT_OK
+
+    raise typer.Exit(_guard(run))
+
+
+def _read_sql(sql: str | None, file: Path | None) -> str:
+    if (sql is None) == (file is None):
+        raise TrailscopeError("give the SQL as an argument or with -f FILE (one of the two)")
+    if file is None:
+        return sql or ""
+    if str(file) == "-":
+        return sys.stdin.read()
+    try:
+        return file.read_text()
+    except OSError as exc:
+        raise TrailscopeError(f"cannot read {file}: {exc.strerror}") from None
+
+
+def _print_table(reader: Any, max_rows: int) -> None:
+    table = Table(*reader.schema.names, show_lines=False)
+    shown = total = 0
+    for batch in reader:
+        total += batch.num_rows
+        for row in batch.to_pylist():
+            if shown >= max_rows:
+                break
+            table.add_row(*("" if v is None else str(v) for v in row.values()))
+            shown += 1
+    out.print(table)
+    more = f" (showing {shown}; use --csv or --json for all)" if total > shown else ""
+    err.print(f"[dim]{total:,} rows{more}[/]")
+
+
 # --------------------------------------------------------------------------- lake
 
 

@@ -14,6 +14,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
+from trailscope.engines.duckdb import DuckDBEngine
 from trailscope.errors import LakeError
 from trailscope.lake import compact as compaction
 from trailscope.lake import writer
@@ -28,6 +31,7 @@ from trailscope.lake.lock import WriterLock
 from trailscope.lake.manifest import LakeState, Manifest
 from trailscope.lake.storage import LocalStorage
 from trailscope.sources.base import ListFilter, Source, open_source
+from trailscope.sql import Translation, translate
 from trailscope.timeparse import parse_time
 
 
@@ -141,6 +145,27 @@ class Lake:
         accounts = sorted({a for a, _ in rows if a})
         regions = sorted({r for _, r in rows if r})
         return accounts, regions
+
+    # ----------------------------------------------------------------- querying
+
+    def sql_for(self, sql: str, *, engine: str = "duckdb") -> Translation:
+        """The SQL that would run for an Athena query, and notices about the rewriting."""
+        return translate(sql, dialect=engine)
+
+    def engine(self) -> DuckDBEngine:
+        """A DuckDB connection with the ``cloudtrail`` view over this lake (caller closes it)."""
+        return DuckDBEngine(self.files())
+
+    def query(
+        self, sql: str, *, timeout: float | None = None, params: dict[str, Any] | None = None
+    ) -> pa.Table:
+        """Run an Athena-dialect query on the lake; the result as an Arrow table."""
+        translation = self.sql_for(sql)
+        engine = self.engine()
+        try:
+            return engine.query(translation.sql, timeout=timeout, params=params)
+        finally:
+            engine.close()
 
     # ----------------------------------------------------------------- writing
 
