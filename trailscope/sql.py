@@ -70,12 +70,18 @@ class Translation:
     notices: list[str] = field(default_factory=list)
 
 
-def translate(athena_sql: str, *, dialect: str = "duckdb") -> Translation:
-    """Rewrite one Athena SELECT for ``dialect`` (duckdb, spark, trino/athena)."""
+def translate(
+    athena_sql: str, *, dialect: str = "duckdb", params: dict[str, object] | None = None
+) -> Translation:
+    """Rewrite one Athena SELECT for ``dialect`` (duckdb, spark, trino/athena).
+
+    ``params`` are the values that ``:name`` placeholders will be bound to; they stay bound
+    parameters in the SQL and are only read here to derive partition bounds.
+    """
     tree = parse(athena_sql)
     notices: list[str] = []
     _map_tables(tree, notices)
-    _bound_partitions(tree)
+    _bound_partitions(tree, params or {})
     if dialect == "duckdb":
         tree = _duckdb_rules(tree)
     out_dialect = "trino" if dialect == "athena" else dialect
@@ -132,7 +138,7 @@ def _map_tables(tree: exp.Expression, notices: list[str]) -> None:
 # --------------------------------------------------------------------------- partition bounds
 
 
-def _bound_partitions(tree: exp.Expression) -> None:
+def _bound_partitions(tree: exp.Expression, params: dict[str, object]) -> None:
     """Add ``event_date`` bounds implied by time predicates, for partition pruning.
 
     Only conjuncts at the top of a WHERE are used (``a AND b``), so the added predicates are
@@ -144,12 +150,25 @@ def _bound_partitions(tree: exp.Expression) -> None:
             continue
         bounds: list[exp.Expression] = []
         for cond in _conjuncts(where.this):
-            bound = _bound_from(cond)
+            bound = _bound_from(_with_values(cond, params))
             if bound is not None:
                 bounds.append(bound)
         if bounds:
             combined = exp.and_(where.this, *bounds)
             select.set("where", exp.Where(this=combined))
+
+
+def _with_values(cond: exp.Expression, params: dict[str, object]) -> exp.Expression:
+    """A copy of ``cond`` with time-like placeholder values in place (for bounds only)."""
+    if not params or not any(True for _ in cond.find_all(exp.Placeholder)):
+        return cond
+
+    def fill(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder) and isinstance(params.get(node.name), str):
+            return exp.Literal.string(str(params[node.name]))
+        return node
+
+    return cond.copy().transform(fill)
 
 
 def _conjuncts(node: exp.Expression) -> list[exp.Expression]:

@@ -30,6 +30,7 @@ from trailscope.lake.ingest import (
 from trailscope.lake.lock import WriterLock
 from trailscope.lake.manifest import LakeState, Manifest
 from trailscope.lake.storage import LocalStorage
+from trailscope.queries import SavedQuery, get_query
 from trailscope.sources.base import ListFilter, Source, open_source
 from trailscope.sql import Translation, translate
 from trailscope.timeparse import parse_time
@@ -164,6 +165,24 @@ class Lake:
         engine = self.engine()
         try:
             return engine.query(translation.sql, timeout=timeout, params=params)
+        finally:
+            engine.close()
+
+    def run(
+        self,
+        name: str,
+        *,
+        timeout: float | None = None,
+        library: dict[str, SavedQuery] | None = None,
+        **params: Any,
+    ) -> pa.Table:
+        """Run a saved query by name, e.g. ``lake.run("console-logins", since="24h")``."""
+        saved = get_query(name, library)
+        bound = saved.bind(params)
+        translation = translate(saved.sql, params=bound)
+        engine = self.engine()
+        try:
+            return engine.query(translation.sql, timeout=timeout, params=bound)
         finally:
             engine.close()
 
