@@ -298,7 +298,9 @@ def _build(values: list[Any], f: Field) -> pa.Array:
     if kind is Kind.BOOL:
         return pa.array(values, pa.bool_()).cast(pa.string())
     typ = arrow_type(f)
-    if kind is Kind.MAP or all(v is None for v in values):
+    if kind is Kind.MAP:
+        return pa.array([None if v is None else _map_text(v) for v in values], typ)
+    if all(v is None for v in values):
         return pa.array(values, typ)
     mask = pa.array([v is None for v in values], pa.bool_())
     if kind is Kind.STRUCT:
@@ -343,7 +345,7 @@ def _msgspec_type(f: Field) -> tuple[Any, Any]:
     if f.kind is Kind.BOOL:
         return bool | None, None
     if f.kind is Kind.MAP:
-        return dict[str, str] | None, None
+        return dict[str, Any] | None, None
     if f.kind is Kind.STRUCT:
         return _msgspec_struct(f) | None, None
     if f.kind is Kind.LIST:
@@ -383,6 +385,13 @@ def normalize_event(event: dict[str, Any]) -> tuple[dict[str, Any], int, int]:
     return row, len(extra), coerced
 
 
+def _map_text(value: dict[str, Any]) -> dict[str, str | None]:
+    """map<string,string>: nested values (webIdFederationData.attributes) as JSON text."""
+    return {
+        str(k): (v if isinstance(v, str) or v is None else _json_text(v)) for k, v in value.items()
+    }
+
+
 def _json_text(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
@@ -418,10 +427,8 @@ def _coerce(value: Any, f: Field, path: str, extra: dict[str, Any]) -> tuple[Any
         return stored, c + 1
     if kind is Kind.MAP:
         if isinstance(value, dict):
-            return {
-                str(k): (v if isinstance(v, str) or v is None else _json_text(v))
-                for k, v in value.items()
-            }, 0
+            return _map_text(value), 0
+
         extra[path] = value
         return None, 1
     if kind is Kind.STRUCT:

@@ -31,17 +31,21 @@ class Kind(Enum):
     LIST = "list"  # list of STRUCT
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Field:
-    """One field as CloudTrail writes it (``json_name``) and as the lake stores it (``name``)."""
+    """One field as CloudTrail writes it (``json_name``) and as the lake stores it (``name``).
+
+    Fields are compared and hashed by identity: each is a singleton in the schema tree, and
+    hashing the whole subtree on every cached lookup would dominate the tolerant decode path.
+    """
 
     json_name: str
     kind: Kind = Kind.STR
     children: tuple[Field, ...] = field(default_factory=tuple)
+    name: str = field(init=False)
 
-    @property
-    def name(self) -> str:
-        return self.json_name.lower()
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", self.json_name.lower())
 
 
 def _s(name: str) -> Field:

@@ -70,15 +70,15 @@ def partition_dir(partition: str) -> str:
 
 
 def sort_and_split(table: pa.Table) -> list[tuple[str, pa.Table]]:
-    """Sort by event time (which also orders dates) and cut at day boundaries."""
+    """Sort by event time (which also orders dates) and cut at UTC day boundaries."""
     if table.num_rows == 0:
         return []
     table = table.sort_by([(EVENTTIME_TS, "ascending"), ("eventid", "ascending")])
-    days = pc.strftime(table.column(EVENTTIME_TS), format="%Y-%m-%d")
-    days = days.combine_chunks() if isinstance(days, pa.ChunkedArray) else days
+    # date32 of a UTC timestamp is its UTC day (strftime is ~30x slower per value).
+    days = table.column(EVENTTIME_TS).combine_chunks().cast(pa.date32())
     runs = pc.run_end_encode(days)
     ends = runs.run_ends.to_pylist()
-    values = runs.values.to_pylist()
+    values = runs.values.cast(pa.string()).to_pylist()
     out = []
     start = 0
     for end, day in zip(ends, values, strict=True):
@@ -112,8 +112,19 @@ def drop_duplicate_events(table: pa.Table) -> tuple[pa.Table, int]:
             seen.add(fingerprint)
     if not drop:
         return table, 0
-    keep = pa.array([i not in drop for i in range(table.num_rows)])
-    return table.filter(keep), len(drop)
+    return _without_rows(table, sorted(drop)), len(drop)
+
+
+def _without_rows(table: pa.Table, rows: list[int]) -> pa.Table:
+    """``table`` minus a few rows, as zero-copy slices (no per-row mask to build)."""
+    pieces, start = [], 0
+    for row in rows:
+        if row > start:
+            pieces.append(table.slice(start, row - start))
+        start = row + 1
+    if start < table.num_rows:
+        pieces.append(table.slice(start))
+    return pa.concat_tables(pieces) if pieces else table.slice(0, 0)
 
 
 def _fingerprint(row: dict) -> bytes:
