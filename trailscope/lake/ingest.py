@@ -93,6 +93,18 @@ ProgressFn = Callable[[int, int, int], None]  # (objects done, objects planned, 
 # --------------------------------------------------------------------------- worker side
 
 
+_WORKER: dict[str, object] = {}
+
+
+def _init_worker(source: Source, lake_root: str) -> None:
+    """Once per worker process: keep the source (and so its S3 client) for every batch."""
+    _WORKER["source"], _WORKER["root"] = source, lake_root
+
+
+def _worker_batch(objects: list[SourceObject]) -> BatchOutput:
+    return process_batch(_WORKER["source"], _WORKER["root"], objects)  # type: ignore[arg-type]
+
+
 def process_batch(source: Source, lake_root: str, objects: list[SourceObject]) -> BatchOutput:
     """Read, decode and stage one batch. Runs in a worker process; never commits."""
     gc.disable()  # millions of short-lived containers: the cyclic GC only burns time here
@@ -126,7 +138,9 @@ def _process_batch(
         outcomes = {o.key: o for o in result.outcomes}
         for obj in chunk:
             if obj.key in failed:
-                records.append(_record(obj, "quarantined", reason=failed[obj.key]))
+                records.append(
+                    _record(obj, "quarantined", reason=failed[obj.key], read_failed=True)
+                )
             else:
                 records.append(_record_from_outcome(obj, outcomes[obj.key]))
     table = pa.concat_tables(tables) if tables else FILE_SCHEMA.empty_table()
@@ -363,10 +377,12 @@ def _run_pool(
 ) -> None:
     """Keep every worker busy with at most one batch queued each (bounded memory)."""
     ctx = multiprocessing.get_context("spawn")  # fork after pyarrow threads start is unsafe
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(source, root)
+    ) as pool:
         pending: set[Future[BatchOutput]] = set()
         for batch in batches:
-            pending.add(pool.submit(process_batch, source, root, batch))
+            pending.add(pool.submit(_worker_batch, batch))
             if len(pending) >= workers * 2:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in finished:

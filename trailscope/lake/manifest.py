@@ -50,6 +50,8 @@ class ObjectRecord:
     quarantined_events: list[list[Any]] = field(default_factory=list)
     unknown_fields: int = 0
     coerced_values: int = 0
+    #: quarantined because it could not be read (denied, vanished, I/O): try again next run
+    read_failed: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """Compact: optional fields are written only when set (the log holds every object)."""
@@ -136,8 +138,9 @@ class LakeState:
         return out
 
     def is_current(self, object_id: str, version: str) -> bool:
+        """Already in the lake at this version (read failures are always retried)."""
         rec = self.objects.get(object_id)
-        return rec is not None and rec.version == version
+        return rec is not None and rec.version == version and not rec.read_failed
 
 
 class Manifest:

@@ -1,0 +1,64 @@
+"""Decode paths: ordinary CloudTrail must stay on the fast path, and both paths must agree."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from trailfiles import trail_event_files
+
+from trailscope.decode import decode_object
+from trailscope.decode.normalize import decode_batch, parse_event_time
+from trailscope.synth import synth_trail
+
+
+@pytest.fixture(scope="module")
+def synth_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    root = tmp_path_factory.mktemp("trail")
+    synth_trail(root, events=3000, seed=21, days=2, org_id="o-abcdefghij")
+    return trail_event_files(root)
+
+
+def test_every_ordinary_trail_file_takes_the_fast_path(synth_files: list[Path]) -> None:
+    # A file that silently falls to the tolerant path costs ~10x the CPU: catch it here.
+    result = decode_batch([(str(p), p.read_bytes()) for p in synth_files])
+    slow = [o.key for o in result.outcomes if not o.fast_path]
+    assert slow == []
+    assert sum(o.events for o in result.outcomes) == result.table.num_rows > 0
+
+
+def test_fast_and_tolerant_paths_produce_identical_rows(synth_files: list[Path]) -> None:
+    for path in synth_files[:40]:
+        fast = decode_object("k", path.read_bytes())
+        pretty = json.dumps(json.loads(gzip.decompress(path.read_bytes())), indent=2).encode()
+        slow = decode_object("k", pretty)
+        assert fast.outcomes[0].fast_path and not slow.outcomes[0].fast_path
+        fast_rows, slow_rows = fast.table.to_pylist(), slow.table.to_pylist()
+        for a, b in zip(fast_rows, slow_rows, strict=True):
+            for column in ("requestparameters", "responseelements", "additionaleventdata"):
+                if a[column] is not None and a[column][:1] in "{[":
+                    assert json.loads(a[column]) == json.loads(b[column])
+                    a[column] = b[column] = None
+            assert a == b
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-07-01T10:00:00Z", "2024-07-01T10:00:00+00:00"),
+        ("2024-07-01 10:00:00", "2024-07-01T10:00:00+00:00"),
+        ("2024-07-01 10:00:00.123456789", "2024-07-01T10:00:00.123456+00:00"),
+        ("2024-07-01T10:00:00+02:00", "2024-07-01T08:00:00+00:00"),
+        ("2024-07-01T00:30:00-0100", "2024-07-01T01:30:00+00:00"),
+    ],
+)
+def test_event_time_forms(text: str, expected: str) -> None:
+    parsed = parse_event_time(text)
+    assert parsed is not None and parsed.isoformat() == expected
+
+
+@pytest.mark.parametrize("text", ["foo", "...", "redacted", "2024-13-01T00:00:00Z", "", None])
+def test_event_time_rejects_what_it_cannot_place(text: str | None) -> None:
+    assert parse_event_time(text) is None
