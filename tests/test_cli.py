@@ -94,8 +94,94 @@ def test_errors_are_one_clear_line_and_a_hint(tmp_path: Path, args: list[str], m
 
 def test_every_command_has_help_and_is_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
-    for command in (["ingest"], ["synth"], ["demo"], ["lake", "info"], ["lake", "compact"]):
+    commands = (
+        ["ingest"],
+        ["synth"],
+        ["demo"],
+        ["lake", "info"],
+        ["lake", "compact"],
+        ["query"],
+        ["queries", "list"],
+        ["queries", "show"],
+        ["run"],
+    )
+    for command in commands:
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0
         assert len(result.stdout) > 300, command
         assert f"trailscope {' '.join(command)}" in readme, f"README lacks {command}"
+
+
+@pytest.fixture
+def small_lake(tmp_path: Path) -> Path:
+    src = _trail(tmp_path / "src")
+    lake = tmp_path / "lake"
+    assert (
+        runner.invoke(app, ["ingest", str(src), "-l", str(lake), "--workers", "1"]).exit_code == 0
+    )
+    return lake
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        (
+            "SELECT usernme FROM cloudtrail",
+            'error: Binder Error: Referenced column "usernme" not found in FROM clause!\n'
+            "hint: did you mean useridentity.username?\n",
+        ),
+        (
+            "SELECT FROM WHERE",
+            "error: cannot parse the SQL: Expected table name but got WHERE (line 1, column 17)\n",
+        ),
+        (
+            "DROP TABLE cloudtrail",
+            "error: only queries can run here, not DROP\n"
+            "hint: the lake is read-only through SQL; use 'trailscope ingest' to add data\n",
+        ),
+    ],
+)
+def test_query_errors_point_at_the_problem(small_lake: Path, sql: str, message: str) -> None:
+    result = runner.invoke(app, ["query", sql, "--lake", str(small_lake)])
+    assert result.exit_code == EXIT_ERROR
+    assert result.stderr == message
+
+
+def test_query_runs_pasted_athena_sql_and_exports_csv(small_lake: Path) -> None:
+    sql = (
+        'SELECT eventname, recipientaccountid FROM "default"."cloudtrail_logs_mytrail" '
+        "WHERE eventtime >= '2024-07-01T00:00:00Z'"
+    )
+    result = runner.invoke(app, ["query", sql, "--lake", str(small_lake), "--csv"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == '"eventname","recipientaccountid"\r\n"ListBuckets","111122223333"\r\n'
+    assert "note: table default.cloudtrail_logs_mytrail is read from the lake" in result.stderr
+
+
+def test_query_on_an_empty_lake_returns_no_rows(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    lake = tmp_path / "lake"
+    assert runner.invoke(app, ["ingest", str(tmp_path / "src"), "-l", str(lake)]).exit_code == 0
+    result = runner.invoke(
+        app, ["query", "SELECT eventname FROM cloudtrail", "-l", str(lake), "--json"]
+    )
+    assert result.exit_code == 0 and json.loads(result.stdout) == []
+
+
+def test_run_saved_query_errors(small_lake: Path) -> None:
+    result = runner.invoke(app, ["run", "events-in-windw", "-l", str(small_lake)])
+    assert result.exit_code == EXIT_ERROR
+    assert result.stderr == (
+        "error: no saved query named 'events-in-windw'\n"
+        "hint: did you mean events-in-window? see 'trailscope queries list'\n"
+    )
+    result = runner.invoke(app, ["run", "events-in-window", "-p", "nope=1", "-l", str(small_lake)])
+    assert result.stderr == (
+        "error: query 'events-in-window' has no parameter 'nope'\n"
+        "hint: its parameters: since, until, event_name\n"
+    )
+    result = runner.invoke(
+        app, ["run", "events-in-window", "--since", "2024-07-01", "-l", str(small_lake), "--ndjson"]
+    )
+    assert result.exit_code == 0
+    assert [json.loads(x)["eventid"] for x in result.stdout.splitlines()] == ["e1"]

@@ -12,11 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
-from trailscope.engines.duckdb import DuckDBEngine
 from trailscope.errors import LakeError
 from trailscope.lake import compact as compaction
 from trailscope.lake import writer
@@ -30,10 +27,15 @@ from trailscope.lake.ingest import (
 from trailscope.lake.lock import WriterLock
 from trailscope.lake.manifest import LakeState, Manifest
 from trailscope.lake.storage import LocalStorage
-from trailscope.queries import SavedQuery, get_query
 from trailscope.sources.base import ListFilter, Source, open_source
-from trailscope.sql import Translation, translate
 from trailscope.timeparse import parse_time
+
+if TYPE_CHECKING:  # query machinery is imported on first use: CLI start-up stays fast
+    import pyarrow as pa
+
+    from trailscope.engines.duckdb import DuckDBEngine
+    from trailscope.queries import SavedQuery
+    from trailscope.sql import Translation
 
 
 @dataclass
@@ -151,10 +153,14 @@ class Lake:
 
     def sql_for(self, sql: str, *, engine: str = "duckdb") -> Translation:
         """The SQL that would run for an Athena query, and notices about the rewriting."""
+        from trailscope.sql import translate
+
         return translate(sql, dialect=engine)
 
     def engine(self) -> DuckDBEngine:
         """A DuckDB connection with the ``cloudtrail`` view over this lake (caller closes it)."""
+        from trailscope.engines.duckdb import DuckDBEngine
+
         return DuckDBEngine(self.files())
 
     def query(
@@ -177,6 +183,9 @@ class Lake:
         **params: Any,
     ) -> pa.Table:
         """Run a saved query by name, e.g. ``lake.run("console-logins", since="24h")``."""
+        from trailscope.queries import get_query
+        from trailscope.sql import translate
+
         saved = get_query(name, library)
         bound = saved.bind(params)
         translation = translate(saved.sql, params=bound)
