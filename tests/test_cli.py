@@ -154,7 +154,11 @@ def test_query_runs_pasted_athena_sql_and_exports_csv(small_lake: Path) -> None:
     )
     result = runner.invoke(app, ["query", sql, "--lake", str(small_lake), "--csv"])
     assert result.exit_code == 0, result.output
-    assert result.stdout == '"eventname","recipientaccountid"\r\n"ListBuckets","111122223333"\r\n'
+    # stdout_bytes: Click's .stdout turns CRLF into LF; RFC 4180 lines end in CRLF.
+    assert (
+        result.stdout_bytes
+        == b'"eventname","recipientaccountid"\r\n"ListBuckets","111122223333"\r\n'
+    )
     assert "note: table default.cloudtrail_logs_mytrail is read from the lake" in result.stderr
 
 
