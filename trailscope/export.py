@@ -22,7 +22,8 @@ FORMATS = ("table", "csv", "json", "ndjson", "parquet")
 
 def _default(value: Any) -> Any:
     if isinstance(value, decimal.Decimal):
-        return float(value)
+        # DuckDB returns 128-bit integers (count_if, sums) as decimals: keep them integers.
+        return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, dt.timedelta):
