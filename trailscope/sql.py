@@ -11,11 +11,18 @@ against a table of their own naming. This module makes them run on the lake unch
 * time predicates on ``eventtime`` (ISO strings compare in time order) and on those partition
   columns also bound ``event_date``, so the engine reads only the days it needs;
 * sqlglot transpiles functions and syntax to the engine's dialect, with a few rules of our own
-  where the engines differ (:func:`_duckdb_rules`).
+  where the engines differ (:func:`_duckdb_rules`): Trino's results for the JSON functions,
+  IPADDRESS and ``contains(cidr, ip)``, ``UNNEST`` of arrays of rows, ``regexp_extract``,
+  ``split_part``, ``date_diff``, ``to_iso8601`` and the Joda-pattern date functions; dot
+  access into the JSON text columns (``requestparameters.bucketName``); numeric casts that
+  give NULL instead of stopping the query; and ``"<table>$partitions"``, the lake's partitions.
+  Each rule that changes what a query means says so in a notice.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -23,10 +30,22 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
-from trailscope.decode.schema import PARTITION, TABLE_SCHEMA, column_paths
+from trailscope.decode.schema import (
+    EVENT_FIELDS,
+    EXTRA,
+    PARTITION,
+    SOURCEKEY,
+    TABLE_SCHEMA,
+    Kind,
+    column_paths,
+)
 from trailscope.errors import TrailscopeError
 
 TABLE = "cloudtrail"
+#: Athena's metadata table of a table's partitions: any ``"<table>$partitions"`` reads this view
+#: (one row per day of the lake: ``partition_number``, ``event_date``, ``year``, ...).
+PARTITIONS_SUFFIX = "$partitions"
+PARTITIONS_TABLE = f"{TABLE}{PARTITIONS_SUFFIX}"
 
 #: Columns that common Athena CloudTrail DDLs partition by, as expressions of our columns.
 COMPAT_COLUMNS: dict[str, str] = {
@@ -83,7 +102,7 @@ def translate(
     _map_tables(tree, notices)
     _bound_partitions(tree, params or {})
     if dialect == "duckdb":
-        tree = _duckdb_rules(tree)
+        tree = _duckdb_rules(tree, notices)
     out_dialect = "trino" if dialect == "athena" else dialect
     return Translation(athena_sql, tree.sql(dialect=out_dialect, pretty=False), dialect, notices)
 
@@ -93,15 +112,19 @@ def parse(athena_sql: str) -> exp.Expression:
     text = athena_sql.strip().rstrip(";").strip()
     if not text:
         raise QueryError("the query is empty", hint="write a SELECT over the table 'cloudtrail'")
+    quiet = _QuietJSONPaths()
+    logging.getLogger("sqlglot").addFilter(quiet)
     try:
         statements = sqlglot.parse(text, read="athena")
     except ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         raise QueryError(
-            f"cannot parse the SQL: {first.get('description') or exc}",
+            f"cannot parse the SQL: {_readable(first.get('description') or str(exc))}",
             line=first.get("line"),
             column=first.get("col"),
         ) from None
+    finally:
+        logging.getLogger("sqlglot").removeFilter(quiet)
     statements = [s for s in statements if s is not None]
     if len(statements) != 1:
         raise QueryError(
@@ -117,6 +140,21 @@ def parse(athena_sql: str) -> exp.Expression:
     return tree
 
 
+class _QuietJSONPaths(logging.Filter):
+    """sqlglot warns about JSON paths it cannot model ('$.x-amz-copy-source'); they still work."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "JSON path" not in record.getMessage()
+
+
+_TOKEN_REPR = re.compile(r"<Token token_type: [\w.]+, text: (.*?), line: \d+.*?>")
+
+
+def _readable(description: str) -> str:
+    """sqlglot describes tokens by their repr; a user wants the text they wrote."""
+    return _TOKEN_REPR.sub(lambda m: m.group(1), description)
+
+
 def _map_tables(tree: exp.Expression, notices: list[str]) -> None:
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     for table in list(tree.find_all(exp.Table)):
@@ -126,10 +164,13 @@ def _map_tables(tree: exp.Expression, notices: list[str]) -> None:
         if not table.db and name in ctes:
             continue
         full = ".".join(p for p in (table.catalog, table.db, table.name) if p)
-        if full.lower() != TABLE:
+        target = PARTITIONS_TABLE if name.endswith(PARTITIONS_SUFFIX) else TABLE
+        if full.lower() != target and target == PARTITIONS_TABLE:
+            notices.append(f"table {full} lists the lake's partitions ('{PARTITIONS_TABLE}')")
+        elif full.lower() != target:
             notices.append(f"table {full} is read from the lake (as '{TABLE}')")
-        alias = table.alias or (table.name if table.name.lower() != TABLE else None)
-        new = exp.Table(this=exp.to_identifier(TABLE))
+        alias = table.alias or (table.name if name != target else None)
+        new = exp.Table(this=exp.to_identifier(target))
         if alias:  # keep the old name usable in qualified column references
             new.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
         table.replace(new)
@@ -266,10 +307,444 @@ def _day_of(node: exp.Expression) -> tuple[str, bool] | None:
 
 
 # --------------------------------------------------------------------------- engine rules
+#
+# Where Trino (Athena) and DuckDB differ in ways sqlglot leaves alone. Each rule is a small
+# function of the parsed tree. The ``athena_*`` functions the rules call are DuckDB macros that
+# the DuckDB engine creates along with the view (trailscope/engines/duckdb.py).
+
+#: Columns kept as JSON text (Athena's CloudTrail DDL types them STRING).
+JSON_COLUMNS = frozenset([f.name for f in EVENT_FIELDS if f.kind is Kind.JSON] + [EXTRA])
+
+#: Trino's hidden column with the data file of a row: for a CloudTrail table, the log object.
+_HIDDEN_COLUMNS = {"$path": SOURCEKEY}
+
+_T = exp.DataType.Type
+_NUMERIC = frozenset({_T.TINYINT, _T.SMALLINT, _T.INT, _T.BIGINT, _T.FLOAT, _T.DOUBLE, _T.DECIMAL})
+_JSON_VALUED = (exp.JSONExtract, exp.ParseJSON)
+#: Where an IPADDRESS value is compared or sorted (so it must be orderable, not text).
+_IP_COMPARED = (
+    exp.EQ,
+    exp.NEQ,
+    exp.GT,
+    exp.GTE,
+    exp.LT,
+    exp.LTE,
+    exp.NullSafeEQ,
+    exp.NullSafeNEQ,
+    exp.Between,
+    exp.In,
+    exp.Ordered,
+)
 
 
-def _duckdb_rules(tree: exp.Expression) -> exp.Expression:
+def _duckdb_rules(tree: exp.Expression, notices: list[str] | None = None) -> exp.Expression:
     """Where Trino and DuckDB differ in ways sqlglot leaves alone."""
+    notes: list[str] = []
+    for rule in (
+        _rule_hidden_columns,
+        _rule_json_dot_access,
+        _rule_json_functions,
+        _rule_ipaddress,
+        _rule_numeric_casts,
+        _rule_regexp,
+        _rule_strings_and_counts,
+        _rule_date_diff,
+        _rule_datetime_formats,
+        _rule_unnest_rows,
+    ):
+        tree = rule(tree, notes)
+    if notices is not None:
+        notices.extend(dict.fromkeys(notes))  # once each, in order
+    return tree
+
+
+def _call(name: str, *args: exp.Expression) -> exp.Anonymous:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _replace(tree: exp.Expression, node: exp.Expression, new: exp.Expression) -> exp.Expression:
+    """Replace ``node`` in ``tree``; return the tree's root (``new`` if ``node`` was it)."""
+    if node is tree:
+        return new
+    node.replace(new)
+    return tree
+
+
+def _rule_hidden_columns(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+    """``"$path"`` (the data file of a row) is the ``sourcekey`` column."""
+    for col in list(tree.find_all(exp.Column)):
+        target = _HIDDEN_COLUMNS.get(col.name.lower())
+        if target:
+            notes.append(f'"{col.name}" is read as {target} (the log file of each event)')
+            col.set("this", exp.to_identifier(target))
+    return tree
+
+
+# ---- JSON
+
+
+def _chain(node: exp.Expression) -> list[exp.Identifier] | None:
+    """The identifiers of ``a.b.c.d...`` (a Column, or Dots around one), or None."""
+    if isinstance(node, exp.Column):
+        parts = [node.args.get(k) for k in ("catalog", "db", "table")] + [node.this]
+        parts = [p for p in parts if p is not None]
+        return parts if all(isinstance(p, exp.Identifier) for p in parts) else None
+    if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Identifier):
+        head = _chain(node.this)
+        return None if head is None else [*head, node.expression]
+    return None
+
+
+def _json_key(key: str) -> str:
+    if key.replace("_", "a").isalnum() and not key[:1].isdigit():
+        return "." + key
+    if '"' in key:
+        raise QueryError(f"the JSON key {key!r} (with a double quote) is not supported")
+    return f'."{key}"'
+
+
+def _rule_json_dot_access(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+    """``requestparameters.bucketName`` -> the value at ``$.bucketName`` of the JSON text.
+
+    Athena's CloudTrail table types requestparameters (and the other free-form fields) as
+    STRING; queries written for a table that declares them as structs use dot access. The
+    value is the field's text (numbers as written, objects and arrays as JSON text), NULL
+    when the field is missing, as a struct field would be.
+    """
+    relations = {a.name.lower() for a in tree.find_all(exp.TableAlias) if a.name}
+    relations |= {t.name.lower() for t in tree.find_all(exp.Table) if t.name}
+    for node in list(tree.find_all(exp.Column, exp.Dot)):
+        parent = node.parent
+        if isinstance(parent, exp.Dot) and parent.this is node:
+            continue  # part of a longer chain, handled there
+        parts = _chain(node)
+        if not parts:
+            continue
+        names = [p.name.lower() for p in parts]
+        at = next((i for i, n in enumerate(names[:-1]) if n in JSON_COLUMNS), None)
+        if at is None:
+            continue
+        qualified = at > 0 and names[at - 1] in relations
+        if not (qualified or (at == 0 and names[0] not in relations)):
+            continue
+        column = exp.Column(this=parts[at].copy())
+        if qualified:
+            column.set("table", parts[at - 1].copy())
+        path = "$" + "".join(_json_key(p.name) for p in parts[at + 1 :])
+        written = ".".join(p.name for p in parts[at:])
+        notes.append(
+            f"{written} is read as json_extract_scalar({names[at]}, '{path}') "
+            f"({names[at]} is JSON text in the lake)"
+        )
+        new: exp.Expression = _call("athena_json_field", column, exp.Literal.string(path))
+        if isinstance(parent, exp.Select) and node.arg_key == "expressions":
+            new = exp.alias_(new, parts[-1].copy())  # the column keeps the field's name
+        tree = _replace(tree, node, new)
+    return tree
+
+
+def _json_path(node: exp.Expression) -> exp.Expression:
+    """A Trino JSON path as DuckDB writes it (``$["a-b"][0]`` -> ``$."a-b"[0]``)."""
+    if not isinstance(node, exp.JSONPath):
+        return node  # a literal sqlglot could not parse (DuckDB reads it), or an expression
+    text = ""
+    for part in node.expressions:
+        if isinstance(part, exp.JSONPathRoot):
+            text += "$"
+        elif isinstance(part, exp.JSONPathKey) and isinstance(part.this, str):
+            text += _json_key(part.this)
+        elif isinstance(part, exp.JSONPathSubscript) and isinstance(part.this, int):
+            text += f"[{part.this}]"
+        else:
+            raise QueryError(
+                f"the JSON path {node.sql(dialect='trino')} is not supported",
+                hint="use keys and array indexes: '$.a.b[0]' or '$[\"a-b\"]'",
+            )
+    return exp.Literal.string(text)
+
+
+def _rule_json_functions(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+    """json_extract_scalar / json_extract / CAST(json AS varchar) with Trino's results.
+
+    * json_extract_scalar: the scalar as text; NULL for objects, arrays, JSON null, a missing
+      path or text that is not JSON (DuckDB's ``->>`` returns objects as text and fails on
+      invalid JSON);
+    * json_extract: the JSON value; NULL for a missing path or invalid JSON text;
+    * CAST(<json> AS VARCHAR): a JSON string's value without quotes (DuckDB keeps them).
+    """
+    for cast in list(tree.find_all(exp.Cast)):
+        if cast.to.is_type(_T.VARCHAR, _T.TEXT) and (
+            isinstance(cast.this, _JSON_VALUED)
+            or (isinstance(cast.this, exp.Cast) and cast.this.to.is_type(_T.JSON))
+        ):
+            tree = _replace(tree, cast, _call("athena_json_to_varchar", cast.this))
+    for node in list(tree.find_all(exp.JSONExtractScalar, exp.JSONExtract)):
+        name = (
+            "athena_json_extract_scalar"
+            if isinstance(node, exp.JSONExtractScalar)
+            else "athena_json_extract"
+        )
+        new = _call(name, node.this, _json_path(node.expression))
+        tree = _replace(tree, node, new)
+    return tree
+
+
+# ---- IPADDRESS
+
+
+def _is_ip_cast(node: exp.Expression, kind: exp.DataType.Type = _T.IPADDRESS) -> bool:
+    return isinstance(node, exp.Cast) and node.to.is_type(kind)
+
+
+def _rule_ipaddress(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+    """IPADDRESS values and ``contains(cidr, address)`` with string and integer math.
+
+    DuckDB's inet extension is not bundled, so where an address is compared or sorted it
+    becomes the 128-bit number Trino stores (IPv4 as ::ffff:a.b.c.d, so IPv4 and IPv6
+    addresses order as in Trino); elsewhere it is the address text. Text that is not an address
+    gives NULL (Athena stops the query).
+    """
+    for node in list(tree.find_all(exp.ArrayContains)):
+        if _is_ip_cast(node.expression):
+            network = node.this.this if _is_ip_cast(node.this, _T.IPPREFIX) else node.this
+            new = _call("athena_ip_in_cidr", network, node.expression.this)
+            tree = _replace(tree, node, new)
+    for cast in list(tree.find_all(exp.Cast)):
+        if not _is_ip_cast(cast):
+            continue
+        compared = isinstance(cast.parent, _IP_COMPARED)
+        notes.append(
+            "CAST(... AS IPADDRESS) compares 128-bit addresses; text that is not an IP "
+            "address gives NULL instead of stopping the query"
+        )
+        tree = _replace(
+            tree, cast, _call("athena_ip_key" if compared else "athena_ip_text", cast.this)
+        )
+    return tree
+
+
+# ---- casts, regular expressions, dates
+
+
+def _rule_numeric_casts(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+    """CAST(column AS BIGINT/DOUBLE/...) -> TRY_CAST, with a notice.
+
+    CloudTrail text that looks numeric is not always a number (an accountid 'anonymous' or
+    'redacted', a bytesTransferredOut missing from an object): Athena stops the whole query on
+    the first such row, trailscope gives NULL for it. Casts of literals stay strict.
+    """
+    for cast in list(tree.find_all(exp.Cast)):
+        if type(cast) is not exp.Cast or cast.to.this not in _NUMERIC:
+            continue
+        inner = cast.this
+        if isinstance(inner, exp.Literal | exp.AggFunc | exp.Binary) or (
+            isinstance(inner, exp.Neg) and isinstance(inner.this, exp.Literal)
+        ):
+            continue  # a literal must be a number; counts and sums already are
+        notes.append(
+            f"CAST(... AS {cast.to.sql(dialect='trino')}) runs as TRY_CAST: a value that is "
+            "not a number gives NULL instead of stopping the query"
+        )
+        tree = _replace(tree, cast, exp.TryCast(this=inner, to=cast.to))
+    return tree
+
+
+def _trino_replacement(text: str) -> str:
+    """A Trino (Java) regexp replacement (``$1``, ``\\$``) in RE2's syntax (``\\1``, ``$``)."""
+    out, i = [], 0
+    while i < len(text):
+        c = text[i]
+        nxt = text[i + 1] if i + 1 < len(text) else ""
+        if c == "\\" and nxt:
+            out.append("\\\\" if nxt == "\\" else nxt)
+            i += 2
+        elif c == "$" and nxt.isdigit():
+            out.append("\\" + nxt)
+            i += 2
+        elif c == "$" and nxt == "{":
+            raise QueryError(
+                "named groups in a regexp_replace replacement (${name}) are not supported",
+                hint="number the groups: $1, $2, ...",
+            )
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _rule_regexp(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+    """regexp_extract is NULL when nothing matches (DuckDB: ''); replacements use ``$1``."""
+    for node in list(tree.find_all(exp.RegexpExtract)):
+        test = exp.RegexpLike(this=node.this.copy(), expression=node.expression.copy())
+        tree = _replace(tree, node, exp.Case(ifs=[exp.If(this=test, true=node.copy())]))
+    for node in tree.find_all(exp.RegexpReplace):
+        replacement = node.args.get("replacement")
+        if isinstance(replacement, exp.Literal) and replacement.is_string:
+            node.set("replacement", exp.Literal.string(_trino_replacement(replacement.this)))
+    return tree
+
+
+def _rule_strings_and_counts(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+    """split_part past the last field is NULL (DuckDB: ''); count_if is a BIGINT (DuckDB:
+    a 128-bit integer, which Arrow and the exports turn into a decimal)."""
+    for node in list(tree.find_all(exp.SplitPart)):
+        delimiter, index = node.args.get("delimiter"), node.args.get("part_index")
+        if delimiter is not None and index is not None:
+            tree = _replace(tree, node, _call("athena_split_part", node.this, delimiter, index))
+    for node in list(tree.find_all(exp.CountIf)):
+        if not isinstance(node.parent, exp.Cast):
+            tree = _replace(tree, node, exp.cast(node.copy(), _T.BIGINT))
+    return tree
+
+
+def _rule_date_diff(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+    """date_diff counts whole units (Trino); DuckDB's date_diff counts boundaries crossed."""
+    for node in list(tree.find_all(exp.DateDiff)):
+        unit = node.args.get("unit")
+        name = unit.name.lower() if unit is not None else "day"
+        new = _call("date_sub", exp.Literal.string(name), node.expression, node.this)
+        tree = _replace(tree, node, new)
+    return tree
+
+
+#: Joda-Time pattern letters (format_datetime, parse_datetime) as strftime directives.
+_JODA = {
+    "yyyy": "%Y",
+    "yy": "%y",
+    "y": "%Y",
+    "YYYY": "%Y",
+    "xxxx": "%G",
+    "MMMM": "%B",
+    "MMM": "%b",
+    "MM": "%m",
+    "M": "%-m",
+    "dd": "%d",
+    "d": "%-d",
+    "DDD": "%j",
+    "HH": "%H",
+    "H": "%-H",
+    "hh": "%I",
+    "h": "%-I",
+    "mm": "%M",
+    "m": "%-M",
+    "ss": "%S",
+    "s": "%-S",
+    "SSSSSS": "%f",
+    "SSS": "%g",
+    "a": "%p",
+    "EEEE": "%A",
+    "EEE": "%a",
+    "E": "%a",
+    "ZZ": "%z",
+    "Z": "%z",
+    "z": "%Z",
+}
+
+
+def _joda_to_strftime(pattern: str) -> str:
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "'":
+            end = pattern.find("'", i + 1)
+            if end == i + 1:  # '' is a quote
+                out.append("'")
+                i += 2
+                continue
+            literal = pattern[i + 1 : end] if end > 0 else pattern[i + 1 :]
+            out.append(literal.replace("%", "%%"))
+            i = end + 1 if end > 0 else len(pattern)
+        elif c.isalpha():
+            j = i
+            while j < len(pattern) and pattern[j] == c:
+                j += 1
+            run = pattern[i:j]
+            if run not in _JODA:
+                raise QueryError(
+                    f"the date pattern letters {run!r} (in {pattern!r}) are not supported",
+                    hint="use date_format/date_parse with %Y-%m-%d %H:%i:%s",
+                )
+            out.append(_JODA[run])
+            i = j
+        else:
+            out.append("%%" if c == "%" else c)
+            i += 1
+    return "".join(out)
+
+
+def _rule_datetime_formats(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+    """to_iso8601 and the Joda-pattern functions format_datetime / parse_datetime."""
+    for node in list(tree.find_all(exp.Anonymous)):
+        name = node.name.lower()
+        args = node.expressions
+        if name == "to_iso8601" and len(args) == 1:
+            tree = _replace(tree, node, _call("athena_to_iso8601", args[0]))
+        elif name == "format_datetime" and len(args) == 2 and args[1].is_string:
+            fmt = exp.Literal.string(_joda_to_strftime(args[1].this))
+            tree = _replace(tree, node, _call("strftime", args[0], fmt))
+    for node in list(tree.find_all(exp.ParseDatetime)):
+        fmt = node.args.get("format")
+        if isinstance(fmt, exp.Literal) and fmt.is_string:
+            pattern = exp.Literal.string(_joda_to_strftime(fmt.this))
+            tree = _replace(tree, node, _call("strptime", node.this, pattern))
+    return tree
+
+
+# ---- UNNEST
+
+_UNNEST_ROWS = "SELECT UNNEST(_ts_row) FROM (SELECT UNNEST(_ts_array) AS _ts_row)"
+_UNNEST_ROWS_ORDINAL = (
+    "SELECT UNNEST(_ts_row), _ts_n FROM "
+    "(SELECT UNNEST(_ts_array) AS _ts_row, generate_subscripts(_ts_array, 1) AS _ts_n)"
+)
+
+
+def _rule_unnest_rows(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+    """``UNNEST(array_of_rows) AS t(a, b, c)``: Trino makes one column per row field.
+
+    DuckDB's UNNEST gives one struct column; with a single name (as in the AWS docs'
+    ``UNNEST(resources) AS t(r)``, then ``t.r.arn``) that is already Trino's answer. Several
+    arrays, ``UNNEST(a, b) AS t(x, y)``, are zipped (the shorter padded with NULL).
+    """
+    for unnest in list(tree.find_all(exp.Unnest)):
+        if not isinstance(unnest.parent, exp.Join | exp.From):
+            continue
+        alias = unnest.args.get("alias")
+        columns = list(alias.columns) if alias else []
+        arrays = unnest.expressions
+        ordinal = unnest.args.get("offset")
+        if isinstance(ordinal, exp.Identifier):
+            columns.append(ordinal)
+        elif ordinal:  # WITH ORDINALITY without a name for it
+            columns.append(exp.to_identifier("ordinality"))
+        if len(arrays) == 1 and len(columns) > (2 if ordinal else 1):
+            template = _UNNEST_ROWS_ORDINAL if ordinal else _UNNEST_ROWS
+            query = sqlglot.parse_one(template, read="duckdb")
+            for col in list(query.find_all(exp.Column)):
+                if col.name == "_ts_array":
+                    col.replace(arrays[0].copy())
+        elif len(arrays) > 1:
+            selects = [exp.Unnest(expressions=[a.copy()]) for a in arrays]
+            if ordinal:
+                longest = exp.Greatest(
+                    this=exp.ArraySize(this=arrays[0].copy()),
+                    expressions=[exp.ArraySize(this=a.copy()) for a in arrays[1:]],
+                )
+                positions = _call(
+                    "range",
+                    exp.Literal.number(1),
+                    exp.Add(this=longest, expression=exp.Literal.number(1)),
+                )
+                selects.append(exp.Unnest(expressions=[positions]))
+            query = exp.select(*selects)
+        else:
+            continue
+        name = alias.this.copy() if alias and alias.this else exp.to_identifier("unnest")
+        lateral = exp.Lateral(
+            this=exp.Subquery(this=query),
+            alias=exp.TableAlias(this=name, columns=[c.copy() for c in columns]),
+        )
+        unnest.replace(lateral)
     return tree
 
 

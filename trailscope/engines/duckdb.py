@@ -3,6 +3,11 @@
 The ``cloudtrail`` view is built over the files the manifest says are live (not a glob), so a
 query never sees a part that is still being published. Partition values are declared VARCHAR:
 left to inference, ``event_date`` would come back as a DATE and account-like values as numbers.
+
+Along with the view, each connection gets what Athena queries expect of the engine: the session
+time zone is UTC (as in Athena), ``cloudtrail$partitions`` lists the lake's partitions, and
+macros (:data:`MACROS`) implement the Trino functions that the rules in :mod:`trailscope.sql`
+rewrite queries to use.
 """
 
 from __future__ import annotations
@@ -17,7 +22,92 @@ import duckdb
 import pyarrow as pa
 
 from trailscope.decode.schema import PARTITION, TABLE_SCHEMA
-from trailscope.sql import COMPAT_COLUMNS, TABLE, QueryError, suggest_column
+from trailscope.sql import (
+    COMPAT_COLUMNS,
+    PARTITIONS_TABLE,
+    TABLE,
+    QueryError,
+    suggest_column,
+)
+
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # no leading zeros, as in Trino
+_IPV4 = rf"({_OCTET}\.){{3}}{_OCTET}"
+
+#: Trino (Athena) functions that DuckDB lacks or computes differently, as DuckDB macros. The
+#: rules in trailscope.sql rewrite queries to call them; tests/test_sql_translate.py checks each.
+MACROS: tuple[str, ...] = (
+    # JSON: Trino returns NULL for text that is not JSON and for a missing path;
+    # json_extract_scalar is NULL for objects and arrays (DuckDB's ->> returns their text).
+    """athena_json_extract(j, p) AS CASE WHEN json_valid(j) THEN json_extract(j, p) END""",
+    """athena_json_extract_scalar(j, p) AS CASE WHEN json_valid(j) THEN
+        CASE WHEN json_type(json_extract(j, p)) NOT IN ('OBJECT', 'ARRAY')
+             THEN json_extract_string(j, p) END END""",
+    # requestparameters.bucketName on the JSON text: a scalar's text, else the JSON text.
+    """athena_json_field(j, p) AS CASE WHEN json_valid(j) THEN
+        CASE WHEN json_type(json_extract(j, p)) IN ('OBJECT', 'ARRAY')
+             THEN CAST(json_extract(j, p) AS VARCHAR)
+             ELSE json_extract_string(j, p) END END""",
+    # CAST(json AS VARCHAR): a JSON string without its quotes, as Trino gives it.
+    """athena_json_to_varchar(x) AS CASE WHEN json_type(x) IN ('OBJECT', 'ARRAY')
+        THEN CAST(x AS VARCHAR) ELSE json_extract_string(x, '$') END""",
+    # IPADDRESS as the 128-bit number of the address (IPv4 as ::ffff:a.b.c.d, as Trino stores
+    # it), so values compare and sort like Trino's; NULL for text that is not an address.
+    # Macros are inlined where they are used, so a value needed more than once is bound once
+    # with list_transform([value], lambda v: ...)[1] instead of being computed again.
+    f"""athena_ipv4_int(s) AS CASE WHEN regexp_full_match(s, '{_IPV4}')
+        THEN list_reduce(list_transform(string_split(s, '.'), lambda x: CAST(x AS UBIGINT)),
+                         lambda a, x: a * 256 + x) END""",
+    # the groups of an IPv6 text (lowercase, hex groups only) with '::' expanded
+    """athena_ipv6_groups(t) AS CASE WHEN contains(t, '::') THEN list_concat(
+        CASE WHEN split_part(t, '::', 1) = '' THEN []::VARCHAR[]
+             ELSE string_split(split_part(t, '::', 1), ':') END,
+        list_transform(range(8 - len(list_filter(string_split(t, ':'), lambda g: g <> ''))),
+                       lambda g: '0'),
+        CASE WHEN split_part(t, '::', 2) = '' THEN []::VARCHAR[]
+             ELSE string_split(split_part(t, '::', 2), ':') END)
+        ELSE string_split(t, ':') END""",
+    # valid: 8 groups of 1-4 hex digits; one '::' at most, standing for one group or more
+    """athena_ipv6_int(t) AS list_transform([athena_ipv6_groups(t)], lambda g:
+        CASE WHEN len(g) = 8
+             AND len(list_filter(g, lambda x: NOT regexp_full_match(x, '[0-9a-f]{1,4}'))) = 0
+             AND (NOT contains(t, '::') OR (length(t) - length(replace(t, '::', '')) = 2
+                  AND len(list_filter(string_split(t, ':'), lambda x: x <> '')) <= 7))
+        THEN list_reduce(list_transform(g, lambda x: CAST('0x' || x AS UHUGEINT)),
+                         lambda a, x: a * 65536 + x) END)[1]""",
+    # IPv6 text ending in dotted IPv4 (::ffff:10.0.0.1): that part becomes two hex groups
+    """athena_ipv6_key(t) AS CASE WHEN contains(regexp_extract(t, '[^:]*$'), '.')
+        THEN list_transform([athena_ipv4_int(regexp_extract(t, '[^:]*$'))], lambda v:
+            athena_ipv6_int(regexp_replace(t, '[^:]*$', '')
+                            || printf('%x:%x', v // 65536, v % 65536)))[1]
+        ELSE athena_ipv6_int(t) END""",
+    """athena_ip_key(s) AS CASE WHEN contains(s, ':')
+        THEN list_transform([lower(s)], lambda t: athena_ipv6_key(t))[1]
+        ELSE CAST(athena_ipv4_int(s) AS UHUGEINT) + CAST(281470681743360 AS UHUGEINT) END""",
+    """athena_ip_text(s) AS CASE WHEN athena_ip_key(s) IS NOT NULL THEN lower(s) END""",
+    # contains('10.0.0.0/8', address): the first bits of the address equal the network's
+    """athena_ip_in_cidr(net, addr) AS list_transform([{
+            'a': athena_ip_key(addr),
+            'n': athena_ip_key(split_part(net, '/', 1)),
+            'bits': CASE WHEN contains(net, ':')
+                         THEN TRY_CAST(split_part(net, '/', 2) AS INTEGER)
+                         WHEN TRY_CAST(split_part(net, '/', 2) AS INTEGER) BETWEEN 0 AND 32
+                         THEN 96 + TRY_CAST(split_part(net, '/', 2) AS INTEGER) END}], lambda v:
+        CASE WHEN v.a IS NULL OR v.n IS NULL OR v.bits IS NULL OR v.bits NOT BETWEEN 0 AND 128
+             THEN NULL
+             WHEN v.bits = 0 THEN true
+             ELSE (v.a >> CAST(128 - v.bits AS UHUGEINT))
+                  = (v.n >> CAST(128 - v.bits AS UHUGEINT)) END)[1]""",
+    # split_part: NULL past the last field, as in Trino (DuckDB gives '')
+    """athena_split_part(s, d, i) AS CASE WHEN i <= len(string_split(s, d))
+        THEN split_part(s, d, i) END""",
+    # to_iso8601: '2024-07-17T10:00:00.000Z' for a timestamp with time zone (UTC here)
+    """athena_to_iso8601(x) AS CASE typeof(x)
+        WHEN 'DATE' THEN strftime(x, '%Y-%m-%d')
+        WHEN 'TIMESTAMP WITH TIME ZONE' THEN strftime(x, '%Y-%m-%dT%H:%M:%S.%gZ')
+        ELSE strftime(x, '%Y-%m-%dT%H:%M:%S.%g') END""",
+)
+
+_PARTITION_IN_PATH = re.compile(rf"[/\\]{PARTITION}=([^/\\]+)[/\\]")
 
 
 class QueryTimeout(QueryError):
@@ -36,6 +126,10 @@ class DuckDBEngine:
         self.con.close()
 
     def _create_view(self) -> None:
+        self.con.execute("SET TimeZone = 'UTC'")
+        for macro in MACROS:
+            self.con.execute(f"CREATE OR REPLACE MACRO {macro}")
+        self._create_partitions_view()
         compat = ", ".join(f'{expr} AS "{name}"' for name, expr in COMPAT_COLUMNS.items())
         if self.files:
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in self.files)
@@ -47,6 +141,24 @@ class DuckDBEngine:
             self.con.register("_empty_events", TABLE_SCHEMA.empty_table())
             source = "_empty_events"
         self.con.execute(f"CREATE OR REPLACE VIEW {TABLE} AS SELECT *, {compat} FROM {source}")
+
+    def _create_partitions_view(self) -> None:
+        """``cloudtrail$partitions``: one row per day of the lake, from the file paths."""
+        days = sorted({m.group(1) for f in self.files if (m := _PARTITION_IN_PATH.search(f))})
+        if days:
+            rows = ", ".join("('" + d.replace("'", "''") + "')" for d in days)
+            source = f"(VALUES {rows}) AS p({PARTITION})"
+        else:
+            source = f"(SELECT CAST(NULL AS VARCHAR) AS {PARTITION} WHERE false) AS p"
+        by_day = ", ".join(
+            f'{expr} AS "{name}"' for name, expr in COMPAT_COLUMNS.items() if PARTITION in expr
+        )
+        self.con.execute(
+            f'CREATE OR REPLACE VIEW "{PARTITIONS_TABLE}" AS SELECT '
+            f"row_number() OVER (ORDER BY {PARTITION}) AS partition_number, "
+            f"'awsdatacatalog' AS table_catalog, 'default' AS table_schema, "
+            f"'{TABLE}' AS table_name, {PARTITION}, {by_day} FROM {source}"
+        )
 
     def query(
         self, sql: str, *, timeout: float | None = None, params: Sequence[Any] | None = None

@@ -25,7 +25,7 @@ from trailscope.decode.schema import (
     SOURCEKEY,
     Kind,
 )
-from trailscope.lake.manifest import LakeState, PartRecord
+from trailscope.lake.manifest import LOG_DIR, LakeState, PartRecord
 from trailscope.lake.storage import LocalStorage
 
 EVENTS_DIR = "events"
@@ -190,6 +190,9 @@ def recover(storage: LocalStorage, state: LakeState) -> int:
     if state.last_commit is not None:
         publish(storage, state.last_commit.add, state.last_commit.remove)
     removed = 0
+    for name in storage.list_dir(LOG_DIR):  # a commit killed while being written
+        if name.startswith(".") and name.endswith(TMP_SUFFIX):
+            storage.delete(f"{LOG_DIR}/{name}")
     for pdir in storage.list_dir(EVENTS_DIR):
         for name in storage.list_dir(f"{EVENTS_DIR}/{pdir}"):
             if name.endswith(TMP_SUFFIX):

@@ -1,0 +1,132 @@
+"""Saved-query latency on the lake vs the same questions over the raw .json.gz, same run.
+
+    python benchmarks/query_bench.py [--events 1000000] [--raw-repeat 1]
+
+For every saved query: the median in-process latency of ``Lake.run`` over the whole trail
+(5 runs after a warm-up), and the same SQL answered by DuckDB reading the raw trail files
+directly (a view with the same column names over read_json, as someone without a lake would do).
+Also the bytes read by a one-day query vs a full scan (from /proc/self/io, page cache included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import duckdb
+from ingest_bench import OUT, ensure_trail, log_files  # type: ignore[import-not-found]
+
+
+def rchar() -> int:
+    with open("/proc/self/io") as fh:
+        for line in fh:
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+    return 0
+
+
+def raw_view(trail: Path) -> duckdb.DuckDBPyConnection:
+    """The raw files with the lake's column names, as a user without trailscope might."""
+    from trailscope.decode.schema import EVENT_FIELDS, Field, Kind
+    from trailscope.sql import COMPAT_COLUMNS
+
+    def ddb(f: Field) -> str:
+        if f.kind is Kind.STRUCT:
+            return "STRUCT(" + ", ".join(f'"{c.json_name}" {ddb(c)}' for c in f.children) + ")"
+        if f.kind is Kind.LIST:
+            inner = ", ".join(f'"{c.json_name}" {ddb(c)}' for c in f.children)
+            return f"STRUCT({inner})[]"
+        if f.kind in (Kind.JSON, Kind.MAP):
+            return "JSON"
+        return "VARCHAR"
+
+    record = "STRUCT(" + ", ".join(f'"{f.json_name}" {ddb(f)}' for f in EVENT_FIELDS) + ")[]"
+    files = ", ".join(f"'{p}'" for p in log_files(trail))
+    compat = ", ".join(f'{e} AS "{n}"' for n, e in COMPAT_COLUMNS.items())
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(
+        f"""CREATE VIEW raw_events AS SELECT r.*, CAST(r.eventTime AS TIMESTAMPTZ) AS eventtime_ts,
+              strftime(CAST(r.eventTime AS TIMESTAMP), '%Y-%m-%d') AS event_date
+            FROM (SELECT unnest(Records) AS r FROM read_json([{files}],
+                  columns = {{'Records': '{record}'}}, format = 'newline_delimited',
+                  records = true, maximum_object_size = 67108864))"""
+    )
+    con.execute(f"CREATE VIEW cloudtrail AS SELECT *, {compat} FROM raw_events")
+    return con
+
+
+def median_ms(fn, repeat: int = 5) -> float:
+    fn()
+    runs = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - t)
+    return statistics.median(runs) * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--raw-repeat", type=int, default=1, help="runs per raw-JSON query")
+    args = ap.parse_args()
+    trail = ensure_trail(args.events, args.seed)
+    from trailscope import Lake
+    from trailscope.queries import load_library
+    from trailscope.sql import translate
+
+    lake = Lake(OUT / "lake-query")
+    if not lake.exists():
+        print("building the lake ...", flush=True)
+        lake.ingest(str(trail))
+    info = lake.info()
+    since, until = f"{info.first_day}T00:00:00Z", f"{info.last_day}T23:59:59Z"
+    engine = lake.engine()
+    raw = raw_view(trail)
+    lib = load_library()
+    print(f"\n{'saved query':30s} {'lake ms':>9s} {'raw ms':>10s} {'speed-up':>9s}")
+    worst = 0.0
+    ratios = []
+    for name, q in lib.items():
+        values = {"since": since, "until": until}
+        for p in q.params:
+            if p.required:
+                values[p.name] = "alice"
+        bound = q.bind(values)
+        sql = translate(q.sql, params=bound).sql
+        lake_ms = median_ms(lambda s=sql, b=bound: engine.query(s, params=b))
+        worst = max(worst, lake_ms)
+        t = time.perf_counter()
+        for _ in range(args.raw_repeat):
+            raw.execute(sql, bound).fetchall()
+        raw_ms = (time.perf_counter() - t) / args.raw_repeat * 1000
+        ratios.append(raw_ms / lake_ms)
+        print(f"{name:30s} {lake_ms:9.1f} {raw_ms:10.0f} {raw_ms / lake_ms:8.0f}x")
+    print(
+        f"\nslowest saved query: {worst:.0f} ms (goal < 150 ms); smallest speed-up vs raw "
+        f"JSON: {min(ratios):.0f}x (goal >= 30x)"
+    )
+    day = info.last_day
+    full_sql = translate("SELECT eventsource, count(*) FROM cloudtrail GROUP BY 1").sql
+    day_sql = translate(
+        f"SELECT eventsource, count(*) FROM cloudtrail WHERE eventtime >= '{day}T00:00:00Z' "
+        f"AND eventtime < '{day}T23:59:59Z' GROUP BY 1"
+    ).sql
+    before = rchar()
+    engine.query(full_sql)
+    full = rchar() - before
+    before = rchar()
+    engine.query(day_sql)
+    one = rchar() - before
+    print(
+        f"bytes read: one day {one / 1e6:.1f} MB vs full scan {full / 1e6:.1f} MB "
+        f"({one / full:.2f}; goal < 0.2)"
+    )
+
+
+if __name__ == "__main__":
+    main()
