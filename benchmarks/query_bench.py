@@ -45,8 +45,12 @@ def raw_view(trail: Path) -> duckdb.DuckDBPyConnection:
     record = "STRUCT(" + ", ".join(f'"{f.json_name}" {ddb(f)}' for f in EVENT_FIELDS) + ")[]"
     files = ", ".join(f"'{p}'" for p in log_files(trail))
     compat = ", ".join(f'{e} AS "{n}"' for n, e in COMPAT_COLUMNS.items())
+    from trailscope.engines.duckdb import MACROS
+
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    for macro in MACROS:  # the same Trino-compatible functions the lake's engine has
+        con.execute(f"CREATE OR REPLACE MACRO {macro}")
     con.execute(
         f"""CREATE VIEW raw_events AS SELECT r.*, CAST(r.eventTime AS TIMESTAMPTZ) AS eventtime_ts,
               strftime(CAST(r.eventTime AS TIMESTAMP), '%Y-%m-%d') AS event_date
