@@ -123,9 +123,8 @@ def step_baseline(trail: str) -> None:
     print(n)
 
 
-def step_duckdb(trail: str, dest: str) -> None:
-    import duckdb
-
+def duckdb_record_type() -> str:
+    """The trail files' Records as a DuckDB type (what a DuckDB-only user would declare)."""
     from trailscope.decode.schema import EVENT_FIELDS, Field, Kind
 
     def ddb(f: Field) -> str:
@@ -136,11 +135,15 @@ def step_duckdb(trail: str, dest: str) -> None:
             return f"STRUCT({inner})[]"
         if f.kind is Kind.JSON or f.kind is Kind.MAP:
             return "JSON"
-        if f.kind is Kind.BOOL:
-            return "BOOLEAN"
         return "VARCHAR"
 
-    record = "STRUCT(" + ", ".join(f'"{f.json_name}" {ddb(f)}' for f in EVENT_FIELDS) + ")[]"
+    return "STRUCT(" + ", ".join(f'"{f.json_name}" {ddb(f)}' for f in EVENT_FIELDS) + ")[]"
+
+
+def step_duckdb(trail: str, dest: str) -> None:
+    import duckdb
+
+    record = duckdb_record_type()
     files = [str(p) for p in log_files(Path(trail))]
     con = duckdb.connect()
     con.execute(

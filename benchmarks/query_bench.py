@@ -17,25 +17,14 @@ import time
 from pathlib import Path
 
 import duckdb
-from ingest_bench import OUT, ensure_trail, log_files  # type: ignore[import-not-found]
+from ingest_bench import OUT, duckdb_record_type, ensure_trail, log_files  # type: ignore[import-not-found]
 
 
 def raw_view(trail: Path) -> duckdb.DuckDBPyConnection:
     """The raw files with the lake's column names, as a user without trailscope might."""
-    from trailscope.decode.schema import EVENT_FIELDS, Field, Kind
     from trailscope.sql import COMPAT_COLUMNS
 
-    def ddb(f: Field) -> str:
-        if f.kind is Kind.STRUCT:
-            return "STRUCT(" + ", ".join(f'"{c.json_name}" {ddb(c)}' for c in f.children) + ")"
-        if f.kind is Kind.LIST:
-            inner = ", ".join(f'"{c.json_name}" {ddb(c)}' for c in f.children)
-            return f"STRUCT({inner})[]"
-        if f.kind in (Kind.JSON, Kind.MAP):
-            return "JSON"
-        return "VARCHAR"
-
-    record = "STRUCT(" + ", ".join(f'"{f.json_name}" {ddb(f)}' for f in EVENT_FIELDS) + ")[]"
+    record = duckdb_record_type()
     files = ", ".join(f"'{p}'" for p in log_files(trail))
     compat = ", ".join(f'{e} AS "{n}"' for n, e in COMPAT_COLUMNS.items())
     from trailscope.engines.duckdb import MACROS

@@ -60,6 +60,13 @@ LakeOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead.")]
+# Result outputs shared by 'query' and 'run' (the terminal table is the default).
+CsvOpt = Annotated[bool, typer.Option("--csv", help="Write CSV (RFC 4180) to stdout.")]
+JsonOutOpt = Annotated[bool, typer.Option("--json", help="Write a JSON array to stdout.")]
+NdjsonOpt = Annotated[bool, typer.Option("--ndjson", help="Write one JSON object per line.")]
+ParquetOpt = Annotated[
+    Path | None, typer.Option("--parquet", help="Write the result to this Parquet file.")
+]
 
 
 def _version(value: bool) -> None:
@@ -233,14 +240,10 @@ def query(
         Path | None, typer.Option("--file", "-f", help="Read the SQL from a file ('-': stdin).")
     ] = None,
     lake: LakeOpt = Path("lake"),
-    csv: Annotated[bool, typer.Option("--csv", help="Write CSV (RFC 4180) to stdout.")] = False,
-    json_: Annotated[bool, typer.Option("--json", help="Write a JSON array to stdout.")] = False,
-    ndjson: Annotated[
-        bool, typer.Option("--ndjson", help="Write one JSON object per line.")
-    ] = False,
-    parquet: Annotated[
-        Path | None, typer.Option("--parquet", help="Write the result to this Parquet file.")
-    ] = None,
+    csv: CsvOpt = False,
+    json_: JsonOutOpt = False,
+    ndjson: NdjsonOpt = False,
+    parquet: ParquetOpt = None,
     show_sql: Annotated[
         bool, typer.Option("--show-sql", help="Print the SQL as run on the engine, then run it.")
     ] = False,
@@ -360,14 +363,10 @@ def run_saved(
         list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE (repeatable).")
     ] = None,
     extra: QueriesDirOpt = None,
-    csv: Annotated[bool, typer.Option("--csv", help="Write CSV (RFC 4180) to stdout.")] = False,
-    json_: Annotated[bool, typer.Option("--json", help="Write a JSON array to stdout.")] = False,
-    ndjson: Annotated[
-        bool, typer.Option("--ndjson", help="Write one JSON object per line.")
-    ] = False,
-    parquet: Annotated[
-        Path | None, typer.Option("--parquet", help="Write the result to this Parquet file.")
-    ] = None,
+    csv: CsvOpt = False,
+    json_: JsonOutOpt = False,
+    ndjson: NdjsonOpt = False,
+    parquet: ParquetOpt = None,
     show_sql: Annotated[bool, typer.Option("--show-sql", help="Print the SQL as run.")] = False,
     timeout: Annotated[float, typer.Option(min=0.1, help="Cancel after this many seconds.")] = 300,
     max_rows: Annotated[int, typer.Option(min=1, help="Rows shown in the terminal.")] = 100,

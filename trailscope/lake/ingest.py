@@ -282,10 +282,14 @@ def _rows_with_ids(paths: list[str], ids: pa.Array) -> pa.Table:
     try:
         con.register("candidate_ids", pa.table({"id": ids}))
         listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
-        return con.sql(
-            f"SELECT * FROM read_parquet([{listed}], hive_partitioning = false) "
-            "WHERE eventid IN (SELECT id FROM candidate_ids)"
-        ).to_arrow_table().cast(FILE_SCHEMA)
+        return (
+            con.sql(
+                f"SELECT * FROM read_parquet([{listed}], hive_partitioning = false) "
+                "WHERE eventid IN (SELECT id FROM candidate_ids)"
+            )
+            .to_arrow_table()
+            .cast(FILE_SCHEMA)
+        )
     finally:
         con.close()
 

@@ -27,8 +27,8 @@ class LocalStorage:
     def read_bytes(self, rel: str) -> bytes:
         return self.path(rel).read_bytes()
 
-    def create_exclusive(self, rel: str, data: bytes) -> bool:
-        """Write ``data`` at ``rel`` only if nothing is there; False if another writer won."""
+    def _durable_temp(self, rel: str, data: bytes) -> tuple[Path, Path]:
+        """``data`` fsynced in a hidden temporary beside ``rel``; returns (temp, final)."""
         final = self.path(rel)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
@@ -36,6 +36,11 @@ class LocalStorage:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        return tmp, final
+
+    def create_exclusive(self, rel: str, data: bytes) -> bool:
+        """Write ``data`` at ``rel`` only if nothing is there; False if another writer won."""
+        tmp, final = self._durable_temp(rel, data)
         try:
             os.link(tmp, final)  # atomic, and fails if the name exists
         except FileExistsError:
@@ -47,13 +52,7 @@ class LocalStorage:
 
     def write_atomic(self, rel: str, data: bytes) -> None:
         """Replace ``rel`` with ``data`` so readers see the old or the new bytes, never a mix."""
-        final = self.path(rel)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        tmp, final = self._durable_temp(rel, data)
         os.replace(tmp, final)
         _fsync_dir(final.parent)
 
