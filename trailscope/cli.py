@@ -632,8 +632,13 @@ def demo(
         out.print("[bold]3/3[/] asking the lake")
         _demo_questions(lk)
         out.print(
-            f"\nnext: [bold]trailscope lake info --lake {lake_path}[/], or open the Parquet "
-            f"files under {lake_path}/events with DuckDB, pandas or Spark"
+            f"\nnext: [bold]trailscope queries list[/], then for example\n"
+            f"  trailscope run failed-console-logins --since 2024-07-01 --lake {lake_path}\n"
+            f'  trailscope query "SELECT eventname, count(*) FROM cloudtrail GROUP BY 1" '
+            f"--lake {lake_path}\n"
+            f"  trailscope lake info --lake {lake_path}",
+            soft_wrap=True,
+            highlight=False,
         )
         return EXIT_OK
 
