@@ -9,7 +9,6 @@ onto the schema is ``normalize``'s job.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,8 +145,3 @@ def _walk(node: Any, out: Unwrapped, depth: int) -> None:
 
 def _short(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-
-
-def iter_events(data: bytes) -> Iterator[dict[str, Any]]:
-    """Convenience for tests and tools: every event dict in an object's bytes."""
-    yield from unwrap(parse_json_documents(gunzip_if_needed(data))).events

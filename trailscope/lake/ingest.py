@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -110,7 +111,7 @@ def process_batch(source: Source, lake_root: str, objects: list[SourceObject]) -
     """Read, decode and stage one batch. Runs in a worker process; never commits."""
     gc.disable()  # millions of short-lived containers: the cyclic GC only burns time here
     try:
-        return _process_batch(source, LocalStorage(_path(lake_root)), objects)
+        return _process_batch(source, LocalStorage(Path(lake_root)), objects)
     finally:
         gc.enable()
 
@@ -414,9 +415,3 @@ def _run_pool(
 
 def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
-
-
-def _path(root: str) -> os.PathLike[str]:
-    from pathlib import Path
-
-    return Path(root)
