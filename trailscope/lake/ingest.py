@@ -13,8 +13,9 @@ import gc
 import multiprocessing
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -395,22 +396,23 @@ def _run_pool(
     workers: int,
     on_result: Callable[[BatchOutput], None],
 ) -> None:
-    """Keep every worker busy with at most one batch queued each (bounded memory)."""
+    """Keep every worker busy with at most one batch queued each (bounded memory).
+
+    Results are committed in plan order, not completion order: when a re-delivered event sits
+    in two batches, the copy kept is always the one from the first key listed, so the lake is
+    the same whatever the number of workers or the batch size.
+    """
     ctx = multiprocessing.get_context("spawn")  # fork after pyarrow threads start is unsafe
     with ProcessPoolExecutor(
         max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(source, root)
     ) as pool:
-        pending: set[Future[BatchOutput]] = set()
+        pending: deque[Future[BatchOutput]] = deque()
         for batch in batches:
-            pending.add(pool.submit(_worker_batch, batch))
+            pending.append(pool.submit(_worker_batch, batch))
             if len(pending) >= workers * 2:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    on_result(fut.result())
+                on_result(pending.popleft().result())
         while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                on_result(fut.result())
+            on_result(pending.popleft().result())
 
 
 def default_workers() -> int:
