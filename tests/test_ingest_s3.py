@@ -25,7 +25,7 @@ import pytest
 from trailscope.lake.lake import Lake
 from trailscope.sources import ListFilter, S3Source, Source, open_source
 from trailscope.sources.base import NO_FILTER
-from trailscope.synth import SynthReport, synth_trail
+from trailscope.synth import SIGNATURES_FILE, SynthReport, synth_trail
 
 ORG = "o-abc123defg"
 ORG_PREFIX = f"AWSLogs/{ORG}/"
@@ -704,3 +704,39 @@ def test_read_failures_are_retried_when_the_object_is_readable_again_unchanged(
     retried = Counter(ev["eventID"] for ev in denied_events + vanished_events)
     assert lake_ids(lake) == good + retried
     assert lake.info().quarantine == []
+
+
+# --------------------------------------------------------------------------- digest signatures
+
+
+def test_digest_signatures_from_s3_metadata_are_kept_in_the_lake(
+    s3_bucket: tuple[str, str], s3_client: Any, tmp_path: Path
+) -> None:
+    """A digest's signature lives only in its S3 metadata; the lake must keep it for verify."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    report = synth_trail(
+        tmp_path / "trail", events=300, seed=11, accounts=1, days=2, signing_key=key
+    )
+    trail = load_trail(report)
+    signatures = json.loads((Path(report.root) / SIGNATURES_FILE).read_text())
+    endpoint, bucket = s3_bucket
+    digests = trail.keys(digest=True)
+    assert digests and set(signatures) == set(digests)
+    for k, body in trail.objects.items():
+        meta = {"signature": signatures.get(k, ""), "signature-algorithm": "SHA256withRSA"}
+        s3_client.put_object(
+            Bucket=bucket, Key=k, Body=body, Metadata=meta if k in signatures else {}
+        )
+
+    lake = Lake(tmp_path / "lake")
+    lake.ingest(f"s3://{bucket}/", endpoint_url=endpoint, workers=1)
+    assert lake.digest_signatures() == {
+        k: {"signature": sig, "signature-algorithm": "SHA256withRSA"}
+        for k, sig in signatures.items()
+    }
+    # A local copy has no metadata: nothing is made up.
+    local = Lake(tmp_path / "local-lake")
+    local.ingest(str(Path(report.root) / "AWSLogs"), workers=1)
+    assert local.digest_signatures() == {}

@@ -15,7 +15,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -42,6 +42,10 @@ DECODE_CHUNK = 64
 #: Per-event quarantine entries kept per object; the count is always exact.
 MAX_EVENT_REASONS = 50
 _DECODED_KINDS = (ObjectKind.LOG, ObjectKind.INSIGHT)
+
+
+#: the S3 user metadata of a digest object that CloudTrail's validation needs
+SIGNATURE_META = frozenset({"signature", "signature-algorithm"})
 
 
 def object_id(obj: SourceObject) -> str:
@@ -351,6 +355,7 @@ def run_ingest(
     started = time.monotonic()
     planned: list[SourceObject] = []
     skipped: list[ObjectRecord] = []
+    digests: list[tuple[SourceObject, ObjectRecord]] = []
     for obj in source.iter_objects(flt):
         summary.listed += 1
         if state.is_current(object_id(obj), obj.version):
@@ -359,6 +364,9 @@ def run_ingest(
             planned.append(obj)
         else:
             skipped.append(_record(obj, "skipped", reason=f"{obj.info.kind} object"))
+            if obj.info.kind is ObjectKind.DIGEST:
+                digests.append((obj, skipped[-1]))
+    _keep_digest_signatures(source, digests)
     if skipped:
         output = BatchOutput(skipped, [], [])
         commit_batch(manifest, state, DedupIndex(manifest.storage, state), output, summary)
@@ -387,6 +395,26 @@ def run_ingest(
         _run_pool(source, root, batches, workers, on_result)
     summary.seconds = time.monotonic() - started
     return touched
+
+
+def _keep_digest_signatures(
+    source: Source, digests: list[tuple[SourceObject, ObjectRecord]]
+) -> None:
+    """Record each digest's signature from its S3 metadata, so ``verify`` can check it later
+    from the lake even when only a plain copy of the bucket (which loses it) is left."""
+    if not digests or not source.has_metadata:
+        return
+
+    def fetch(item: tuple[SourceObject, ObjectRecord]) -> None:
+        obj, rec = item
+        try:
+            meta = source.read_metadata(obj)
+        except SourceReadError:
+            return  # verify reports the signature as unavailable; nothing else depends on it
+        rec.meta = {k: v for k, v in meta.items() if k in SIGNATURE_META} or None
+
+    with ThreadPoolExecutor(max_workers=16) as pool:  # one HEAD each: latency-bound
+        list(pool.map(fetch, digests))
 
 
 def _run_pool(

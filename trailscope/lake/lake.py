@@ -97,6 +97,15 @@ class Lake:
         state = self.state()
         return [self.root / rel for rel in sorted(state.parts, key=lambda r: (r.split("/")[1], r))]
 
+    def digest_signatures(self) -> dict[str, dict[str, str]]:
+        """Digest signatures kept at ingest from S3 metadata, by object id (key from
+        ``AWSLogs/`` on): what ``verify`` needs to check a plain copy of the bucket."""
+        return {
+            rec.id: dict(rec.meta)
+            for rec in self.state().objects.values()
+            if rec.kind == "digest" and rec.meta
+        }
+
     def info(self, *, quarantine_limit: int = 100) -> LakeInfo:
         state = self.state()
         parts = list(state.parts.values())

@@ -52,6 +52,9 @@ class ObjectRecord:
     coerced_values: int = 0
     #: quarantined because it could not be read (denied, vanished, I/O): try again next run
     read_failed: bool = False
+    #: user metadata kept from the source: a digest's S3 ``signature`` and
+    #: ``signature-algorithm``, which a plain copy of the bucket would lose
+    meta: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Compact: optional fields are written only when set (the log holds every object)."""

@@ -144,6 +144,8 @@ class Source(Protocol):
     """Where raw objects come from. Must pickle: sources travel to worker processes."""
 
     uri: str
+    #: whether objects carry user metadata worth a request each (S3 digests' signatures)
+    has_metadata: bool
 
     def iter_objects(self, flt: ListFilter = NO_FILTER) -> Iterator[SourceObject]:
         """Wanted objects, sorted by key so runs are reproducible."""

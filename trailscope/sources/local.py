@@ -22,6 +22,8 @@ _MISSING_HINT = "check the path; S3 locations are written s3://BUCKET/PREFIX"
 class LocalSource:
     """Objects under a local folder; keys are POSIX paths relative to it."""
 
+    has_metadata = False
+
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(os.path.abspath(Path(root).expanduser()))
         self.uri = str(self.root)

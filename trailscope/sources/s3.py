@@ -54,6 +54,8 @@ _CREDENTIALS_HINT = (
 class S3Source:
     """Objects under ``s3://bucket/prefix``; keys are full object keys."""
 
+    has_metadata = True
+
     def __init__(
         self,
         bucket: str,
