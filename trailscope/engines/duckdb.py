@@ -20,8 +20,11 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 
-from trailscope.decode.schema import PARTITION, TABLE_SCHEMA
+from trailscope.decode.schema import FILE_SCHEMA, PARTITION, TABLE_SCHEMA
+from trailscope.lake.writer import EVENTS_DIR
 from trailscope.sql import (
     COMPAT_COLUMNS,
     PARTITIONS_TABLE,
@@ -117,8 +120,18 @@ class QueryTimeout(QueryError):
 class DuckDBEngine:
     name = "duckdb"
 
-    def __init__(self, files: Sequence[Path], *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        files: Sequence[Path | str],
+        *,
+        threads: int | None = None,
+        filesystem: pafs.FileSystem | None = None,
+    ) -> None:
+        """``files``: the lake's live Parquet parts. With ``filesystem`` (an S3 lake) they are
+        paths on it, read through pyarrow, since DuckDB's own S3 extension must be downloaded
+        at run time, which air-gapped and locked-down machines cannot do."""
         self.files = [str(f) for f in files]
+        self.filesystem = filesystem
         self.con = duckdb.connect(config={"threads": threads} if threads else {})
         self._create_view()
 
@@ -131,7 +144,10 @@ class DuckDBEngine:
             self.con.execute(f"CREATE OR REPLACE MACRO {macro}")
         self._create_partitions_view()
         compat = ", ".join(f'{expr} AS "{name}"' for name, expr in COMPAT_COLUMNS.items())
-        if self.files:
+        if self.files and self.filesystem is not None:
+            self.con.register("_lake_parts", _arrow_dataset(self.files, self.filesystem))
+            source = "_lake_parts"
+        elif self.files:
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in self.files)
             source = (
                 f"read_parquet([{listed}], hive_partitioning = true, "
@@ -220,3 +236,18 @@ def _query_error(exc: duckdb.Error) -> QueryError:
         hint = f"did you mean {guess}?" if guess else "see 'trailscope query --columns'"
     line = _LINE.search(text)
     return QueryError(first, line=int(line.group(1)) if line else None, hint=hint)
+
+
+def _arrow_dataset(paths: list[str], filesystem: pafs.FileSystem) -> ds.Dataset:
+    """The parts as one pyarrow dataset with ``event_date`` from the folder names: DuckDB
+    pushes filters on it into the scan, so a time-bounded query still opens only its days."""
+    base = paths[0].rsplit(f"/{EVENTS_DIR}/", 1)[0] + f"/{EVENTS_DIR}"
+    partitioning = ds.partitioning(pa.schema([(PARTITION, pa.string())]), flavor="hive")
+    return ds.dataset(
+        paths,
+        schema=FILE_SCHEMA.append(pa.field(PARTITION, pa.string())),
+        filesystem=filesystem,
+        format="parquet",
+        partitioning=partitioning,
+        partition_base_dir=base,
+    )

@@ -9,6 +9,7 @@ one row group whatever the partition's size.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -17,7 +18,7 @@ import pyarrow.parquet as pq
 from trailscope.decode.schema import EVENTTIME_TS, FILE_SCHEMA
 from trailscope.lake import writer
 from trailscope.lake.manifest import LakeState, Manifest, PartRecord, new_commit
-from trailscope.lake.storage import LocalStorage
+from trailscope.lake.storage import Storage
 
 MAX_FILES = 4
 #: About 120 MB of Parquet: large enough for efficient scans, small enough to rewrite.
@@ -54,7 +55,7 @@ def plan(
     return out
 
 
-def merge_parts(storage: LocalStorage, item: CompactionPlan) -> list[writer.StagedPart]:
+def merge_parts(storage: Storage, item: CompactionPlan) -> list[writer.StagedPart]:
     """Stream the chosen parts into staged files of at most TARGET_ROWS rows."""
     sources = sorted(item.merge, key=lambda p: _min_time(storage, p.path))
     out: list[writer.StagedPart] = []
@@ -76,20 +77,21 @@ def merge_parts(storage: LocalStorage, item: CompactionPlan) -> list[writer.Stag
             sink = None
 
     for part in sources:
-        pf = pq.ParquetFile(storage.path(part.path))
-        for batch in pf.iter_batches(batch_size=writer.ROW_GROUP_ROWS):
-            pending.append(batch.cast(FILE_SCHEMA) if batch.schema != FILE_SCHEMA else batch)
-            pending_rows += batch.num_rows
-            if pending_rows >= writer.ROW_GROUP_ROWS:
-                flush()
+        with storage.open_input(part.path) as fh:
+            for batch in pq.ParquetFile(fh).iter_batches(batch_size=writer.ROW_GROUP_ROWS):
+                pending.append(batch.cast(FILE_SCHEMA) if batch.schema != FILE_SCHEMA else batch)
+                pending_rows += batch.num_rows
+                if pending_rows >= writer.ROW_GROUP_ROWS:
+                    flush()
     flush()
     if sink is not None:
         out.append(sink.close())
     return out
 
 
-def _min_time(storage: LocalStorage, rel: str) -> str:
-    meta = pq.ParquetFile(storage.path(rel)).metadata
+def _min_time(storage: Storage, rel: str) -> str:
+    with storage.open_input(rel) as fh:
+        meta = pq.ParquetFile(fh).metadata
     idx = meta.schema.to_arrow_schema().get_field_index("eventtime")
     stats = [meta.row_group(i).column(idx).statistics for i in range(meta.num_row_groups)]
     mins = [s.min for s in stats if s is not None and s.has_min_max]
@@ -99,11 +101,11 @@ def _min_time(storage: LocalStorage, rel: str) -> str:
 class _Sink:
     """One output file being written row group by row group."""
 
-    def __init__(self, storage: LocalStorage, partition: str) -> None:
+    def __init__(self, storage: Storage, partition: str) -> None:
         self.part = writer.new_staged_part(partition)
-        self.dest = storage.path(self.part.tmp_path)
-        self.dest.parent.mkdir(parents=True, exist_ok=True)
-        self.writer = pq.ParquetWriter(self.dest, FILE_SCHEMA, **writer.PARQUET_OPTIONS)
+        self.storage = storage
+        self.sink = storage.open_output(self.part.tmp_path)
+        self.writer = pq.ParquetWriter(self.sink, FILE_SCHEMA, **writer.PARQUET_OPTIONS)
         self.rows = 0
 
     def write(self, table: pa.Table) -> None:
@@ -112,8 +114,9 @@ class _Sink:
 
     def close(self) -> writer.StagedPart:
         self.writer.close()
+        self.sink.close()
         self.part.rows = self.rows
-        self.part.bytes = self.dest.stat().st_size
+        self.part.bytes = self.storage.size(self.part.tmp_path)
         return self.part
 
 
@@ -136,7 +139,15 @@ def compact(
             remove=[p.path for p in item.merge],
             info={"partition": item.partition, "merged": len(item.merge)},
         )
-        manifest.append(state, commit)
+        if not manifest.append_rebased(state, commit, still_valid=_merged_are_live(item)):
+            for part in staged:  # another writer compacted these parts first
+                storage.delete(part.tmp_path)
+            continue
         writer.publish(storage, commit.add, commit.remove)
         changed += 1
     return changed
+
+
+def _merged_are_live(item: CompactionPlan) -> Callable[[LakeState], bool]:
+    """After a lost commit race, a merge still stands if every part it replaces is live."""
+    return lambda state: all(p.path in state.parts for p in item.merge)

@@ -18,18 +18,16 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from trailscope.decode.normalize import ObjectOutcome, decode_batch
 from trailscope.decode.schema import FILE_SCHEMA
 from trailscope.errors import SourceReadError
 from trailscope.lake import writer
-from trailscope.lake.manifest import LakeState, Manifest, ObjectRecord, PartRecord, new_commit
-from trailscope.lake.storage import LocalStorage
+from trailscope.lake.commit import BatchOutput, CommitResult, DedupIndex, commit_batch
+from trailscope.lake.manifest import LakeState, Manifest, ObjectRecord
+from trailscope.lake.storage import Storage
 from trailscope.sources.base import ListFilter, Source, SourceObject
 from trailscope.sources.layout import ObjectKind
 
@@ -52,17 +50,6 @@ def object_id(obj: SourceObject) -> str:
     """The trail-relative key when there is one, so a local copy and the bucket agree."""
     at = obj.key.find("AWSLogs/")
     return obj.key[at:] if at >= 0 else obj.uri
-
-
-@dataclass
-class BatchOutput:
-    """What one batch did, returned from a worker to the committing parent."""
-
-    objects: list[ObjectRecord]
-    parts: list[writer.StagedPart]
-    eventids: list[pa.Array]
-    duplicates: int = 0
-    bytes_read: int = 0
 
 
 @dataclass
@@ -103,27 +90,25 @@ ProgressFn = Callable[[int, int, int], None]  # (objects done, objects planned, 
 _WORKER: dict[str, object] = {}
 
 
-def _init_worker(source: Source, lake_root: str) -> None:
+def _init_worker(source: Source, storage: Storage) -> None:
     """Once per worker process: keep the source (and so its S3 client) for every batch."""
-    _WORKER["source"], _WORKER["root"] = source, lake_root
+    _WORKER["source"], _WORKER["storage"] = source, storage
 
 
 def _worker_batch(objects: list[SourceObject]) -> BatchOutput:
-    return process_batch(_WORKER["source"], _WORKER["root"], objects)  # type: ignore[arg-type]
+    return process_batch(_WORKER["source"], _WORKER["storage"], objects)  # type: ignore[arg-type]
 
 
-def process_batch(source: Source, lake_root: str, objects: list[SourceObject]) -> BatchOutput:
+def process_batch(source: Source, storage: Storage, objects: list[SourceObject]) -> BatchOutput:
     """Read, decode and stage one batch. Runs in a worker process; never commits."""
     gc.disable()  # millions of short-lived containers: the cyclic GC only burns time here
     try:
-        return _process_batch(source, LocalStorage(Path(lake_root)), objects)
+        return _process_batch(source, storage, objects)
     finally:
         gc.enable()
 
 
-def _process_batch(
-    source: Source, storage: LocalStorage, objects: list[SourceObject]
-) -> BatchOutput:
+def _process_batch(source: Source, storage: Storage, objects: list[SourceObject]) -> BatchOutput:
     records: list[ObjectRecord] = []
     tables: list[pa.Table] = []
     bytes_read = 0
@@ -156,7 +141,7 @@ def _process_batch(
     for partition, rows in writer.sort_and_split(table):
         parts.append(writer.write_part(storage, partition, rows))
         ids.append(rows.column("eventid").combine_chunks())
-    return BatchOutput(records, parts, ids, duplicates, bytes_read)
+    return BatchOutput(records, parts, ids, duplicates, bytes_read, [o.key for o in objects])
 
 
 def _record(obj: SourceObject, status: str, **kw: object) -> ObjectRecord:
@@ -219,115 +204,17 @@ def plan_batches(
         yield batch
 
 
-class DedupIndex:
-    """Event ids already in each partition, loaded on first touch, to drop re-deliveries."""
-
-    def __init__(self, storage: LocalStorage, state: LakeState) -> None:
-        self.storage = storage
-        self.state = state
-        self._ids: dict[str, list[pa.Array]] = {}
-
-    def _load(self, partition: str) -> list[pa.Array]:
-        if partition not in self._ids:
-            paths = [p.path for p in self.state.parts.values() if p.partition == partition]
-            arrays = []
-            for rel in paths:
-                col = pq.read_table(self.storage.path(rel), columns=["eventid"]).column(0)
-                arrays.append(col.combine_chunks())
-            self._ids[partition] = arrays
-        return self._ids[partition]
-
-    def filter_new(self, part: writer.StagedPart, ids: pa.Array) -> tuple[pa.Array, int]:
-        """Rewrite ``part`` without rows the lake already has; returns (ids kept, dropped)."""
-        known = self._load(part.partition)
-        if not known or len(ids) == 0:
-            known.append(ids)
-            return ids, 0
-        hit = pc.is_in(ids, value_set=pa.chunked_array(known, pa.string()))
-        if not pc.any(hit).as_py():
-            known.append(ids)
-            return ids, 0
-        dropped = self._drop_known_rows(part, ids, hit)
-        kept = pq.read_table(self.storage.path(part.tmp_path), columns=["eventid"]).column(0)
-        kept = kept.combine_chunks() if part.rows else pa.array([], pa.string())
-        known.append(kept)
-        return kept, dropped
-
-    def _drop_known_rows(self, part: writer.StagedPart, ids: pa.Array, hit: pa.Array) -> int:
-        """The rare path: compare full rows of colliding ids with what the lake holds."""
-        candidates = pc.filter(ids, hit)
-        tmp = self.storage.path(part.tmp_path)
-        new = pq.read_table(tmp, schema=FILE_SCHEMA)
-        paths = [
-            str(self.storage.path(p.path))
-            for p in self.state.parts.values()
-            if p.partition == part.partition
-        ]
-        known = set(writer.row_fingerprints(_rows_with_ids(paths, candidates)))
-        cand_mask = pc.is_in(new.column("eventid"), value_set=candidates).to_pylist()
-        keep = [True] * new.num_rows
-        idx = [i for i, c in enumerate(cand_mask) if c]
-        for i, fp in zip(idx, writer.row_fingerprints(new.take(idx)), strict=True):
-            if fp in known:
-                keep[i] = False
-        dropped = keep.count(False)
-        if dropped:
-            new = new.filter(pa.array(keep))
-            tmp.unlink()
-            rewritten = writer.write_part(self.storage, part.partition, new)
-            self.storage.rename(rewritten.tmp_path, part.tmp_path)
-            part.rows, part.bytes = rewritten.rows, rewritten.bytes
-        return dropped
-
-
-def _rows_with_ids(paths: list[str], ids: pa.Array) -> pa.Table:
-    """Rows of these files whose eventid is in ``ids``: DuckDB pushes the filter into the scan
-    and skips decoding other columns where nothing matches (about 3x faster than pyarrow)."""
-    import duckdb
-
-    con = duckdb.connect()
-    try:
-        con.register("candidate_ids", pa.table({"id": ids}))
-        listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
-        return (
-            con.sql(
-                f"SELECT * FROM read_parquet([{listed}], hive_partitioning = false) "
-                "WHERE eventid IN (SELECT id FROM candidate_ids)"
-            )
-            .to_arrow_table()
-            .cast(FILE_SCHEMA)
-        )
-    finally:
-        con.close()
-
-
-def commit_batch(
-    manifest: Manifest,
-    state: LakeState,
-    index: DedupIndex,
-    output: BatchOutput,
-    summary: IngestSummary,
-) -> None:
-    """Dedup against the lake, commit durably, then publish the batch's parts."""
-    storage = manifest.storage
-    adds: list[PartRecord] = []
-    for part, ids in zip(output.parts, output.eventids, strict=True):
-        _, dropped = index.filter_new(part, ids)
-        summary.duplicates_dropped += dropped
-        if part.rows == 0:
-            storage.delete(part.tmp_path)
-            continue
-        adds.append(PartRecord(part.path, part.partition, part.rows, part.bytes))
-    storage.fsync_tree([p.path + writer.TMP_SUFFIX for p in adds])
-    commit = new_commit("ingest", objects=output.objects, add=adds)
-    manifest.append(state, commit)
-    writer.publish(storage, commit.add, commit.remove)
+def _account(summary: IngestSummary, output: BatchOutput, result: CommitResult) -> None:
+    """Add one batch's commit to the run's summary."""
+    summary.already_ingested += result.taken_by_others
+    if not result.committed:
+        return
     summary.commits += 1
-    summary.duplicates_dropped += output.duplicates
-    summary.parts_written += len(adds)
+    summary.duplicates_dropped += result.duplicates_dropped + output.duplicates
+    summary.parts_written += len(result.adds)
     summary.bytes_read += output.bytes_read
-    summary.events_added += sum(p.rows for p in adds)
-    for rec in output.objects:
+    summary.events_added += sum(p.rows for p in result.adds)
+    for rec in result.objects:
         summary.read += 1
         summary.quarantined_events += rec.quarantined_count
         if rec.status == "quarantined":
@@ -369,8 +256,9 @@ def run_ingest(
     _keep_digest_signatures(source, digests)
     if skipped:
         output = BatchOutput(skipped, [], [])
-        commit_batch(manifest, state, DedupIndex(manifest.storage, state), output, summary)
-        summary.read -= len(skipped)  # recorded, not read
+        result = commit_batch(manifest, state, DedupIndex(manifest.storage, state), output)
+        _account(summary, output, result)
+        summary.read -= len(result.objects) if result.committed else 0  # recorded, not read
     index = DedupIndex(manifest.storage, state)
     touched: set[str] = set()
     total = len(planned)
@@ -378,7 +266,7 @@ def run_ingest(
 
     def on_result(output: BatchOutput) -> None:
         nonlocal done
-        commit_batch(manifest, state, index, output, summary)
+        _account(summary, output, commit_batch(manifest, state, index, output))
         touched.update(p.partition for p in output.parts if p.rows)
         done += len(output.objects)
         if progress:
@@ -387,12 +275,12 @@ def run_ingest(
     if progress:
         progress(0, total, 0)
     batches = plan_batches(planned, batch_bytes)
-    root = str(manifest.storage.root)
+    storage = manifest.storage
     if workers <= 1:
         for batch in batches:
-            on_result(process_batch(source, root, batch))
+            on_result(process_batch(source, storage, batch))
     else:
-        _run_pool(source, root, batches, workers, on_result)
+        _run_pool(source, storage, batches, workers, on_result)
     summary.seconds = time.monotonic() - started
     return touched
 
@@ -419,7 +307,7 @@ def _keep_digest_signatures(
 
 def _run_pool(
     source: Source,
-    root: str,
+    storage: Storage,
     batches: Iterator[list[SourceObject]],
     workers: int,
     on_result: Callable[[BatchOutput], None],
@@ -432,7 +320,7 @@ def _run_pool(
     """
     ctx = multiprocessing.get_context("spawn")  # fork after pyarrow threads start is unsafe
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(source, root)
+        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(source, storage)
     ) as pool:
         pending: deque[Future[BatchOutput]] = deque()
         for batch in batches:

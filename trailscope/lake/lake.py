@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,7 +27,7 @@ from trailscope.lake.ingest import (
 )
 from trailscope.lake.lock import WriterLock
 from trailscope.lake.manifest import LakeState, Manifest
-from trailscope.lake.storage import LocalStorage
+from trailscope.lake.storage import open_storage
 from trailscope.sources.base import ListFilter, Source, open_source
 from trailscope.timeparse import parse_time
 
@@ -73,15 +74,23 @@ class LakeInfo:
 
 
 class Lake:
-    """A trailscope lake in a folder."""
+    """A trailscope lake in a local folder or under ``s3://bucket/prefix``."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.root = Path(path).expanduser()
-        self.storage = LocalStorage(self.root)
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+    ) -> None:
+        self.storage = open_storage(path, profile=profile, endpoint_url=endpoint_url)
+        #: the folder of a local lake (for S3 lakes: the ``s3://`` location, as a string)
+        self.root = Path(os.fspath(path)).expanduser() if self.storage.is_local else None
+        self.location = str(self.root) if self.root is not None else self.storage.location
         self.manifest = Manifest(self.storage)
 
     def __repr__(self) -> str:
-        return f"Lake({str(self.root)!r})"
+        return f"Lake({self.location!r})"
 
     # ----------------------------------------------------------------- reading
 
@@ -93,9 +102,17 @@ class Lake:
         return self.manifest.load()
 
     def files(self) -> list[Path]:
-        """Live Parquet files, oldest partition first."""
-        state = self.state()
-        return [self.root / rel for rel in sorted(state.parts, key=lambda r: (r.split("/")[1], r))]
+        """Live Parquet files of a local lake, oldest partition first."""
+        if self.root is None:
+            raise LakeError(
+                f"{self.location} is on S3: its files are not local paths",
+                hint="use Lake.part_paths() or Lake.engine()",
+            )
+        return [self.root / rel for rel in self.part_paths()]
+
+    def part_paths(self) -> list[str]:
+        """Live Parquet files relative to the lake, oldest partition first."""
+        return sorted(self.state().parts, key=lambda r: (r.split("/")[1], r))
 
     def digest_signatures(self) -> dict[str, dict[str, str]]:
         """Digest signatures kept at ingest from S3 metadata, by object id (key from
@@ -123,7 +140,7 @@ class Lake:
                 quarantine.append(QuarantineEntry(obj.uri, pos, reason))
         accounts, regions = self._accounts_and_regions(state)
         return LakeInfo(
-            path=str(self.root),
+            path=self.location,
             events=sum(p.rows for p in parts),
             files=len(parts),
             bytes=sum(p.bytes for p in parts),
@@ -144,16 +161,12 @@ class Lake:
     def _accounts_and_regions(self, state: LakeState) -> tuple[list[str], list[str]]:
         if not state.parts:
             return [], []
-        import duckdb  # lazy: start-up time matters for every CLI call
-
-        files = [str(self.root / rel) for rel in state.parts]
-        con = duckdb.connect()
+        engine = self.engine()
         try:
-            rows = con.execute(
-                "SELECT DISTINCT recipientaccountid, awsregion FROM read_parquet(?)", [files]
-            ).fetchall()
+            table = engine.query("SELECT DISTINCT recipientaccountid, awsregion FROM cloudtrail")
         finally:
-            con.close()
+            engine.close()
+        rows = list(zip(*(table.column(i).to_pylist() for i in range(2)), strict=True))
         accounts = sorted({a for a, _ in rows if a})
         regions = sorted({r for _, r in rows if r})
         return accounts, regions
@@ -170,7 +183,10 @@ class Lake:
         """A DuckDB connection with the ``cloudtrail`` view over this lake (caller closes it)."""
         from trailscope.engines.duckdb import DuckDBEngine
 
-        return DuckDBEngine(self.files())
+        if self.storage.is_local:
+            return DuckDBEngine(self.files())
+        paths = [self.storage.fs_path(rel) for rel in self.part_paths()]
+        return DuckDBEngine(paths, filesystem=self.storage.filesystem)
 
     def query(
         self, sql: str, *, timeout: float | None = None, params: dict[str, Any] | None = None
@@ -233,13 +249,13 @@ class Lake:
             accounts=frozenset(accounts or ()),
             regions=frozenset(regions or ()),
         )
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.storage.prepare()
         self.manifest.initialize()
-        summary = IngestSummary(source=src.uri, lake=str(self.root))
-        with WriterLock(self.storage, "ingest") as lock:
-            summary.took_over_lock = lock.took_over is not None
+        summary = IngestSummary(source=src.uri, lake=self.location)
+        with self._writer("ingest") as lock:
+            summary.took_over_lock = lock is not None and lock.took_over is not None
             state = self.manifest.load()
-            writer.recover(self.storage, state)
+            writer.recover(self.storage, state, exclusive=self.storage.is_local)
             touched = run_ingest(
                 src,
                 self.manifest,
@@ -257,18 +273,29 @@ class Lake:
     def compact(self, *, full: bool = False) -> int:
         """Merge small files; returns how many partitions were rewritten."""
         self.manifest.check_format()
-        with WriterLock(self.storage, "compact"):
+        with self._writer("compact"):
             state = self.manifest.load()
-            writer.recover(self.storage, state)
+            writer.recover(self.storage, state, exclusive=self.storage.is_local)
             return compaction.compact(self.manifest, state, full=full)
 
+    def _writer(self, operation: str) -> AbstractContextManager[WriterLock | None]:
+        """The local lock; S3 lakes take none: writers there commit optimistically."""
+        if self.storage.is_local:
+            return WriterLock(self.storage, operation)  # type: ignore[arg-type]
+        return nullcontext()
 
-def open_lake(path: str | os.PathLike[str]) -> Lake:
+
+def open_lake(
+    path: str | os.PathLike[str],
+    *,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+) -> Lake:
     """Open an existing lake for reading; a clear error if there is none."""
-    lake = Lake(path)
-    if not lake.root.exists():
+    lake = Lake(path, profile=profile, endpoint_url=endpoint_url)
+    if lake.root is not None and not lake.root.exists():
         raise LakeError(
-            f"no lake at {lake.root}",
+            f"no lake at {lake.location}",
             hint="create one with 'trailscope ingest SOURCE --lake PATH' or 'trailscope demo'",
         )
     lake.manifest.check_format()

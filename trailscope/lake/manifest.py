@@ -10,6 +10,9 @@ commit that names it is durable, see :mod:`trailscope.lake.writer`).
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +20,7 @@ from typing import Any
 import orjson
 
 from trailscope.errors import LakeError
-from trailscope.lake.storage import LocalStorage
+from trailscope.lake.storage import Storage
 
 META_DIR = "_trailscope"
 LOG_DIR = f"{META_DIR}/log"
@@ -149,7 +152,7 @@ class LakeState:
 class Manifest:
     """Reads and appends the commit log of one lake."""
 
-    def __init__(self, storage: LocalStorage) -> None:
+    def __init__(self, storage: Storage) -> None:
         self.storage = storage
 
     def exists(self) -> bool:
@@ -163,31 +166,74 @@ class Manifest:
             "format_version": FORMAT_VERSION,
             "created_at": now_iso(),
         }
-        self.storage.write_atomic(FORMAT_FILE, orjson.dumps(info, option=orjson.OPT_INDENT_2))
+        # Create-if-absent: writers starting together on a new S3 lake keep the first one's.
+        self.storage.create_exclusive(FORMAT_FILE, orjson.dumps(info, option=orjson.OPT_INDENT_2))
 
     def check_format(self) -> None:
         try:
             info = orjson.loads(self.storage.read_bytes(FORMAT_FILE))
         except FileNotFoundError as exc:
             raise LakeError(
-                f"not a trailscope lake: {self.storage.root}",
+                f"not a trailscope lake: {self.storage.location}",
                 hint="create one with 'trailscope ingest SOURCE --lake PATH'",
             ) from exc
         if info.get("format_version", 0) > FORMAT_VERSION:
             raise LakeError(
-                f"lake {self.storage.root} was written by a newer trailscope "
+                f"lake {self.storage.location} was written by a newer trailscope "
                 f"(format {info['format_version']})",
                 hint="upgrade trailscope to read it",
             )
 
     def load(self) -> LakeState:
         state = LakeState()
+        self.refresh(state)
+        return state
+
+    def refresh(self, state: LakeState) -> int:
+        """Apply the commits other writers made since ``state`` was read; returns how many."""
+        applied = 0
         for name in self.storage.list_dir(LOG_DIR):
             if not name.endswith(".json") or name.startswith("."):
                 continue
-            commit = Commit.from_bytes(self.storage.read_bytes(f"{LOG_DIR}/{name}"))
-            state.apply(commit)
-        return state
+            version = int(name.removesuffix(".json"))
+            if version <= state.version:
+                continue
+            if version != state.version + 1:
+                raise LakeError(
+                    f"the commit log of {self.storage.location} has a gap before commit {version}",
+                    hint="a commit file was deleted by hand; restore it from a backup",
+                )
+            state.apply(Commit.from_bytes(self.storage.read_bytes(f"{LOG_DIR}/{name}")))
+            applied += 1
+        return applied
+
+    def append_rebased(
+        self,
+        state: LakeState,
+        commit: Commit,
+        *,
+        still_valid: Callable[[LakeState], bool],
+        attempts: int = 100,
+    ) -> bool:
+        """Append, and when another writer took the number first, catch up and try again.
+
+        ``still_valid`` re-checks the commit against the caught-up state (False: give it up and
+        return False). Used where writers may run at once (S3 lakes); with the local lock the
+        first attempt always wins.
+        """
+        for attempt in range(attempts):
+            try:
+                self.append(state, commit)
+                return True
+            except CommitConflict:
+                self.refresh(state)
+                if not still_valid(state):
+                    return False
+                time.sleep(random.uniform(0, min(1.0, 0.01 * 2**attempt)))
+        raise CommitConflict(
+            f"gave up committing to {self.storage.location} after {attempts} conflicts",
+            hint="too many writers at once; run again",
+        )
 
     def append(self, state: LakeState, commit: Commit) -> None:
         """Make ``commit`` durable as version state.version+1, then apply it to ``state``."""
@@ -195,7 +241,7 @@ class Manifest:
         name = f"{LOG_DIR}/{commit.version:0{_VERSION_DIGITS}d}.json"
         if not self.storage.create_exclusive(name, commit.to_bytes()):
             raise CommitConflict(
-                f"commit {commit.version} already exists in {self.storage.root}",
+                f"commit {commit.version} already exists in {self.storage.location}",
                 hint="another writer changed the lake; run again",
             )
         state.apply(commit)

@@ -1,31 +1,92 @@
-"""The few file operations the lake needs, in one place.
+"""The few file operations the lake needs, for a local folder and for S3.
 
-The lake's crash safety rests on two primitives: create-if-absent for commit records (so two
-writers can never both claim commit N) and rename for publishing a finished part file. Keeping
-every filesystem call here lets an object-store backend (conditional PUT instead of link) slot in
-without touching the manifest or the writer.
+The lake's safety rests on two primitives: create-if-absent for commit records (so two writers
+can never both claim commit N) and a publish step that makes a committed part visible to
+readers that glob the folder. Locally these are ``link`` and ``rename``; on S3 they are a
+conditional PUT (``If-None-Match: *``) and a server-side copy. Every filesystem call lives here
+so the manifest, the writer and compaction never know which one they run on.
+
+Parquet goes through pyarrow's filesystems (ranged reads: the dedup index reads one column of a
+part, not the whole object); small metadata objects go through plain calls.
 """
 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow.fs as pafs
+
+from trailscope.errors import LakeError
+
+
+class Storage(Protocol):
+    """What the lake needs from where it lives. Must pickle: it travels to worker processes."""
+
+    #: for messages and ``lake info``: a folder path or ``s3://bucket/prefix``
+    location: str
+    #: True when a local folder (DuckDB can read the files directly; the writer lock works)
+    is_local: bool
+
+    @property
+    def filesystem(self) -> pafs.FileSystem: ...
+    def fs_path(self, rel: str) -> str: ...
+    def exists(self, rel: str) -> bool: ...
+    def read_bytes(self, rel: str) -> bytes: ...
+    def create_exclusive(self, rel: str, data: bytes) -> bool: ...
+    def write_atomic(self, rel: str, data: bytes) -> None: ...
+    def open_input(self, rel: str) -> Any: ...
+    def open_output(self, rel: str) -> Any: ...
+    def rename(self, src: str, dst: str) -> None: ...
+    def delete(self, rel: str) -> None: ...
+    def size(self, rel: str) -> int: ...
+    def list_dir(self, rel: str) -> list[str]: ...
+    def age_seconds(self, rel: str) -> float | None: ...
+    def fsync_tree(self, rels: list[str]) -> None: ...
+    def prepare(self) -> None: ...
 
 
 class LocalStorage:
     """A lake in a local (or mounted) folder."""
 
+    is_local = True
+
     def __init__(self, root: Path) -> None:
-        self.root = root
+        self.root = Path(os.path.abspath(root))
+        self.location = str(self.root)
+
+    def __repr__(self) -> str:
+        return f"LocalStorage({self.location!r})"
+
+    @property
+    def filesystem(self) -> pafs.FileSystem:
+        return pafs.LocalFileSystem()
 
     def path(self, rel: str) -> Path:
         return self.root / rel
+
+    def fs_path(self, rel: str) -> str:
+        return str(self.root / rel)
+
+    def prepare(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
 
     def exists(self, rel: str) -> bool:
         return self.path(rel).exists()
 
     def read_bytes(self, rel: str) -> bytes:
         return self.path(rel).read_bytes()
+
+    def open_input(self, rel: str) -> Any:
+        return self.path(rel).open("rb")
+
+    def open_output(self, rel: str) -> Any:
+        dest = self.path(rel)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        return dest.open("wb")
 
     def _durable_temp(self, rel: str, data: bytes) -> tuple[Path, Path]:
         """``data`` fsynced in a hidden temporary beside ``rel``; returns (temp, final)."""
@@ -65,6 +126,12 @@ class LocalStorage:
     def size(self, rel: str) -> int:
         return self.path(rel).stat().st_size
 
+    def age_seconds(self, rel: str) -> float | None:
+        try:
+            return time.time() - self.path(rel).stat().st_mtime
+        except FileNotFoundError:
+            return None
+
     def list_dir(self, rel: str) -> list[str]:
         """Names directly under ``rel`` (empty if it does not exist), sorted."""
         try:
@@ -93,3 +160,225 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+class S3Storage:
+    """A lake under ``s3://bucket/prefix`` (or an S3-compatible store via ``endpoint_url``).
+
+    S3 has no rename and no lock, so several writers may work at once: commits are claimed with
+    a conditional PUT and a loser rebases (see ``trailscope.lake.ingest.commit_batch``).
+    """
+
+    is_local = False
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        bucket, _, prefix = uri[len("s3://") :].partition("/")
+        if not bucket:
+            raise LakeError(f"bad lake location {uri!r}", hint="write it like s3://bucket/prefix/")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.location = f"s3://{bucket}/{self.prefix}"
+        self.profile = profile
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self._client: Any = None
+        self._fs: pafs.FileSystem | None = None
+
+    def __repr__(self) -> str:
+        return f"S3Storage({self.location!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Clients hold sockets and locks; each process makes its own from the settings."""
+        state = dict(self.__dict__)
+        state["_client"] = state["_fs"] = None
+        return state
+
+    # -- clients ----------------------------------------------------------------------------
+
+    def _session(self) -> Any:
+        import boto3
+
+        return boto3.Session(profile_name=self.profile, region_name=self.region)
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from botocore.config import Config
+
+            options: dict[str, Any] = {"user_agent_extra": "trailscope"}
+            if self.endpoint_url:
+                options["s3"] = {"addressing_style": "path"}
+            self._client = self._session().client(
+                "s3", endpoint_url=self.endpoint_url, config=Config(**options)
+            )
+        return self._client
+
+    @property
+    def filesystem(self) -> pafs.FileSystem:
+        """pyarrow's S3 filesystem with the same credentials and endpoint as boto3's client."""
+        if self._fs is None:
+            session = self._session()
+            creds = session.get_credentials()
+            options: dict[str, Any] = {"region": session.region_name or "us-east-1"}
+            if creds is not None:
+                frozen = creds.get_frozen_credentials()
+                options.update(
+                    access_key=frozen.access_key,
+                    secret_key=frozen.secret_key,
+                    session_token=frozen.token,
+                )
+            if self.endpoint_url:
+                scheme, _, host = self.endpoint_url.partition("://")
+                options.update(endpoint_override=host.rstrip("/"), scheme=scheme)
+            self._fs = pafs.S3FileSystem(**options)
+        return self._fs
+
+    # -- paths ------------------------------------------------------------------------------
+
+    def key(self, rel: str) -> str:
+        return self.prefix + rel
+
+    def fs_path(self, rel: str) -> str:
+        return f"{self.bucket}/{self.key(rel)}"
+
+    def prepare(self) -> None:
+        """Fail early and clearly when the bucket is missing or not writable."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as exc:
+            raise LakeError(
+                f"cannot use {self.location} as a lake: {_describe(exc)}",
+                hint="check the bucket name, --profile and --endpoint-url",
+            ) from None
+
+    # -- operations -------------------------------------------------------------------------
+
+    def exists(self, rel: str) -> bool:
+        return self._head(rel) is not None
+
+    def _head(self, rel: str) -> dict[str, Any] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=self.key(rel))
+        except ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return None
+            raise
+
+    def read_bytes(self, rel: str) -> bytes:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=self.key(rel))["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise FileNotFoundError(self.location + rel) from None
+            raise
+
+    def open_input(self, rel: str) -> Any:
+        return self.filesystem.open_input_file(self.fs_path(rel))
+
+    def open_output(self, rel: str) -> Any:
+        return self.filesystem.open_output_stream(self.fs_path(rel))
+
+    def create_exclusive(self, rel: str, data: bytes) -> bool:
+        """A conditional PUT: S3 (and S3-compatible stores that implement it) refuse to
+        overwrite, so exactly one writer claims each commit number."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=self.key(rel), Body=data, IfNoneMatch="*"
+            )
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status in (409, 412):  # taken, or a concurrent conditional write in flight
+                return False
+            raise
+        return True
+
+    def write_atomic(self, rel: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=self.key(rel), Body=data)
+
+    def rename(self, src: str, dst: str) -> None:
+        """Copy then delete: idempotent, so a crash between the two is finished by recovery."""
+        self.client.copy_object(
+            Bucket=self.bucket,
+            Key=self.key(dst),
+            CopySource={"Bucket": self.bucket, "Key": self.key(src)},
+        )
+        self.delete(src)
+
+    def delete(self, rel: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self.key(rel))
+
+    def size(self, rel: str) -> int:
+        head = self._head(rel)
+        if head is None:
+            raise FileNotFoundError(self.location + rel)
+        return int(head["ContentLength"])
+
+    def age_seconds(self, rel: str) -> float | None:
+        head = self._head(rel)
+        if head is None:
+            return None
+        return time.time() - head["LastModified"].timestamp()
+
+    def list_dir(self, rel: str) -> list[str]:
+        prefix = self.key(rel.rstrip("/") + "/")
+        names: set[str] = set()
+        for page in self._pages(Prefix=prefix, Delimiter="/"):
+            names.update(
+                p["Prefix"][len(prefix) :].rstrip("/") for p in page.get("CommonPrefixes", ())
+            )
+            names.update(o["Key"][len(prefix) :] for o in page.get("Contents", ()))
+        return sorted(n for n in names if n)
+
+    def _pages(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        yield from paginator.paginate(Bucket=self.bucket, **kwargs)
+
+    def fsync_tree(self, rels: list[str]) -> None:
+        """Nothing to do: an object exists durably once its PUT returned."""
+
+
+def _describe(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if response:
+        error = response.get("Error", {})
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = error.get("Code") or status
+        if str(code) == "404":
+            return "no such bucket"
+        if str(code) == "403":
+            return "access denied"
+        return f"{code}: {error.get('Message', '')}".rstrip(": ")
+    return str(exc)
+
+
+def open_storage(
+    location: str | os.PathLike[str],
+    *,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+) -> LocalStorage | S3Storage:
+    """A local folder or ``s3://bucket/prefix``: what ``--lake`` accepts."""
+    text = os.fspath(location)
+    if text.startswith("s3://"):
+        return S3Storage(text, profile=profile, endpoint_url=endpoint_url)
+    if "://" in text:
+        raise LakeError(
+            f"unsupported lake location {text!r}",
+            hint="a lake is a local folder or s3://bucket/prefix",
+        )
+    return LocalStorage(Path(text).expanduser())

@@ -1,9 +1,10 @@
 """Normalized rows -> Hive-partitioned, time-sorted Parquet part files, staged for commit.
 
-A part is written as ``events/event_date=D/part-<id>.parquet.tmp`` and only renamed to
-``.parquet`` after the commit that names it is durable. Readers (trailscope, DuckDB, Spark,
-Athena) glob ``*.parquet`` and so never see a part that is not committed; a crash leaves only
-``.tmp`` files, which recovery deletes or publishes according to the log.
+A part is written as ``events/event_date=D/.part-<id>.parquet.tmp`` and only renamed to
+``part-<id>.parquet`` after the commit that names it is durable. Readers that glob the folder
+(DuckDB, Spark, Athena: Hive skips names starting with ``.`` or ``_``) never see a part that is
+not committed; a crash leaves only staged files, which recovery deletes or publishes according
+to the log.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from trailscope.decode.schema import (
     Kind,
 )
 from trailscope.lake.manifest import LOG_DIR, LakeState, PartRecord
-from trailscope.lake.storage import LocalStorage
+from trailscope.lake.storage import Storage
 
 EVENTS_DIR = "events"
 TMP_SUFFIX = ".tmp"
@@ -62,7 +63,13 @@ class StagedPart:
 
     @property
     def tmp_path(self) -> str:
-        return self.path + TMP_SUFFIX
+        return staged_path(self.path)
+
+
+def staged_path(path: str) -> str:
+    """Where a part waits for its commit: hidden from every reader that globs the folder."""
+    folder, _, name = path.rpartition("/")
+    return f"{folder}/.{name}{TMP_SUFFIX}"
 
 
 def partition_dir(partition: str) -> str:
@@ -160,32 +167,38 @@ def new_staged_part(partition: str) -> StagedPart:
     )
 
 
-def write_part(storage: LocalStorage, partition: str, table: pa.Table) -> StagedPart:
+def write_part(storage: Storage, partition: str, table: pa.Table) -> StagedPart:
     """Write one staged part; the caller commits it and then publishes it."""
     part = new_staged_part(partition)
     part.rows = table.num_rows
-    dest = storage.path(part.tmp_path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, dest, row_group_size=ROW_GROUP_ROWS, **PARQUET_OPTIONS)
-    part.bytes = dest.stat().st_size
+    with storage.open_output(part.tmp_path) as sink:
+        pq.write_table(table, sink, row_group_size=ROW_GROUP_ROWS, **PARQUET_OPTIONS)
+    part.bytes = storage.size(part.tmp_path)
     return part
 
 
-def publish(storage: LocalStorage, add: list[PartRecord], remove: list[str]) -> None:
+def publish(storage: Storage, add: list[PartRecord], remove: list[str]) -> None:
     """Make committed parts visible and retire replaced ones (idempotent, for recovery)."""
     for part in add:
-        tmp = part.path + TMP_SUFFIX
-        if storage.exists(tmp):
-            storage.rename(tmp, part.path)
+        for tmp in (staged_path(part.path), part.path + TMP_SUFFIX):  # (older lakes: the latter)
+            if storage.exists(tmp):
+                storage.rename(tmp, part.path)
+                break
     for rel in remove:
         storage.delete(rel)
 
 
-def recover(storage: LocalStorage, state: LakeState) -> int:
-    """Finish the last commit's publishing and delete staged files that no commit names.
+#: On a shared lake (S3), files of a writer still at work must not be taken for leftovers.
+SHARED_GRACE_SECONDS = 3600.0
 
-    Only the last commit can be half-published: a writer publishes each commit before making
-    the next one, and holds the lock while doing so.
+
+def recover(storage: Storage, state: LakeState, *, exclusive: bool = True) -> int:
+    """Finish publishing committed parts and delete files that no commit names.
+
+    ``exclusive``: this writer holds the lake's lock, so anything unnamed is a crashed writer's
+    leftover. Without the lock (S3, several writers), only files older than
+    :data:`SHARED_GRACE_SECONDS` are judged, and the last commit is not special: any committed
+    part still staged is published (publishing is idempotent, so racing another writer is fine).
     """
     if state.last_commit is not None:
         publish(storage, state.last_commit.add, state.last_commit.remove)
@@ -193,9 +206,22 @@ def recover(storage: LocalStorage, state: LakeState) -> int:
     for name in storage.list_dir(LOG_DIR):  # a commit killed while being written
         if name.startswith(".") and name.endswith(TMP_SUFFIX):
             storage.delete(f"{LOG_DIR}/{name}")
+    live = set(state.parts)
     for pdir in storage.list_dir(EVENTS_DIR):
         for name in storage.list_dir(f"{EVENTS_DIR}/{pdir}"):
+            rel = f"{EVENTS_DIR}/{pdir}/{name}"
+            if not exclusive:
+                age = storage.age_seconds(rel)
+                if age is None or age < SHARED_GRACE_SECONDS:
+                    continue
             if name.endswith(TMP_SUFFIX):
-                storage.delete(f"{EVENTS_DIR}/{pdir}/{name}")
+                final = f"{EVENTS_DIR}/{pdir}/{name.lstrip('.')[: -len(TMP_SUFFIX)]}"
+                if final in live and not storage.exists(final):
+                    storage.rename(rel, final)
+                else:
+                    storage.delete(rel)
+                    removed += 1
+            elif rel not in live and not exclusive:
+                storage.delete(rel)  # retired by a compaction whose writer died before deleting
                 removed += 1
     return removed
