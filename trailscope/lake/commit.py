@@ -10,8 +10,10 @@ events, whatever the interleaving.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -42,6 +44,9 @@ class DedupIndex:
         self.storage = storage
         self.state = state
         self._ids: dict[str, list[pa.Array]] = {}
+
+    def loaded(self) -> list[str]:
+        return list(self._ids)
 
     def forget(self, partitions: set[str]) -> None:
         """Reload these partitions on next use (other writers added to them)."""
@@ -111,7 +116,6 @@ def _rows_with_ids(storage: Storage, rels: list[str], ids: pa.Array) -> pa.Table
     decoding other columns where nothing matches (about 3x faster than pyarrow); objects on S3
     are read through pyarrow's filesystem as a dataset, which DuckDB filters the same way.
     """
-    import duckdb
     import pyarrow.dataset as ds
 
     con = duckdb.connect()
@@ -161,7 +165,14 @@ def commit_batch(
                 ids[i], n = index.filter_new(part, ids[i])
                 dropped += n
 
-    dedup(list(range(len(output.parts))))
+    def dedup_all() -> None:
+        _retrying_on_vanished_parts(
+            manifest, state, index, lambda: dedup(list(range(len(output.parts))))
+        )
+
+    if not storage.is_local:  # other writers: start from their latest commits
+        manifest.refresh(state)
+    dedup_all()
     commit = new_commit("ingest", objects=list(output.objects), add=_adds(output.parts))
     taken = 0
 
@@ -178,7 +189,7 @@ def commit_batch(
                     _drop_rows_from(storage, part, gone)
         index.forget({p.partition for p in output.parts})
         ids[:] = [_staged_ids(storage, p) for p in output.parts]
-        dedup(list(range(len(output.parts))))
+        dedup_all()
         commit.objects = mine
         commit.add = _adds(output.parts)
         return bool(commit.objects)
@@ -191,6 +202,22 @@ def commit_batch(
     if committed:
         writer.publish(storage, commit.add, commit.remove)
     return CommitResult(committed, commit.add, commit.objects, dropped, taken)
+
+
+def _retrying_on_vanished_parts(
+    manifest: Manifest, state: LakeState, index: DedupIndex, work: Callable[[], None]
+) -> None:
+    """Run ``work``, which reads the lake's parts; if another writer's compaction retired a
+    part meanwhile (the read fails), catch up with its commit and run it again."""
+    for _ in range(20):
+        try:
+            work()
+            return
+        except (OSError, duckdb.Error):
+            if manifest.storage.is_local or not manifest.refresh(state):
+                raise  # nothing changed: the failure is real
+            index.forget(set(state.parts_by_partition()) | set(index.loaded()))
+    work()
 
 
 def _adds(parts: list[writer.StagedPart]) -> list[PartRecord]:

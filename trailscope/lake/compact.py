@@ -131,7 +131,12 @@ def compact(
     storage = manifest.storage
     changed = 0
     for item in plan(state, partitions, full=full):
-        staged = merge_parts(storage, item)
+        try:
+            staged = merge_parts(storage, item)
+        except OSError:
+            if storage.is_local:
+                raise
+            continue  # another writer compacted this partition meanwhile; it is in good hands
         storage.fsync_tree([p.tmp_path for p in staged])
         commit = new_commit(
             "compact",

@@ -227,6 +227,18 @@ def _account(summary: IngestSummary, output: BatchOutput, result: CommitResult) 
         summary.coerced_values += rec.coerced_values
 
 
+#: Runs batches somewhere (this process, a process pool, Spark tasks) and yields their
+#: outputs in plan order; the caller commits each as it arrives.
+BatchRunner = Callable[[Source, Storage, Iterator[list[SourceObject]]], Iterator[BatchOutput]]
+
+
+def run_serial(
+    source: Source, storage: Storage, batches: Iterator[list[SourceObject]]
+) -> Iterator[BatchOutput]:
+    for batch in batches:
+        yield process_batch(source, storage, batch)
+
+
 def run_ingest(
     source: Source,
     manifest: Manifest,
@@ -234,16 +246,18 @@ def run_ingest(
     flt: ListFilter,
     summary: IngestSummary,
     *,
-    workers: int,
+    runner: BatchRunner = run_serial,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     progress: ProgressFn | None = None,
+    objects: Iterable[SourceObject] | None = None,
 ) -> set[str]:
-    """List, plan and run all batches; returns the partitions that received parts."""
+    """List (or take ``objects`` as given), plan and run all batches; returns the partitions
+    that received parts."""
     started = time.monotonic()
     planned: list[SourceObject] = []
     skipped: list[ObjectRecord] = []
     digests: list[tuple[SourceObject, ObjectRecord]] = []
-    for obj in source.iter_objects(flt):
+    for obj in source.iter_objects(flt) if objects is None else objects:
         summary.listed += 1
         if state.is_current(object_id(obj), obj.version):
             summary.already_ingested += 1
@@ -263,24 +277,14 @@ def run_ingest(
     touched: set[str] = set()
     total = len(planned)
     done = 0
-
-    def on_result(output: BatchOutput) -> None:
-        nonlocal done
+    if progress:
+        progress(0, total, 0)
+    for output in runner(source, manifest.storage, plan_batches(planned, batch_bytes)):
         _account(summary, output, commit_batch(manifest, state, index, output))
         touched.update(p.partition for p in output.parts if p.rows)
         done += len(output.objects)
         if progress:
             progress(done, total, summary.events_added)
-
-    if progress:
-        progress(0, total, 0)
-    batches = plan_batches(planned, batch_bytes)
-    storage = manifest.storage
-    if workers <= 1:
-        for batch in batches:
-            on_result(process_batch(source, storage, batch))
-    else:
-        _run_pool(source, storage, batches, workers, on_result)
     summary.seconds = time.monotonic() - started
     return touched
 
@@ -301,34 +305,41 @@ def _keep_digest_signatures(
             return  # verify reports the signature as unavailable; nothing else depends on it
         rec.meta = {k: v for k, v in meta.items() if k in SIGNATURE_META} or None
 
+    fetch(digests[0])  # first alone: the source makes its client once, not in every thread
     with ThreadPoolExecutor(max_workers=16) as pool:  # one HEAD each: latency-bound
-        list(pool.map(fetch, digests))
+        list(pool.map(fetch, digests[1:]))
 
 
-def _run_pool(
-    source: Source,
-    storage: Storage,
-    batches: Iterator[list[SourceObject]],
-    workers: int,
-    on_result: Callable[[BatchOutput], None],
-) -> None:
-    """Keep every worker busy with at most one batch queued each (bounded memory).
+def process_pool(workers: int) -> BatchRunner:
+    """Batches in ``workers`` processes, each kept busy with at most one batch queued
+    (bounded memory).
 
-    Results are committed in plan order, not completion order: when a re-delivered event sits
-    in two batches, the copy kept is always the one from the first key listed, so the lake is
-    the same whatever the number of workers or the batch size.
+    Results come back in plan order, not completion order: when a re-delivered event sits in
+    two batches, the copy kept is always the one from the first key listed, so the lake is the
+    same whatever the number of workers or the batch size.
     """
-    ctx = multiprocessing.get_context("spawn")  # fork after pyarrow threads start is unsafe
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(source, storage)
-    ) as pool:
-        pending: deque[Future[BatchOutput]] = deque()
-        for batch in batches:
-            pending.append(pool.submit(_worker_batch, batch))
-            if len(pending) >= workers * 2:
-                on_result(pending.popleft().result())
-        while pending:
-            on_result(pending.popleft().result())
+    if workers <= 1:
+        return run_serial
+
+    def run(
+        source: Source, storage: Storage, batches: Iterator[list[SourceObject]]
+    ) -> Iterator[BatchOutput]:
+        ctx = multiprocessing.get_context("spawn")  # fork after pyarrow threads start is unsafe
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(source, storage),
+        ) as pool:
+            pending: deque[Future[BatchOutput]] = deque()
+            for batch in batches:
+                pending.append(pool.submit(_worker_batch, batch))
+                if len(pending) >= workers * 2:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+    return run
 
 
 def default_workers() -> int:

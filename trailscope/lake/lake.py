@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -20,15 +21,17 @@ from trailscope.lake import compact as compaction
 from trailscope.lake import writer
 from trailscope.lake.ingest import (
     DEFAULT_BATCH_BYTES,
+    BatchRunner,
     IngestSummary,
     ProgressFn,
     default_workers,
+    process_pool,
     run_ingest,
 )
 from trailscope.lake.lock import WriterLock
 from trailscope.lake.manifest import LakeState, Manifest
 from trailscope.lake.storage import open_storage
-from trailscope.sources.base import ListFilter, Source, open_source
+from trailscope.sources.base import ListFilter, Source, SourceObject, open_source
 from trailscope.timeparse import parse_time
 
 if TYPE_CHECKING:  # query machinery is imported on first use: CLI start-up stays fast
@@ -236,8 +239,15 @@ class Lake:
         profile: str | None = None,
         endpoint_url: str | None = None,
         progress: ProgressFn | None = None,
+        objects: Iterable[SourceObject] | None = None,
+        runner: BatchRunner | None = None,
     ) -> IngestSummary:
-        """Add every new or changed object of ``source``; safe to re-run, safe to kill."""
+        """Add every new or changed object of ``source``; safe to re-run, safe to kill.
+
+        ``objects``: ingest exactly these (as an S3 event notification names them) instead of
+        listing ``source``. ``runner``: where batches run (default: a pool of ``workers``
+        processes; see :mod:`trailscope.lake.spark_ingest` for Spark).
+        """
         src = (
             open_source(source, profile=profile, endpoint_url=endpoint_url)
             if isinstance(source, str)
@@ -262,9 +272,10 @@ class Lake:
                 state,
                 flt,
                 summary,
-                workers=workers or default_workers(),
+                runner=runner or process_pool(workers or default_workers()),
                 batch_bytes=batch_bytes,
                 progress=progress,
+                objects=objects,
             )
             if compact and touched:
                 summary.compacted_partitions = compaction.compact(self.manifest, state, touched)

@@ -192,7 +192,8 @@ class Manifest:
     def refresh(self, state: LakeState) -> int:
         """Apply the commits other writers made since ``state`` was read; returns how many."""
         applied = 0
-        for name in self.storage.list_dir(LOG_DIR):
+        after = f"{state.version:0{_VERSION_DIGITS}d}.json" if state.version else None
+        for name in self.storage.list_dir(LOG_DIR, start_after=after):
             if not name.endswith(".json") or name.startswith("."):
                 continue
             version = int(name.removesuffix(".json"))

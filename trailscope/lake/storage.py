@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import pyarrow.fs as pafs
 
+from trailscope.aws import s3_client
 from trailscope.errors import LakeError
 
 
@@ -43,7 +44,7 @@ class Storage(Protocol):
     def rename(self, src: str, dst: str) -> None: ...
     def delete(self, rel: str) -> None: ...
     def size(self, rel: str) -> int: ...
-    def list_dir(self, rel: str) -> list[str]: ...
+    def list_dir(self, rel: str, start_after: str | None = None) -> list[str]: ...
     def age_seconds(self, rel: str) -> float | None: ...
     def fsync_tree(self, rels: list[str]) -> None: ...
     def prepare(self) -> None: ...
@@ -132,12 +133,14 @@ class LocalStorage:
         except FileNotFoundError:
             return None
 
-    def list_dir(self, rel: str) -> list[str]:
-        """Names directly under ``rel`` (empty if it does not exist), sorted."""
+    def list_dir(self, rel: str, start_after: str | None = None) -> list[str]:
+        """Names directly under ``rel`` (empty if it does not exist), sorted; with
+        ``start_after``, only names after it."""
         try:
-            return sorted(os.listdir(self.path(rel)))
+            names = sorted(os.listdir(self.path(rel)))
         except FileNotFoundError:
             return []
+        return [n for n in names if start_after is None or n > start_after]
 
     def fsync_tree(self, rels: list[str]) -> None:
         """Make freshly written files and their folders durable before they are committed."""
@@ -210,14 +213,7 @@ class S3Storage:
     @property
     def client(self) -> Any:
         if self._client is None:
-            from botocore.config import Config
-
-            options: dict[str, Any] = {"user_agent_extra": "trailscope"}
-            if self.endpoint_url:
-                options["s3"] = {"addressing_style": "path"}
-            self._client = self._session().client(
-                "s3", endpoint_url=self.endpoint_url, config=Config(**options)
-            )
+            self._client = s3_client(self.profile, self.endpoint_url, self.region)
         return self._client
 
     @property
@@ -334,10 +330,13 @@ class S3Storage:
             return None
         return time.time() - head["LastModified"].timestamp()
 
-    def list_dir(self, rel: str) -> list[str]:
+    def list_dir(self, rel: str, start_after: str | None = None) -> list[str]:
+        """As for local folders; ``start_after`` is passed to S3, so catching up with a long
+        commit log costs one request for what is new, not one per 1000 commits."""
         prefix = self.key(rel.rstrip("/") + "/")
         names: set[str] = set()
-        for page in self._pages(Prefix=prefix, Delimiter="/"):
+        extra = {"StartAfter": prefix + start_after} if start_after else {}
+        for page in self._pages(Prefix=prefix, Delimiter="/", **extra):
             names.update(
                 p["Prefix"][len(prefix) :].rstrip("/") for p in page.get("CommonPrefixes", ())
             )

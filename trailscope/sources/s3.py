@@ -197,7 +197,8 @@ class S3Source:
         import boto3  # slow to import; only S3 runs need it
         from botocore.config import Config
 
-        options: dict[str, Any] = {"user_agent_extra": "trailscope"}
+        # Its own client (not the shared one of trailscope.aws): tests and tools hook its events.
+        options: dict[str, Any] = {"user_agent_extra": "trailscope", "max_pool_connections": 32}
         if self.endpoint_url:
             # S3-compatible stores rarely have per-bucket DNS names.
             options["s3"] = {"addressing_style": "path"}
