@@ -46,6 +46,8 @@ TABLE = "cloudtrail"
 #: (one row per day of the lake: ``partition_number``, ``event_date``, ``year``, ...).
 PARTITIONS_SUFFIX = "$partitions"
 PARTITIONS_TABLE = f"{TABLE}{PARTITIONS_SUFFIX}"
+#: Tables of the lake's own beside the events, used by name (never mapped to ``cloudtrail``).
+SIDE_TABLES = frozenset({"cloudtrail_validation"})
 
 #: Columns that common Athena CloudTrail DDLs partition by, as expressions of our columns.
 COMPAT_COLUMNS: dict[str, str] = {
@@ -161,7 +163,7 @@ def _map_tables(tree: exp.Expression, notices: list[str]) -> None:
         if isinstance(table.this, exp.Func | exp.Unnest) or not table.name:
             continue
         name = table.name.lower()
-        if not table.db and name in ctes:
+        if not table.db and (name in ctes or name in SIDE_TABLES):
             continue
         full = ".".join(p for p in (table.catalog, table.db, table.name) if p)
         target = PARTITIONS_TABLE if name.endswith(PARTITIONS_SUFFIX) else TABLE

@@ -33,6 +33,9 @@ from trailscope.sql import (
     suggest_column,
 )
 
+#: What ``trailscope verify --lake`` recorded, one row per log file (see trailscope.integrity).
+VALIDATION_TABLE = "cloudtrail_validation"
+
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # no leading zeros, as in Trino
 _IPV4 = rf"({_OCTET}\.){{3}}{_OCTET}"
 
@@ -126,6 +129,7 @@ class DuckDBEngine:
         *,
         threads: int | None = None,
         filesystem: pafs.FileSystem | None = None,
+        validation: pa.Table | None = None,
     ) -> None:
         """``files``: the lake's live Parquet parts. With ``filesystem`` (an S3 lake) they are
         paths on it, read through pyarrow, since DuckDB's own S3 extension must be downloaded
@@ -134,6 +138,10 @@ class DuckDBEngine:
         self.filesystem = filesystem
         self.con = duckdb.connect(config={"threads": threads} if threads else {})
         self._create_view()
+        if validation is not None:
+            # Join on the object id: substr(sourcekey, strpos(sourcekey, 'AWSLogs/')).
+            self.con.register("_validation", validation)
+            self.con.execute(f"CREATE VIEW {VALIDATION_TABLE} AS SELECT * FROM _validation")
 
     def close(self) -> None:
         self.con.close()

@@ -47,9 +47,13 @@ SIGNATURE_META = frozenset({"signature", "signature-algorithm"})
 
 
 def object_id(obj: SourceObject) -> str:
-    """The trail-relative key when there is one, so a local copy and the bucket agree."""
-    at = obj.key.find("AWSLogs/")
-    return obj.key[at:] if at >= 0 else obj.uri
+    """The key from ``AWSLogs/`` on when there is one (also for a source rooted below that
+    folder), so a bucket, its prefix and a local copy agree; else the full URI."""
+    for text in (obj.key, obj.uri.replace(os.sep, "/")):
+        at = text.find("AWSLogs/")
+        if at >= 0:
+            return text[at:]
+    return obj.uri
 
 
 @dataclass

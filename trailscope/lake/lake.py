@@ -183,13 +183,16 @@ class Lake:
         return translate(sql, dialect=engine)
 
     def engine(self) -> DuckDBEngine:
-        """A DuckDB connection with the ``cloudtrail`` view over this lake (caller closes it)."""
+        """A DuckDB connection with the ``cloudtrail`` view over this lake, and
+        ``cloudtrail_validation`` with what ``trailscope verify`` found (caller closes it)."""
         from trailscope.engines.duckdb import DuckDBEngine
+        from trailscope.integrity.record import validated_files
 
+        validation = validated_files(self)
         if self.storage.is_local:
-            return DuckDBEngine(self.files())
+            return DuckDBEngine(self.files(), validation=validation)
         paths = [self.storage.fs_path(rel) for rel in self.part_paths()]
-        return DuckDBEngine(paths, filesystem=self.storage.filesystem)
+        return DuckDBEngine(paths, filesystem=self.storage.filesystem, validation=validation)
 
     def query(
         self, sql: str, *, timeout: float | None = None, params: dict[str, Any] | None = None
@@ -262,7 +265,7 @@ class Lake:
         self.storage.prepare()
         self.manifest.initialize()
         summary = IngestSummary(source=src.uri, lake=self.location)
-        with self._writer("ingest") as lock:
+        with self.writer_lock("ingest") as lock:
             summary.took_over_lock = lock is not None and lock.took_over is not None
             state = self.manifest.load()
             writer.recover(self.storage, state, exclusive=self.storage.is_local)
@@ -284,12 +287,12 @@ class Lake:
     def compact(self, *, full: bool = False) -> int:
         """Merge small files; returns how many partitions were rewritten."""
         self.manifest.check_format()
-        with self._writer("compact"):
+        with self.writer_lock("compact"):
             state = self.manifest.load()
             writer.recover(self.storage, state, exclusive=self.storage.is_local)
             return compaction.compact(self.manifest, state, full=full)
 
-    def _writer(self, operation: str) -> AbstractContextManager[WriterLock | None]:
+    def writer_lock(self, operation: str) -> AbstractContextManager[WriterLock | None]:
         """The local lock; S3 lakes take none: writers there commit optimistically."""
         if self.storage.is_local:
             return WriterLock(self.storage, operation)  # type: ignore[arg-type]

@@ -1,0 +1,248 @@
+"""``verify``: prove a trail's log files were not deleted, altered or slipped in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from trailscope.cli.base import EXIT_OK, JsonOpt, app, err, guard, out
+
+#: Exit code when verification ran and found problems (documented in --help and docs).
+EXIT_PROBLEMS = 4
+# (header, by_day column): problems of the same kind share a column to fit a terminal
+_DAY_TABLE = (
+    ("account", "account"),
+    ("region", "region"),
+    ("day", "day"),
+    ("valid", "validated"),
+    ("unsigned", "unsigned"),
+    ("modified", "modified"),
+    ("missing", "missing"),
+    ("unlisted", "not_listed"),
+    ("untrusted", "untrusted"),
+    ("digests", "digests"),
+    ("bad", "digest_problems"),
+    ("breaks", "chain_breaks"),
+)
+_TEXT = frozenset({"account", "region", "day"})
+_LISTED = 20  # problems of each kind printed in the terminal (--json has them all)
+
+
+@app.command()
+def verify(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="The trail: s3://BUCKET/PREFIX or a local copy of the bucket (or its AWSLogs/).",
+            show_default=False,
+        ),
+    ],
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only files delivered from this time on (2024-06-01, 7d, ...)."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only files delivered up to this time (same forms).")
+    ] = None,
+    account: Annotated[
+        list[str] | None, typer.Option("--account", "-a", help="Only this account (repeatable).")
+    ] = None,
+    region: Annotated[
+        list[str] | None, typer.Option("--region", "-r", help="Only this region (repeatable).")
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(help="AWS profile for S3 and for fetching CloudTrail's public keys."),
+    ] = None,
+    endpoint_url: Annotated[
+        str | None, typer.Option(help="S3-compatible endpoint, e.g. http://127.0.0.1:9000.")
+    ] = None,
+    public_key: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--public-key",
+            help="Check signatures offline with this PEM key instead of asking CloudTrail "
+            "(repeatable, e.g. one per region or per rotation).",
+        ),
+    ] = None,
+    lake: Annotated[
+        Path | None,
+        typer.Option(
+            "--lake",
+            "-l",
+            help="Use the signatures this lake kept at ingest, and record the results in it.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Threads reading and hashing files.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate CloudTrail log files against their signed hourly digests.
+
+    Checks that every log file a digest lists exists and has the SHA-256 the digest records,
+    that every log file present is listed in a digest, that each account/region's digest chain
+    is unbroken (a deleted digest, or several in a row, is found where the chain points at it),
+    and each digest's RSA signature with the region's public key: from CloudTrail's
+    ListPublicKeys, or --public-key for offline checks.
+
+    Signatures live in S3 object metadata, which a plain local copy loses: they are read from
+    S3 when verifying s3://, else from a lake given with --lake (ingest keeps them). Without
+    them, hashes and the chain are still checked and signatures are reported as unavailable.
+    With --lake the per-file results are recorded in the lake.
+
+    Exit codes: 0 no problem found, 4 problems found, 1 error.
+
+    Examples:
+
+      trailscope verify s3://trail-bucket/AWSLogs/ --since 2024-06-01
+
+      trailscope verify ./trail-copy --lake ./lake --public-key us-east-1.pem
+
+      trailscope verify ./trail-copy --json > integrity.json
+    """
+    from trailscope.integrity import StaticKeys, record_validation, verify_trail
+    from trailscope.integrity.signing import read_public_key
+    from trailscope.timeparse import parse_time
+
+    def run() -> int:
+        keys = StaticKeys([read_public_key(p) for p in public_key]) if public_key else None
+        signatures = None
+        if lake is not None:
+            from trailscope.lake import open_lake
+
+            signatures = open_lake(lake).digest_signatures()
+        with Progress(
+            TextColumn("[bold]hashing log files"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=as_json or not err.is_terminal,
+        ) as bar:
+            task = bar.add_task("hashing", total=None)
+            report = verify_trail(
+                source,
+                since=parse_time(since) if since else None,
+                until=parse_time(until, end_of_day=True) if until else None,
+                accounts=account or (),
+                regions=region or (),
+                keys=keys,
+                signatures=signatures,
+                signature_source="lake",
+                profile=profile,
+                endpoint_url=endpoint_url,
+                workers=workers,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        recorded = None
+        if lake is not None:
+            recorded = record_validation(lake, report)
+        if as_json:
+            data = report.to_json()
+            data["recorded_in_lake"] = recorded
+            out.print_json(data=data)
+        else:
+            _print_report(report, recorded, lake)
+        return EXIT_OK if report.ok else EXIT_PROBLEMS
+
+    raise typer.Exit(guard(run))
+
+
+def _print_report(report: Any, recorded: int | None, lake: Path | None) -> None:
+    s = report.summary()
+    out.print(
+        f"[bold]verified[/] {s['log_files']:,} log files and {s['digests']:,} digests of "
+        f"{report.source} in {report.seconds:.1f} s "
+        f"({report.bytes_hashed / 1e6:,.1f} MB hashed)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    where = (
+        f"signatures from {report.signature_source}"
+        if report.signature_source != "none"
+        else "signatures: none available (S3 keeps them as object metadata; a plain copy loses "
+        "them, a lake ingested from S3 keeps them: --lake)"
+    )
+    if report.key_source:
+        where += f", public keys from {report.key_source}"
+    out.print(where, highlight=False, soft_wrap=True)
+    rows = report.by_day()
+    # Only columns with something in them: a healthy trail reads valid/digests and nothing else.
+    shown = [(h, c) for h, c in _DAY_TABLE if c in _TEXT or any(r[c] for r in rows)]
+    table = Table(box=None, pad_edge=False, padding=(0, 1))
+    for name, column in shown:
+        table.add_column(name, no_wrap=True, justify="left" if column in _TEXT else "right")
+    for row in rows:
+        table.add_row(*(str(row[c]) if c in _TEXT else _n(row[c]) for _, c in shown))
+    out.print(table)
+    _print_problems(report)
+    if report.chains:
+        newest = max(c.last_end for c in report.chains)
+        out.print(
+            f"{len(report.chains):,} digest chains, the newest digest ending {newest}"
+            + (f"; {len(report.chain_starts):,} chain starts" if report.chain_starts else ""),
+            highlight=False,
+        )
+    if s["signatures"]["unavailable"]:
+        out.print(
+            f"[yellow]signatures unavailable[/] for {s['signatures']['unavailable']:,} digests: "
+            f"their {s['unsigned']:,} files match the digests' hashes and the chain was checked, "
+            "but the digests themselves are not proven authentic",
+            soft_wrap=True,
+        )
+    if s["pending"]:
+        out.print(f"[dim]{s['pending']:,} recent files are not covered by a digest yet[/]")
+    if recorded is not None:
+        out.print(f"[dim]recorded {recorded:,} file verdicts in {lake}[/]")
+    if report.ok:
+        checked = f", {s['unsigned']:,} hash-checked only" if s["unsigned"] else ""
+        out.print(
+            f"[bold green]OK[/]: no problem found ({s['validated']:,} files validated{checked})"
+        )
+    else:
+        out.print(f"[bold red]PROBLEMS[/]: {report.problems:,} found")
+
+
+def _print_problems(report: Any) -> None:
+    from trailscope.integrity import FileStatus
+
+    for status in (
+        FileStatus.MODIFIED,
+        FileStatus.MISSING,
+        FileStatus.NOT_LISTED,
+        FileStatus.UNTRUSTED,
+    ):
+        hits = [f for f in report.files if f.status is status]
+        if hits:
+            out.print(f"[bold red]{status.replace('_', ' ')}[/]: {len(hits):,} log files")
+            for f in hits[:_LISTED]:
+                via = f" (listed in {f.digest})" if f.digest else ""
+                out.print(f"  {f.id}{via}", highlight=False, soft_wrap=True)
+            if len(hits) > _LISTED:
+                err.print(f"  ... {len(hits) - _LISTED:,} more (see --json)")
+    bad = [d for d in report.digests if not d.ok]
+    if bad:
+        out.print(f"[bold red]digest problems[/]: {len(bad):,}")
+        for d in bad[:_LISTED]:
+            why = "; ".join(
+                [f"signature {d.signature}", *([d.reason] if d.reason else []), *d.problems]
+            )
+            out.print(f"  {d.id}: {why}", highlight=False, soft_wrap=True)
+    for b in report.chain_breaks:
+        gap = f", nothing covers {b.gap_start} .. {b.gap_end}" if b.gap_end else ""
+        out.print(
+            f"[bold red]chain break[/] {b.account}/{b.region}: {b.reason} at {b.at} "
+            f"(it names {b.expected_previous}{gap})",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def _n(value: int) -> str:
+    return f"{value:,}" if value else "[dim]0[/]"
