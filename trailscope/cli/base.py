@@ -48,12 +48,14 @@ out = Console()
 err = Console(stderr=True)
 
 LakeOpt = Annotated[
-    Path,
+    str,
     typer.Option(
         "--lake",
         "-l",
         envvar="TRAILSCOPE_LAKE",
-        help="Lake folder (created by ingest). Also read from $TRAILSCOPE_LAKE.",
+        help="Lake folder or s3://bucket/prefix/ (created by ingest). Also read from "
+        "$TRAILSCOPE_LAKE; S3 lakes use the AWS credential chain ($AWS_PROFILE) and "
+        "$AWS_ENDPOINT_URL_S3 for S3-compatible stores.",
         show_default=True,
     ),
 ]

@@ -20,6 +20,7 @@ from trailscope.cli.base import (
     print_ingest_summary,
     progress,
 )
+from trailscope.errors import TrailscopeError
 
 # --------------------------------------------------------------------------- ingest
 
@@ -62,6 +63,16 @@ def ingest(
     no_compact: Annotated[
         bool, typer.Option("--no-compact", help="Skip merging small files after ingest.")
     ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="Where batches run: 'local' (worker processes) or 'spark' (tasks of a Spark "
+            "session; the source and the lake must be reachable from every executor)."
+        ),
+    ] = "local",
+    spark_master: Annotated[
+        str | None, typer.Option(help="Spark master URL for --engine spark (default: local[*]).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Add new and changed CloudTrail files from SOURCE to the lake.
@@ -83,11 +94,21 @@ def ingest(
       trailscope ingest s3://my-trail-bucket/AWSLogs/ --profile audit --since 2024-06-01
 
       trailscope ingest s3://bucket/AWSLogs/o-abc123defg/ -a 111122223333 -r us-east-1
+
+      trailscope ingest s3://bucket/AWSLogs/ --lake s3://analytics/trailscope/ --engine spark
     """
     from trailscope.lake import Lake
     from trailscope.timeparse import parse_time
 
     def run() -> int:
+        runner = None
+        if engine == "spark":
+            from trailscope.engines.spark import get_session
+            from trailscope.lake.spark_ingest import spark_runner
+
+            runner = spark_runner(get_session(spark_master))
+        elif engine != "local":
+            raise TrailscopeError(f"unknown engine {engine!r}", hint="use 'local' or 'spark'")
         lk = Lake(lake)
         with progress(quiet=as_json) as prog:
             task = prog.add_task("ingesting", total=None, events=0)
@@ -106,6 +127,7 @@ def ingest(
                 profile=profile,
                 endpoint_url=endpoint_url,
                 progress=tick,
+                runner=runner,
             )
         if as_json:
             out.print_json(data=summary.__dict__)

@@ -189,7 +189,13 @@ class S3Storage:
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         self.location = f"s3://{bucket}/{self.prefix}"
         self.profile = profile
-        self.endpoint_url = endpoint_url
+        # boto3 reads these itself; pyarrow's filesystem needs them passed.
+        self.endpoint_url = (
+            endpoint_url
+            or os.environ.get("AWS_ENDPOINT_URL_S3")
+            or os.environ.get("AWS_ENDPOINT_URL")
+            or None
+        )
         self.region = region
         self._client: Any = None
         self._fs: pafs.FileSystem | None = None
