@@ -293,3 +293,37 @@ def _event(event_id: str, when: str) -> dict:
 def _write(path: Path, events: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(json.dumps({"Records": events}).encode()))
+
+
+def test_a_long_commit_log_loads_from_its_checkpoint(
+    trail, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past a checkpoint, loading reads the checkpoint and what follows, never older commits,
+    and gives the same state as replaying every commit."""
+    from trailscope.lake import manifest as manifest_mod
+
+    monkeypatch.setattr(manifest_mod, "CHECKPOINT_EVERY", 10)
+    root, _ = trail
+    lake = Lake(tmp_path / "lake")
+    lake.ingest(str(root), workers=1, batch_bytes=32 * 1024)
+    state = lake.state()
+    assert state.commits > 25
+    log = tmp_path / "lake" / manifest_mod.LOG_DIR
+    pointer = json.loads((tmp_path / "lake" / manifest_mod.LAST_CHECKPOINT).read_text())
+    assert pointer["version"] == state.version // 10 * 10
+
+    # Damage every commit before the checkpoint: loading must not need them.
+    for path in sorted(log.glob("*.json")):
+        if int(path.stem) < pointer["version"]:
+            path.write_text("not json")
+    loaded = lake.state()
+    assert loaded.version == state.version and loaded.commits == state.commits
+    assert loaded.parts == state.parts and loaded.objects == state.objects
+    assert lake.info().events == sum(unique_event_ids(trail_events(root)).values())
+
+    # Without its pointer the lake replays the log (here: damaged, so it says so).
+    (tmp_path / "lake" / manifest_mod.LAST_CHECKPOINT).unlink()
+    with pytest.raises(LakeError) as err:
+        lake.state()
+    assert err.value.message.startswith(f"commit 1 of {tmp_path / 'lake'} is damaged (")
+    assert err.value.hint == "restore the file from a backup"

@@ -27,6 +27,10 @@ LOG_DIR = f"{META_DIR}/log"
 FORMAT_FILE = f"{META_DIR}/lake.json"
 FORMAT_VERSION = 1
 _VERSION_DIGITS = 12
+CHECKPOINT_DIR = f"{META_DIR}/checkpoints"
+LAST_CHECKPOINT = f"{META_DIR}/last_checkpoint.json"
+#: A checkpoint every this many commits.
+CHECKPOINT_EVERY = 100
 
 
 class CommitConflict(LakeError):
@@ -185,9 +189,39 @@ class Manifest:
             )
 
     def load(self) -> LakeState:
-        state = LakeState()
+        """The lake's state: the latest checkpoint, then the commits after it."""
+        state = self._load_checkpoint() or LakeState()
         self.refresh(state)
         return state
+
+    def _load_checkpoint(self) -> LakeState | None:
+        try:
+            version = int(orjson.loads(self.storage.read_bytes(LAST_CHECKPOINT))["version"])
+            snapshot = Commit.from_bytes(self.storage.read_bytes(_checkpoint_name(version)))
+            last = Commit.from_bytes(self.storage.read_bytes(_commit_name(version)))
+        except (FileNotFoundError, KeyError, ValueError, orjson.JSONDecodeError):
+            return None  # none yet, or damaged: replaying the whole log gives the same state
+        state = LakeState()
+        state.apply(snapshot)
+        state.version, state.last_commit = version, last
+        state.commits = int(snapshot.info["commits"])
+        return state
+
+    def write_checkpoint(self, state: LakeState) -> None:
+        """Save ``state`` whole, so loading costs one checkpoint plus the commits after it
+        instead of every commit since the lake began (thousands a day under Lambda)."""
+        snapshot = Commit(
+            version=state.version,
+            operation="checkpoint",
+            committed_at=now_iso(),
+            objects=list(state.objects.values()),
+            add=list(state.parts.values()),
+            info={"commits": state.commits},
+        )
+        self.storage.write_atomic(_checkpoint_name(state.version), snapshot.to_bytes())
+        # Pointer last: it only ever names a complete checkpoint. Racing writers may move it
+        # back a little; any complete checkpoint is a correct starting point.
+        self.storage.write_atomic(LAST_CHECKPOINT, orjson.dumps({"version": state.version}))
 
     def refresh(self, state: LakeState) -> int:
         """Apply the commits other writers made since ``state`` was read; returns how many."""
@@ -204,7 +238,14 @@ class Manifest:
                     f"the commit log of {self.storage.location} has a gap before commit {version}",
                     hint="a commit file was deleted by hand; restore it from a backup",
                 )
-            state.apply(Commit.from_bytes(self.storage.read_bytes(f"{LOG_DIR}/{name}")))
+            try:
+                commit = Commit.from_bytes(self.storage.read_bytes(f"{LOG_DIR}/{name}"))
+            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                raise LakeError(
+                    f"commit {version} of {self.storage.location} is damaged ({exc})",
+                    hint="restore the file from a backup",
+                ) from None
+            state.apply(commit)
             applied += 1
         return applied
 
@@ -239,13 +280,22 @@ class Manifest:
     def append(self, state: LakeState, commit: Commit) -> None:
         """Make ``commit`` durable as version state.version+1, then apply it to ``state``."""
         commit.version = state.version + 1
-        name = f"{LOG_DIR}/{commit.version:0{_VERSION_DIGITS}d}.json"
-        if not self.storage.create_exclusive(name, commit.to_bytes()):
+        if not self.storage.create_exclusive(_commit_name(commit.version), commit.to_bytes()):
             raise CommitConflict(
                 f"commit {commit.version} already exists in {self.storage.location}",
                 hint="another writer changed the lake; run again",
             )
         state.apply(commit)
+        if commit.version % CHECKPOINT_EVERY == 0:
+            self.write_checkpoint(state)
+
+
+def _commit_name(version: int) -> str:
+    return f"{LOG_DIR}/{version:0{_VERSION_DIGITS}d}.json"
+
+
+def _checkpoint_name(version: int) -> str:
+    return f"{CHECKPOINT_DIR}/{version:0{_VERSION_DIGITS}d}.json"
 
 
 def now_iso() -> str:
