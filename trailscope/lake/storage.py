@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 
 from trailscope.aws import s3_client
@@ -82,12 +83,20 @@ class LocalStorage:
         return self.path(rel).read_bytes()
 
     def open_input(self, rel: str) -> Any:
-        return self.path(rel).open("rb")
+        """A native Arrow file (no Python file object in Parquet's hot path)."""
+        try:
+            return pa.OSFile(str(self.path(rel)), "rb")
+        except FileNotFoundError:
+            raise
+        except OSError as exc:  # Arrow's "Failed to open local file": keep the usual type
+            if not self.path(rel).exists():
+                raise FileNotFoundError(str(self.path(rel))) from exc
+            raise
 
     def open_output(self, rel: str) -> Any:
         dest = self.path(rel)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        return dest.open("wb")
+        return pa.OSFile(str(dest), "wb")
 
     def _durable_temp(self, rel: str, data: bytes) -> tuple[Path, Path]:
         """``data`` fsynced in a hidden temporary beside ``rel``; returns (temp, final)."""
