@@ -230,6 +230,25 @@ def measure(events: int, seed: int, workers: int, with_duckdb: bool) -> dict[str
     return res
 
 
+def scaling(events: int, seed: int, counts: list[int]) -> None:
+    """Ingest throughput with 1, 2, 4... worker processes, against the same-run baseline."""
+    trail = ensure_trail(events, seed)
+    for p in log_files(trail):
+        p.read_bytes()
+    me = str(Path(__file__).resolve())
+    base, _, _ = run_measured([me, "_baseline", str(trail)])
+    print(f"\n== worker scaling, {events:,} events; baseline (gzip+orjson, 1 process) {base:.2f} s")
+    lake = OUT / "lake-scaling"
+    for n in counts:
+        shutil.rmtree(lake, ignore_errors=True)
+        wall, mem, _ = run_measured([me, "_trailscope", str(trail), str(lake), str(n)])
+        print(
+            f"{n} worker(s): {wall:7.2f} s  {events / wall:10,.0f} events/s  "
+            f"{mem / 2**20:6.0f} MB  ratio to baseline {wall / base:.2f}"
+        )
+    shutil.rmtree(lake, ignore_errors=True)
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1].startswith("_"):
         step = {"_baseline": step_baseline, "_duckdb": step_duckdb, "_trailscope": step_trailscope}
@@ -241,8 +260,16 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     ap.add_argument("--no-duckdb", action="store_true", help="skip the DuckDB COPY baseline")
     ap.add_argument("--no-big", action="store_true", help="skip the 3x-size memory check")
+    ap.add_argument(
+        "--scaling",
+        metavar="N,N,...",
+        help="only measure ingest with these worker counts (e.g. 1,2,4)",
+    )
     args = ap.parse_args()
     OUT.mkdir(exist_ok=True)
+    if args.scaling:
+        scaling(args.events, args.seed, [int(n) for n in args.scaling.split(",")])
+        return
     small = measure(args.events, args.seed, args.workers, not args.no_duckdb)
     if not args.no_big:
         big = measure(args.events * 3, args.seed, args.workers, False)

@@ -41,8 +41,6 @@ def trail(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def buckets(s3_server: str, s3_client: Any, trail: Path) -> Iterator[tuple[str, str, str]]:
     """(endpoint, trail bucket holding the trail, empty lake bucket)."""
-    from conftest import _empty_and_delete
-
     source = f"trail-{uuid.uuid4().hex[:12]}"
     lake = f"lake-{uuid.uuid4().hex[:12]}"
     for name in (source, lake):
@@ -58,7 +56,9 @@ def buckets(s3_server: str, s3_client: Any, trail: Path) -> Iterator[tuple[str, 
         list(pool.map(put, files))
     yield s3_server, source, lake
     for name in (source, lake):
-        _empty_and_delete(s3_client, name)
+        for key in bucket_keys(s3_client, name):
+            s3_client.delete_object(Bucket=name, Key=key)
+        s3_client.delete_bucket(Bucket=name)
 
 
 def expected_ids(trail: Path) -> Counter:

@@ -134,7 +134,9 @@ def parse(athena_sql: str) -> exp.Expression:
         )
     tree = statements[0]
     if not isinstance(tree, exp.Query):
-        kind = tree.key.upper()
+        # The statement's own first word: sqlglot parses some (INSTALL, LOAD) as odd nodes.
+        words = [t.text for t in sqlglot.tokenize(text, read="athena") if t.text]
+        kind = words[0].upper() if words else tree.key.upper()  # comments are not tokens
         raise QueryError(
             f"only queries can run here, not {kind}",
             hint="the lake is read-only through SQL; use 'trailscope ingest' to add data",

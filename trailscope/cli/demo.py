@@ -95,21 +95,30 @@ def demo(
     ] = Path("trailscope-demo"),
     events: Annotated[int, typer.Option(min=1000, help="Size of the sample trail.")] = 200_000,
     seed: Annotated[int, typer.Option(help="Seed of the sample trail.")] = 7,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve/--no-serve",
+            help="End by serving the dashboards until Ctrl-C (--no-serve for scripts).",
+        ),
+    ] = True,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8700,
 ) -> None:
-    """Generate a sample trail, ingest it, and answer a few questions from it.
+    """Generate a sample trail, ingest it, ask it questions, and serve its dashboards.
 
     Everything runs locally with no cloud account: a trail is written to DIR/trail, ingested
-    into DIR/lake, and queried with the embedded engine.
+    into DIR/lake, queried with the embedded engine, checked with the bundled detections, and
+    served at http://127.0.0.1:PORT/ (loopback only) until Ctrl-C.
     """
     from trailscope.lake import Lake
 
     def run() -> int:
         trail = workdir / "trail"
-        out.print(f"[bold]1/3[/] writing a sample trail of {events:,} events to {trail}")
+        out.print(f"[bold]1/4[/] writing a sample trail of {events:,} events to {trail}")
         report = _synth(trail, events=events, seed=seed, overwrite=True, quiet=False)
         out.print(f"    {report.events:,} events in {report.log_files:,} files")
         lake_path = workdir / "lake"
-        out.print(f"[bold]2/3[/] ingesting into {lake_path}")
+        out.print(f"[bold]2/4[/] ingesting into {lake_path}")
         lk = Lake(lake_path)
         with progress(quiet=False) as prog:
             task = prog.add_task("ingesting", total=None, events=0)
@@ -118,46 +127,67 @@ def demo(
                 progress=lambda d, t, e: prog.update(task, completed=d, total=t, events=e),
             )
         print_ingest_summary(summary)
-        out.print("[bold]3/3[/] asking the lake")
+        out.print("[bold]3/4[/] asking the lake")
         _demo_questions(lk)
+        out.print("[bold]4/4[/] running the bundled detections")
+        _demo_detections(lk)
         out.print(
             f"\nnext: [bold]trailscope queries list[/], then for example\n"
             f"  trailscope run failed-console-logins --since 2024-07-01 --lake {lake_path}\n"
             f'  trailscope query "SELECT eventname, count(*) FROM cloudtrail GROUP BY 1" '
             f"--lake {lake_path}\n"
-            f"  trailscope lake info --lake {lake_path}",
+            f"  trailscope detect --lake {lake_path}\n"
+            f"  trailscope serve --lake {lake_path}",
             soft_wrap=True,
             highlight=False,
         )
+        if serve:
+            from trailscope.web import serve as serve_lake
+
+            def ready(url: str) -> None:
+                out.print(f"\n[bold green]serving[/] {url}  (Ctrl-C to stop)", highlight=False)
+
+            serve_lake(lake_path, port=port, on_ready=ready)
         return EXIT_OK
 
     raise typer.Exit(guard(run))
 
 
-def _demo_questions(lk: Any) -> None:
-    import duckdb
+#: Athena SQL, run through the same translation as 'trailscope query'.
+DEMO_QUESTIONS = {
+    "Console logins by outcome": """
+        SELECT json_extract_scalar(responseelements, '$.ConsoleLogin') AS outcome,
+               json_extract_scalar(additionaleventdata, '$.MFAUsed') AS mfa, count(*) AS n
+        FROM cloudtrail WHERE eventname = 'ConsoleLogin' GROUP BY 1, 2 ORDER BY n DESC""",
+    "What root did": """
+        SELECT eventname, sourceipaddress, count(*) AS n FROM cloudtrail
+        WHERE useridentity.type = 'Root' GROUP BY 1, 2 ORDER BY n DESC LIMIT 5""",
+    "Top errors": """
+        SELECT errorcode, eventsource, count(*) AS n FROM cloudtrail
+        WHERE errorcode IS NOT NULL GROUP BY 1, 2 ORDER BY n DESC LIMIT 5""",
+}
 
-    files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in lk.files())
-    con = duckdb.connect()
-    con.execute(
-        f"CREATE VIEW cloudtrail AS SELECT * FROM read_parquet([{files}], "
-        "hive_partitioning = true, hive_types = {'event_date': VARCHAR})"
-    )
-    questions = {
-        "Console logins by outcome": """
-            SELECT json_extract_string(responseelements, '$.ConsoleLogin') AS outcome,
-                   json_extract_string(additionaleventdata, '$.MFAUsed') AS mfa, count(*) AS n
-            FROM cloudtrail WHERE eventname = 'ConsoleLogin' GROUP BY ALL ORDER BY n DESC""",
-        "What root did": """
-            SELECT eventname, sourceipaddress, count(*) AS n FROM cloudtrail
-            WHERE useridentity.type = 'Root' GROUP BY ALL ORDER BY n DESC LIMIT 5""",
-        "Top errors": """
-            SELECT errorcode, eventsource, count(*) AS n FROM cloudtrail
-            WHERE errorcode IS NOT NULL GROUP BY ALL ORDER BY n DESC LIMIT 5""",
-    }
-    for title, sql in questions.items():
-        rel = con.sql(sql)
-        table = Table(*rel.columns, title=title, title_justify="left")
-        for row in rel.fetchall():
-            table.add_row(*("" if v is None else str(v) for v in row))
+
+def _demo_questions(lk: Any) -> None:
+    for title, sql in DEMO_QUESTIONS.items():
+        result = lk.query(sql)
+        table = Table(*result.column_names, title=title, title_justify="left")
+        for row in result.to_pylist():
+            table.add_row(*("" if v is None else str(v) for v in row.values()))
         out.print(table)
+
+
+def _demo_detections(lk: Any) -> None:
+    """One line per rule that fired: the full list is 'trailscope detect'."""
+    from trailscope.detect import run_detections
+
+    report = run_detections(lk)
+    by_rule: dict[str, list[Any]] = {}
+    for finding in report.findings:
+        by_rule.setdefault(finding.rule_id, []).append(finding)
+    table = Table("severity", "rule", "findings", "events", title="Detections that fired")
+    ranked = sorted(by_rule.items(), key=lambda kv: (-kv[1][0].severity, kv[0]))
+    for rule_id, findings in ranked:
+        events = sum(f.event_count for f in findings)
+        table.add_row(findings[0].severity.label, rule_id, str(len(findings)), str(events))
+    out.print(table)

@@ -25,6 +25,127 @@ from trailscope.cli.base import (
 )
 from trailscope.errors import TrailscopeError
 
+# --------------------------------------------------------------------------- engines
+
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        "-e",
+        help="Where the query runs: duckdb (this machine, the default), athena or spark.",
+    ),
+]
+EstimateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--estimate",
+        help="Do not run: print the bytes Athena would scan and what that costs ($5/TB), "
+        "from the lake's Parquet footers.",
+    ),
+]
+DatabaseOpt = Annotated[
+    str | None, typer.Option("--database", help="Athena: the Glue database of the table.")
+]
+WorkgroupOpt = Annotated[str, typer.Option("--workgroup", help="Athena: the workgroup.")]
+OutputLocationOpt = Annotated[
+    str | None,
+    typer.Option("--output-location", help="Athena: S3 folder for results (s3://...)."),
+]
+RegionOpt = Annotated[str | None, typer.Option("--region", help="Athena: the AWS region.")]
+ProfileOpt = Annotated[str | None, typer.Option("--profile", help="Athena: the AWS profile.")]
+SparkMasterOpt = Annotated[
+    str | None,
+    typer.Option("--spark-master", help="Spark: master URL (default: a local session)."),
+]
+SparkConfOpt = Annotated[
+    list[str] | None,
+    typer.Option("--spark-conf", help="Spark: KEY=VALUE session setting (repeatable)."),
+]
+
+
+def _engine_options(
+    engine: str,
+    *,
+    database: str | None,
+    workgroup: str,
+    output_location: str | None,
+    region: str | None,
+    profile: str | None,
+    spark_master: str | None,
+    spark_conf: list[str] | None,
+) -> dict[str, object]:
+    if engine == "athena":
+        return {
+            "database": database,
+            "workgroup": workgroup,
+            "output_location": output_location,
+            "region": region,
+            "profile": profile,
+        }
+    if engine == "spark":
+        conf: dict[str, str] = {}
+        for item in spark_conf or []:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise TrailscopeError(f"--spark-conf needs KEY=VALUE, got {item!r}")
+            conf[key.strip()] = value
+        return {"master": spark_master, "conf": conf}
+    return {}
+
+
+def _print_estimate(estimate: object, as_json: bool) -> None:
+    from trailscope.athena.estimate import ScanEstimate
+
+    assert isinstance(estimate, ScanEstimate)
+    if as_json:
+        out.print_json(data=estimate.to_json())
+        return
+    out.print(
+        f"Athena would scan {estimate.bytes:,} bytes ({estimate.bytes / 1024**2:,.1f} MB) "
+        f"in {estimate.partitions} of {estimate.partitions_total} partitions, "
+        f"{estimate.files} files: ${estimate.dollars:.6f} "
+        f"(billed {estimate.billed_bytes / 1024**2:,.0f} MB at $5/TB, 10 MB minimum)",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _run_elsewhere(
+    engine_name: str,
+    lake: Path,
+    sql: str,
+    *,
+    params: dict[str, object] | None,
+    types: dict[str, str] | None,
+    timeout: float,
+    options: dict[str, object],
+    show_sql: bool,
+    output: dict[str, object],
+) -> int:
+    """Run on Athena or Spark: prepare the SQL for it, run, print, report Athena's bill."""
+    from trailscope.engines import open_engine, prepare, reader
+    from trailscope.lake import open_lake
+
+    translation = prepare(engine_name, sql, params=params, types=types)
+    for notice in translation.notices:
+        err.print(f"[dim]note: {notice}[/]", highlight=False, soft_wrap=True)
+    if show_sql:
+        err.print(translation.sql, highlight=False, soft_wrap=True)
+    lk = open_lake(lake) if engine_name == "spark" else None
+    engine = open_engine(engine_name, lk, **options)
+    try:
+        result = reader(engine, translation.sql, timeout=timeout, params=params, types=types)
+        for notice in getattr(engine, "notices", []):
+            err.print(f"[dim]note: {notice}[/]", highlight=False, soft_wrap=True)
+        emit(result, **output)  # type: ignore[arg-type]
+    finally:
+        engine.close()
+        stats = getattr(engine, "last", None)
+        if stats is not None:
+            err.print(f"[dim]{stats.summary()}[/]", highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- query
 
 
@@ -54,6 +175,15 @@ def query(
     max_rows: Annotated[
         int, typer.Option(min=1, help="Rows shown in the terminal table (exports are complete).")
     ] = 100,
+    engine_name: EngineOpt = "duckdb",
+    estimate: EstimateOpt = False,
+    database: DatabaseOpt = None,
+    workgroup: WorkgroupOpt = "primary",
+    output_location: OutputLocationOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    spark_master: SparkMasterOpt = None,
+    spark_conf: SparkConfOpt = None,
 ) -> None:
     """Run an Athena-dialect SQL query on the lake.
 
@@ -69,11 +199,55 @@ def query(
       trailscope query -f hunt.sql --csv > out.csv
 
       trailscope query "SELECT * FROM cloudtrail WHERE eventtime >= '2024-07-01'" --show-sql
+
+      trailscope query "SELECT ..." --estimate           # Athena bytes and dollars, not run
+
+      trailscope query "SELECT ..." --engine athena --database security --output-location s3://r/
+
+      trailscope query "SELECT ..." --engine spark --spark-master spark://host:7077
     """
+    from trailscope.engines import check_engine
     from trailscope.lake import open_lake
 
     def run() -> int:
         text = read_sql(sql, file)
+        check_engine(engine_name)
+        if estimate:
+            from trailscope.athena.estimate import estimate_scan
+
+            _print_estimate(estimate_scan(open_lake(lake).files(), text), json_)
+            return EXIT_OK
+        if engine_name != "duckdb":
+            if explain:
+                raise TrailscopeError("--explain works with the duckdb engine only")
+            options = _engine_options(
+                engine_name,
+                database=database,
+                workgroup=workgroup,
+                output_location=output_location,
+                region=region,
+                profile=profile,
+                spark_master=spark_master,
+                spark_conf=spark_conf,
+            )
+            output = {
+                "csv": csv,
+                "json_": json_,
+                "ndjson": ndjson,
+                "parquet": parquet,
+                "max_rows": max_rows,
+            }
+            return _run_elsewhere(
+                engine_name,
+                lake,
+                text,
+                params=None,
+                types=None,
+                timeout=timeout,
+                options=options,
+                show_sql=show_sql,
+                output=output,
+            )
         lk = open_lake(lake)
         translation = lk.sql_for(text)
         for notice in translation.notices:
@@ -170,6 +344,15 @@ def run_saved(
     show_sql: Annotated[bool, typer.Option("--show-sql", help="Print the SQL as run.")] = False,
     timeout: Annotated[float, typer.Option(min=0.1, help="Cancel after this many seconds.")] = 300,
     max_rows: Annotated[int, typer.Option(min=1, help="Rows shown in the terminal.")] = 100,
+    engine_name: EngineOpt = "duckdb",
+    estimate: EstimateOpt = False,
+    database: DatabaseOpt = None,
+    workgroup: WorkgroupOpt = "primary",
+    output_location: OutputLocationOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    spark_master: SparkMasterOpt = None,
+    spark_conf: SparkConfOpt = None,
 ) -> None:
     """Run a saved query from the library, with parameters.
 
@@ -178,7 +361,12 @@ def run_saved(
       trailscope run failed-console-logins --since 24h --lake ./lake --csv
 
       trailscope run iam-user-activity --param user=alice --since 2024-07-01 --until 2024-07-17
+
+      trailscope run failed-console-logins --since 7d --engine athena --database security --csv
+
+      trailscope run root-activity --since 30d --estimate
     """
+    from trailscope.engines import check_engine
     from trailscope.lake import open_lake
     from trailscope.queries import get_query, load_library
     from trailscope.sql import translate
@@ -193,8 +381,45 @@ def run_saved(
         for key, value in (("since", since), ("until", until)):
             if value is not None:
                 values[key] = value
+        check_engine(engine_name)
         saved = get_query(name, load_library(extra))
         bound = saved.bind(values)
+        if estimate:
+            from trailscope.athena.estimate import estimate_scan
+
+            _print_estimate(estimate_scan(open_lake(lake).files(), saved.sql, params=bound), json_)
+            return EXIT_OK
+        if engine_name != "duckdb":
+            options = _engine_options(
+                engine_name,
+                database=database,
+                workgroup=workgroup,
+                output_location=output_location,
+                region=region,
+                profile=profile,
+                spark_master=spark_master,
+                spark_conf=spark_conf,
+            )
+            if show_sql:
+                err.print(f"[dim]parameters: {bound}[/]", highlight=False, soft_wrap=True)
+            output = {
+                "csv": csv,
+                "json_": json_,
+                "ndjson": ndjson,
+                "parquet": parquet,
+                "max_rows": max_rows,
+            }
+            return _run_elsewhere(
+                engine_name,
+                lake,
+                saved.sql,
+                params=bound,
+                types={p.name: p.type for p in saved.params},
+                timeout=timeout,
+                options=options,
+                show_sql=show_sql,
+                output=output,
+            )
         translation = translate(saved.sql, params=bound)
         if show_sql:
             err.print(translation.sql, highlight=False, soft_wrap=True)

@@ -188,14 +188,14 @@ class DuckDBEngine:
         self, sql: str, *, timeout: float | None = None, params: Sequence[Any] | None = None
     ) -> pa.Table:
         """Run ``sql`` (engine dialect) and return the whole result as Arrow."""
-        reader = self.reader(sql, timeout=timeout, params=params)
+        timer = _interrupt_after(self.con, timeout)
         try:
-            return reader.read_all()
-        except duckdb.InterruptException:
-            raise QueryTimeout(
-                f"query cancelled after {timeout:g} s",
-                hint="narrow the time range or raise --timeout",
-            ) from None
+            return self.reader(sql, params=params).read_all()
+        except (duckdb.InterruptException, QueryTimeout):
+            raise _timeout(timeout) from None
+        finally:
+            if timer:
+                timer.cancel()
 
     def reader(
         self,
@@ -205,18 +205,15 @@ class DuckDBEngine:
         params: Sequence[Any] | None = None,
         batch_size: int = 65536,
     ) -> pa.RecordBatchReader:
-        """Stream the result in batches (exports of millions of rows stay small in memory)."""
-        timer = threading.Timer(timeout, self.con.interrupt) if timeout else None
-        if timer:
-            timer.daemon = True
-            timer.start()
+        """Stream the result in batches (exports of millions of rows stay small in memory).
+
+        ``timeout`` covers running the query up to its first batch; :meth:`query` times the
+        whole read."""
+        timer = _interrupt_after(self.con, timeout)
         try:
             reader = self.con.sql(sql, params=params or None).to_arrow_reader(batch_size)
         except duckdb.InterruptException:
-            raise QueryTimeout(
-                f"query cancelled after {timeout:g} s",
-                hint="narrow the time range or raise --timeout",
-            ) from None
+            raise _timeout(timeout) from None
         except duckdb.Error as exc:
             raise _query_error(exc) from None
         finally:
@@ -227,6 +224,21 @@ class DuckDBEngine:
     def explain(self, sql: str) -> str:
         rows = self.con.execute(f"EXPLAIN ANALYZE {sql}").fetchall()
         return "\n".join(str(r[-1]) for r in rows)
+
+
+def _interrupt_after(con: duckdb.DuckDBPyConnection, timeout: float | None) -> Any:
+    """A started timer that interrupts ``con`` (None without a timeout); caller cancels it."""
+    if not timeout:
+        return None
+    timer = threading.Timer(timeout, con.interrupt)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def _timeout(timeout: float | None) -> QueryTimeout:
+    after = f" after {timeout:g} s" if timeout else ""
+    return QueryTimeout(f"query cancelled{after}", hint="narrow the time range or raise --timeout")
 
 
 _MISSING_COLUMN = re.compile(r'Referenced column "([^"]+)" not found')

@@ -38,30 +38,45 @@ class BatchOutput:
 
 
 class DedupIndex:
-    """Event ids already in each partition, loaded on first touch, to drop re-deliveries."""
+    """Event ids already in each partition, to drop re-deliveries.
+
+    A partition's ids are loaded on first touch and then follow the state: parts that appear in
+    it later (another writer's commits, caught up with) are read when next needed, so a shared
+    lake's re-deliveries are caught whoever stored the first copy.
+    """
 
     def __init__(self, storage: Storage, state: LakeState) -> None:
         self.storage = storage
         self.state = state
         self._ids: dict[str, list[pa.Array]] = {}
+        self._paths: dict[str, set[str]] = {}
 
     def loaded(self) -> list[str]:
         return list(self._ids)
 
     def forget(self, partitions: set[str]) -> None:
-        """Reload these partitions on next use (other writers added to them)."""
+        """Reload these partitions on next use (ids of uncommitted parts are dropped)."""
         for partition in partitions:
             self._ids.pop(partition, None)
+            self._paths.pop(partition, None)
+
+    def committed(self, parts: list[PartRecord]) -> None:
+        """These parts' ids were added by ``filter_new``; do not read them again."""
+        for part in parts:
+            self._paths.setdefault(part.partition, set()).add(part.path)
 
     def _read_ids(self, rel: str) -> pa.Array:
         with self.storage.open_input(rel) as fh:
             return pq.read_table(fh, columns=["eventid"]).column(0).combine_chunks()
 
     def _load(self, partition: str) -> list[pa.Array]:
-        if partition not in self._ids:
-            paths = [p.path for p in self.state.parts.values() if p.partition == partition]
-            self._ids[partition] = [self._read_ids(rel) for rel in paths]
-        return self._ids[partition]
+        ids = self._ids.setdefault(partition, [])
+        seen = self._paths.setdefault(partition, set())
+        for part in list(self.state.parts.values()):
+            if part.partition == partition and part.path not in seen:
+                ids.append(self._read_ids(part.path))
+                seen.add(part.path)
+        return ids
 
     def filter_new(self, part: writer.StagedPart, ids: pa.Array) -> tuple[pa.Array, int]:
         """Rewrite ``part`` without rows the lake already has; returns (ids kept, dropped)."""
@@ -200,7 +215,10 @@ def commit_batch(
         if part.rows == 0 or not committed:
             storage.delete(part.tmp_path)
     if committed:
-        writer.publish(storage, commit.add, commit.remove)
+        index.committed(commit.add)
+        writer.publish(
+            storage, commit.add, commit.remove, lambda: manifest.published(state, commit)
+        )
     return CommitResult(committed, commit.add, commit.objects, dropped, taken)
 
 

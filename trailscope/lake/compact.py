@@ -148,7 +148,9 @@ def compact(
             for part in staged:  # another writer compacted these parts first
                 storage.delete(part.tmp_path)
             continue
-        writer.publish(storage, commit.add, commit.remove)
+        writer.publish(
+            storage, commit.add, commit.remove, lambda c=commit: manifest.published(state, c)
+        )
         changed += 1
     return changed
 

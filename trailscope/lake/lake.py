@@ -16,6 +16,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from trailscope.errors import LakeError
 from trailscope.lake import compact as compaction
 from trailscope.lake import writer
@@ -29,7 +31,7 @@ from trailscope.lake.ingest import (
     run_ingest,
 )
 from trailscope.lake.lock import WriterLock
-from trailscope.lake.manifest import LakeState, Manifest
+from trailscope.lake.manifest import ATHENA_SETTINGS, LakeState, Manifest
 from trailscope.lake.storage import open_storage
 from trailscope.sources.base import ListFilter, Source, SourceObject, open_source
 from trailscope.timeparse import parse_time
@@ -91,6 +93,28 @@ class Lake:
         self.root = Path(os.fspath(path)).expanduser() if self.storage.is_local else None
         self.location = str(self.root) if self.root is not None else self.storage.location
         self.manifest = Manifest(self.storage)
+        self.manifest.after_publish = self._keep_athena_manifests
+        self._athena_location: str | None = None  # read on first commit
+
+    def _keep_athena_manifests(self, state: LakeState, partitions: set[str]) -> None:
+        """After 'trailscope athena setup' (symlink layout), every commit rewrites the
+        manifests of the days it touched, so Athena sees each commit whole and new days at once."""
+        if self._athena_location is None:
+            try:
+                settings = orjson.loads(self.storage.read_bytes(ATHENA_SETTINGS))
+            except FileNotFoundError:
+                settings = {"location": ""}
+            self._athena_location = str(settings["location"])
+        if not self._athena_location:
+            return
+        from trailscope.athena.symlinks import write_manifests
+
+        for _ in range(10):
+            write_manifests(self.storage, state, self._athena_location, partitions)
+            # Another writer may have committed meanwhile and written its manifests from an
+            # older state: catch up and write again until the log stands still.
+            if self.storage.is_local or not self.manifest.refresh(state):
+                return
 
     def __repr__(self) -> str:
         return f"Lake({self.location!r})"
@@ -177,10 +201,11 @@ class Lake:
     # ----------------------------------------------------------------- querying
 
     def sql_for(self, sql: str, *, engine: str = "duckdb") -> Translation:
-        """The SQL that would run for an Athena query, and notices about the rewriting."""
-        from trailscope.sql import translate
+        """The SQL that would run for an Athena query on ``engine`` (duckdb, athena, spark),
+        and notices about the rewriting."""
+        from trailscope.engines import prepare
 
-        return translate(sql, dialect=engine)
+        return prepare(engine, sql)
 
     def engine(self) -> DuckDBEngine:
         """A DuckDB connection with the ``cloudtrail`` view over this lake, and
@@ -268,7 +293,7 @@ class Lake:
         with self.writer_lock("ingest") as lock:
             summary.took_over_lock = lock is not None and lock.took_over is not None
             state = self.manifest.load()
-            writer.recover(self.storage, state, exclusive=self.storage.is_local)
+            self._recover(state)
             touched = run_ingest(
                 src,
                 self.manifest,
@@ -289,8 +314,15 @@ class Lake:
         self.manifest.check_format()
         with self.writer_lock("compact"):
             state = self.manifest.load()
-            writer.recover(self.storage, state, exclusive=self.storage.is_local)
+            self._recover(state)
             return compaction.compact(self.manifest, state, full=full)
+
+    def _recover(self, state: LakeState) -> None:
+        """Finish what a crashed writer left, including the Athena manifests of its last
+        commit (writing them is idempotent)."""
+        writer.recover(self.storage, state, exclusive=self.storage.is_local)
+        if state.last_commit is not None:
+            self.manifest.published(state, state.last_commit)
 
     def writer_lock(self, operation: str) -> AbstractContextManager[WriterLock | None]:
         """The local lock; S3 lakes take none: writers there commit optimistically."""

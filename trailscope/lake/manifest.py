@@ -29,6 +29,8 @@ FORMAT_VERSION = 1
 _VERSION_DIGITS = 12
 CHECKPOINT_DIR = f"{META_DIR}/checkpoints"
 LAST_CHECKPOINT = f"{META_DIR}/last_checkpoint.json"
+#: Written by 'trailscope athena setup' with the symlink layout: {"location": "s3://..."}.
+ATHENA_SETTINGS = f"{META_DIR}/athena.json"
 #: A checkpoint every this many commits.
 CHECKPOINT_EVERY = 100
 
@@ -158,6 +160,17 @@ class Manifest:
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
+        #: called with (state, partitions) after a commit's parts are published and before
+        #: the files it replaced are deleted (keeps Athena's partition manifests current)
+        self.after_publish: Callable[[LakeState, set[str]], None] | None = None
+
+    def published(self, state: LakeState, commit: Commit) -> None:
+        """Tell the hook a commit is visible; then its replaced files may go."""
+        if self.after_publish is not None:
+            touched = {p.partition for p in commit.add}
+            touched |= {rel.split("/")[1].partition("=")[2] for rel in commit.remove}
+            if touched:
+                self.after_publish(state, touched)
 
     def exists(self) -> bool:
         return self.storage.exists(FORMAT_FILE)

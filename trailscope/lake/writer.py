@@ -10,6 +10,7 @@ to the log.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -177,13 +178,21 @@ def write_part(storage: Storage, partition: str, table: pa.Table) -> StagedPart:
     return part
 
 
-def publish(storage: Storage, add: list[PartRecord], remove: list[str]) -> None:
-    """Make committed parts visible and retire replaced ones (idempotent, for recovery)."""
+def publish(
+    storage: Storage,
+    add: list[PartRecord],
+    remove: list[str],
+    between: Callable[[], None] | None = None,
+) -> None:
+    """Make committed parts visible, call ``between`` (manifests for other readers), then
+    retire replaced ones. Idempotent, for recovery."""
     for part in add:
         for tmp in (staged_path(part.path), part.path + TMP_SUFFIX):  # (older lakes: the latter)
             if storage.exists(tmp):
                 storage.rename(tmp, part.path)
                 break
+    if between is not None:
+        between()
     for rel in remove:
         storage.delete(rel)
 

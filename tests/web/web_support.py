@@ -1,0 +1,122 @@
+"""What the web tests share: the demo lake's hostile events, ports, the browser.
+
+The lake is built once per session from a synthetic trail (20,000 events) plus one trail file
+whose fields carry HTML and script, as an attacker could make CloudTrail record them. Expected
+answers in the tests come from the raw trail files (plain gzip + json) or from questions asked
+through ``Lake.query``, never from the web code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
+TOKEN = "web-test-token-4f1c9a"
+
+HOSTILE_USER = "<img src=x onerror=alert('user')>"
+HOSTILE_AGENT = "<script>alert('ua')</script>"
+HOSTILE_BUCKET = "</pre><script>alert('bucket')</script>"
+HOSTILE_ERROR = '"><svg onload=alert(2)>'
+HOSTILE_IP = "100.127.254.253"  # an address the synthetic trail never uses
+
+
+@dataclass
+class DemoLake:
+    path: Path
+    trail: Path
+    account: str
+    events: list[dict[str, Any]]  # unique events of the trail, read with gzip + json
+    hostile_ids: list[str]
+    hostile_arn: str
+
+
+def hostile_records(account: str) -> list[dict[str, Any]]:
+    arn = f"arn:aws:iam::{account}:user/{HOSTILE_USER}"
+    records = []
+    for i in range(3):
+        records.append(
+            {
+                "eventVersion": "1.09",
+                "userIdentity": {
+                    "type": "IAMUser",
+                    "principalId": "AIDAHOSTILE0000000000",
+                    "arn": arn,
+                    "accountId": account,
+                    "accessKeyId": "AKIAHOSTILE000000000",
+                    "userName": HOSTILE_USER,
+                },
+                "eventTime": f"2024-07-17T15:0{i}:00Z",
+                "eventSource": "s3.amazonaws.com",
+                "eventName": "GetBucketPolicy",
+                "awsRegion": "us-east-1",
+                "sourceIPAddress": HOSTILE_IP,
+                "userAgent": HOSTILE_AGENT,
+                "errorCode": HOSTILE_ERROR,
+                "errorMessage": "Access Denied",
+                "requestParameters": {"bucketName": HOSTILE_BUCKET, "policy": ""},
+                "responseElements": None,
+                "requestID": f"HOSTILE{i}",
+                "eventID": f"00000000-0000-4000-8000-00000000000{i}",
+                "readOnly": True,
+                "eventType": "AwsApiCall",
+                "managementEvent": True,
+                "recipientAccountId": account,
+                "eventCategory": "Management",
+            }
+        )
+    return records
+
+
+def unique_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: set[str] = set()
+    out = []
+    for ev in events:
+        canon = json.dumps(ev, sort_keys=True)
+        if canon not in seen:
+            seen.add(canon)
+            out.append(ev)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ensure_chromium() -> Path:
+    """Debian's chromium, installed here if missing and we may (root with apt-get); else a
+    clear failure. Browser tests are never skipped."""
+    if CHROMIUM.exists():
+        return CHROMIUM
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "chromium"], check=True, env=env)
+        if CHROMIUM.exists():
+            return CHROMIUM
+    pytest.fail(
+        f"the browser tests need Debian's chromium at {CHROMIUM}: install it with "
+        "'apt-get install -y chromium' (as root)",
+        pytrace=False,
+    )

@@ -1,0 +1,238 @@
+"""``detect``: run the built-in and Sigma detections over the lake, for people and for CI."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from trailscope.cli.base import EXIT_OK, LakeOpt, app, err, guard, out
+from trailscope.cli.query import (
+    DatabaseOpt,
+    EngineOpt,
+    OutputLocationOpt,
+    ProfileOpt,
+    RegionOpt,
+    SparkConfOpt,
+    SparkMasterOpt,
+    WorkgroupOpt,
+    _engine_options,
+)
+from trailscope.errors import TrailscopeError
+
+#: Findings at or above ``--fail-on`` were found (0: none; 1: an error stopped the run).
+EXIT_FINDINGS = 2
+
+_SEVERITY_STYLE = {
+    "critical": "bold white on red",
+    "high": "bold red",
+    "medium": "yellow",
+    "low": "cyan",
+    "info": "dim",
+}
+
+
+@app.command()
+def detect(
+    lake: LakeOpt = Path("lake"),
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only events from this time on: 7d, 24h, 2024-07-01 or an ISO time."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only events up to this time (a date means its end).")
+    ] = None,
+    rules: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--rules",
+            help="Also run the rules in this folder (Sigma or trailscope YAML; repeatable).",
+        ),
+    ] = None,
+    rule: Annotated[
+        list[str] | None,
+        typer.Option("--rule", help="Run only this rule id (repeatable)."),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="Set a rule parameter: RULE_ID.NAME=VALUE (repeatable)."),
+    ] = None,
+    no_builtin: Annotated[
+        bool, typer.Option("--no-builtin", help="Run only the rules given with --rules.")
+    ] = False,
+    fmt: Annotated[
+        str,
+        typer.Option("--format", "-F", help="table, csv, json or ndjson (findings to stdout)."),
+    ] = "table",
+    fail_on: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-on",
+            help="Exit with 2 when a finding of this severity or above is found "
+            "(info, low, medium, high, critical).",
+        ),
+    ] = None,
+    list_: Annotated[
+        bool,
+        typer.Option("--list", help="List the rules (and the files that cannot run), no lake."),
+    ] = False,
+    timeout: Annotated[
+        float | None, typer.Option(min=0.1, help="Cancel a rule after this many seconds.")
+    ] = None,
+    engine_name: EngineOpt = "duckdb",
+    database: DatabaseOpt = None,
+    workgroup: WorkgroupOpt = "primary",
+    output_location: OutputLocationOpt = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
+    spark_master: SparkMasterOpt = None,
+    spark_conf: SparkConfOpt = None,
+) -> None:
+    """Run detections on the lake and list what they found.
+
+    Built-in rules cover root and password-only console sign-ins, sign-in bursts, security
+    groups opened to the internet, CloudTrail/GuardDuty/Config tampering, backdoor keys,
+    passwords and roles, admin policies, shared snapshots and AMIs, unusual regions and more;
+    --rules adds a folder of Sigma rules (product aws, service cloudtrail) or rules of your own.
+
+    Exit codes: 0 nothing at or above --fail-on (or no --fail-on), 2 something at or above it,
+    1 an error.
+
+    Examples:
+
+      trailscope detect --lake ./lake --since 7d
+
+      trailscope detect --rules ./sigma/rules/cloud/aws/ --format ndjson > findings.ndjson
+
+      trailscope detect --since 24h --fail-on high --format json
+
+      trailscope detect --param failed-console-logins-from-one-ip.threshold=5
+
+      trailscope detect --list --rules ./sigma/rules/cloud/aws/
+
+      trailscope detect --engine athena --database security --since 30d
+    """
+    from trailscope.detect import Severity, load_rules, run_detections
+    from trailscope.detect.output import FORMATS, write_findings
+
+    def run() -> int:
+        if fmt not in FORMATS:
+            raise TrailscopeError(f"unknown format {fmt!r}", hint="one of: " + ", ".join(FORMATS))
+        threshold = Severity.parse(fail_on) if fail_on else None
+        if list_:
+            return _list(load_rules(rules or [], include_builtin=not no_builtin), fmt)
+        engine = None
+        if engine_name != "duckdb":
+            from trailscope.engines import open_engine
+            from trailscope.lake import open_lake
+
+            options = _engine_options(
+                engine_name,
+                database=database,
+                workgroup=workgroup,
+                output_location=output_location,
+                region=region,
+                profile=profile,
+                spark_master=spark_master,
+                spark_conf=spark_conf,
+            )
+            lk = open_lake(lake) if engine_name == "spark" else None
+            engine = open_engine(engine_name, lk, **options)
+        try:
+            report = run_detections(
+                lake,
+                since=since,
+                until=until,
+                rule_dirs=rules or [],
+                include_builtin=not no_builtin,
+                engine=engine,
+                rule_ids=rule or None,
+                params=_params(param or []),
+                timeout=timeout,
+            )
+        finally:
+            if engine is not None:
+                engine.close()
+        if fmt == "table":
+            _table(report.findings)
+        else:
+            write_findings(report.findings, fmt, sys.stdout)
+            sys.stdout.flush()
+        _summary(report)
+        if threshold is not None and report.at_or_above(threshold):
+            return EXIT_FINDINGS
+        return EXIT_OK
+
+    raise typer.Exit(guard(run))
+
+
+def _params(items: list[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        rule_id, dot, name = key.rpartition(".")
+        if not sep or not dot or not rule_id or not name:
+            raise TrailscopeError(f"bad --param {item!r}", hint="write --param RULE_ID.NAME=VALUE")
+        out.setdefault(rule_id, {})[name] = value
+    return out
+
+
+def _table(findings: list[Any]) -> None:
+    """Every column on a wide terminal; who and what only on a narrow one (exports have all)."""
+    wide = out.width >= 140
+    names = ["severity", "rule", "principal"]
+    if wide:
+        names += ["source ip", "account", "region", "first seen"]
+    table = Table(box=None)
+    for name in names:
+        table.add_column(name, no_wrap=name != "principal", overflow="fold")
+    table.add_column("events", justify="right", no_wrap=True)
+    for f in findings:
+        label = f.severity.label
+        cells = [f"[{_SEVERITY_STYLE[label]}]{label}[/]", f.rule_id, f.principal or ""]
+        if wide:
+            cells += [f.source_ip or "", f.account or "", f.region or "", f.first_seen or ""]
+        table.add_row(*cells, f"{f.event_count:,}")
+    if findings:
+        out.print(table)
+
+
+def _summary(report: Any) -> None:
+    counts: dict[str, int] = {}
+    for f in report.findings:
+        counts[f.severity.label] = counts.get(f.severity.label, 0) + 1
+    by_level = ", ".join(f"{n} {label}" for label, n in counts.items()) or "nothing"
+    err.print(
+        f"[dim]{report.rules_run} rules ran: {len(report.findings)} findings ({by_level})[/]",
+        highlight=False,
+    )
+    if report.unsupported:
+        err.print(
+            f"[yellow]{len(report.unsupported)} rules not run[/] "
+            "(see 'trailscope detect --list' for each reason)",
+            highlight=False,
+        )
+
+
+def _list(ruleset: Any, fmt: str) -> int:
+    if fmt in ("json", "ndjson"):
+        data = {
+            "rules": [r.summary() for r in ruleset.rules],
+            "unsupported": [{"path": p, "reason": r} for p, r in ruleset.unsupported],
+        }
+        out.print_json(data=data)
+        return EXIT_OK
+    table = Table("id", "severity", "mitre", "origin", "title", box=None)
+    for r in sorted(ruleset.rules, key=lambda r: (-r.severity, r.id)):
+        table.add_row(r.id, r.severity.label, " ".join(r.mitre), r.origin, r.title)
+    out.print(table)
+    for path, reason in ruleset.unsupported:
+        err.print(f"[yellow]not run:[/] {path}: {reason}", highlight=False, soft_wrap=True)
+    err.print(
+        f"[dim]{len(ruleset.rules)} rules, {len(ruleset.unsupported)} files not usable[/]",
+        highlight=False,
+    )
+    return EXIT_OK

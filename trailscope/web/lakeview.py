@@ -1,0 +1,278 @@
+"""The web app's one door to the lake: a locked-down engine, reopened when the lake changes.
+
+Every page asks its questions here in Athena SQL with bound parameters, the same way
+``Lake.query`` does, so a number on a page is the number the Python API gives. One DuckDB
+connection serves all requests, one query at a time (a DuckDB connection is not meant to be
+shared by threads mid-query); when a new commit appears in the lake's log the engine is rebuilt
+over the new list of live files.
+
+Answers are kept (a small LRU per lake version): a lake changes only when something is
+ingested, so going back to a dashboard, or fetching a page's JSON twin after the page, costs
+nothing. A new commit empties the cache with the engine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from trailscope.engines.duckdb import DuckDBEngine, QueryTimeout
+from trailscope.lake import Lake, open_lake
+from trailscope.lake.lake import LakeInfo
+from trailscope.lake.manifest import LOG_DIR
+from trailscope.sql import Translation, translate
+from trailscope.web.filters import Span
+from trailscope.web.sandbox import lock_down
+
+_PLACEHOLDER = re.compile(r"\$([A-Za-z_]\w*)")
+REMOTE_CHECK_SECONDS = 5.0
+
+
+@dataclass
+class Result:
+    """A query's answer and how it was obtained (shown on pages and in the JSON twins)."""
+
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    sql: str  # as run on the engine
+    notices: list[str] = field(default_factory=list)
+    total_rows: int = 0  # rows the query returned (rows may hold fewer: the display limit)
+    ms: float = 0.0
+
+
+class LakeView:
+    """A read-only view of one lake for the web app."""
+
+    def __init__(
+        self,
+        lake_path: str | os.PathLike[str] | Lake,
+        *,
+        timeout: float = 30.0,
+        cache_size: int = 256,
+    ) -> None:
+        self.lake: Lake = lake_path if isinstance(lake_path, Lake) else open_lake(lake_path)
+        self.timeout = timeout
+        self.cache_size = cache_size
+        self._cache: OrderedDict[tuple[Any, ...], Result] = OrderedDict()
+        self._translations: OrderedDict[tuple[Any, ...], Translation] = OrderedDict()
+        self._lock = threading.RLock()
+        self._engine: DuckDBEngine | None = None
+        self._version: tuple[int, float] | None = None
+        self._checked = 0.0
+        self._span: Span | None = None
+        self._info: LakeInfo | None = None
+
+    # ------------------------------------------------------------------ engine lifecycle
+
+    def _log_version(self) -> tuple[int, float]:
+        """Cheap change detection: the number of commits (and, locally, the log's mtime). An
+        S3 lake's log is listed at most every few seconds, not on every query."""
+        if self.lake.root is not None:
+            log = Path(self.lake.root) / "_trailscope" / "log"
+            try:
+                return len(os.listdir(log)), log.stat().st_mtime
+            except FileNotFoundError:
+                return 0, 0.0
+        now = time.monotonic()
+        if self._version is not None and now - self._checked < REMOTE_CHECK_SECONDS:
+            return self._version
+        self._checked = now
+        return len(self.lake.storage.list_dir(LOG_DIR)), 0.0
+
+    @contextmanager
+    def engine(self) -> Iterator[DuckDBEngine]:
+        """The current engine, exclusively, rebuilt first if the lake has new commits."""
+        with self._lock:
+            version = self._log_version()
+            if self._engine is None or version != self._version:
+                if self._engine is not None:
+                    self._engine.close()
+                engine = self.lake.engine()
+                lock_down(engine.con, engine.files)
+                self._engine, self._version = engine, version
+                self._span = self._info = None
+                self._cache.clear()
+            yield self._engine
+
+    def close(self) -> None:
+        with self._lock:
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
+
+    # ------------------------------------------------------------------ facts about the lake
+
+    def info(self) -> LakeInfo:
+        with self.engine():
+            if self._info is None:
+                self._info = self.lake.info(quarantine_limit=1000)
+            return self._info
+
+    def span(self) -> Span:
+        """First and latest event time, read from the first and last day only."""
+        with self.engine():
+            if self._span is None:
+                info = self.info()
+                if not info.first_day:
+                    self._span = Span(None, None)
+                else:
+                    res = self.query(
+                        "SELECT min(CASE WHEN event_date = :first THEN eventtime END) AS first,"
+                        " max(CASE WHEN event_date = :last THEN eventtime END) AS latest"
+                        " FROM cloudtrail WHERE event_date IN (:first, :last)",
+                        {"first": info.first_day, "last": info.last_day},
+                    )
+                    row = res.rows[0]
+                    self._span = Span(_parse(row["first"]), _parse(row["latest"]))
+            return self._span
+
+    # ------------------------------------------------------------------ queries
+
+    def translate(self, athena_sql: str, params: dict[str, Any] | None = None) -> Translation:
+        """Athena SQL for the engine; remembered, since parsing with sqlglot costs more than
+        many of the dashboard queries themselves (the values only shape partition bounds)."""
+        try:
+            key: tuple[Any, ...] = (athena_sql, tuple(sorted((params or {}).items())))
+            hash(key)
+        except TypeError:
+            return translate(athena_sql, params=params or {})
+        with self._lock:
+            hit = self._translations.get(key)
+            if hit is not None:
+                self._translations.move_to_end(key)
+                return hit
+        translation = translate(athena_sql, params=params or {})
+        with self._lock:
+            self._translations[key] = translation
+            while len(self._translations) > 512:
+                self._translations.popitem(last=False)
+        return translation
+
+    def query(
+        self,
+        athena_sql: str,
+        params: dict[str, Any] | None = None,
+        *,
+        limit: int | None = None,
+        timeout: float | None = None,
+    ) -> Result:
+        """Run Athena SQL with bound ``params``; keep at most ``limit`` rows (all are counted)."""
+        translation = self.translate(athena_sql, params)
+        bound = _used_params(translation.sql, params or {})
+        key = (translation.sql, tuple(sorted(bound.items(), key=lambda kv: kv[0])), limit)
+        with self.engine():
+            try:
+                hit = self._cache.get(key)
+            except TypeError:  # an unhashable parameter value: not cached
+                key, hit = (), None
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return Result(hit.columns, hit.rows, hit.sql, hit.notices, hit.total_rows, 0.0)
+            result = self._run(translation, bound, limit, timeout)
+            if key and self.cache_size:
+                self._cache[key] = result
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+            return result
+
+    def _run(
+        self,
+        translation: Translation,
+        bound: dict[str, Any],
+        limit: int | None,
+        timeout: float | None,
+    ) -> Result:
+        started = time.perf_counter()
+        with self.reader(translation.sql, bound, timeout=timeout) as reader:
+            rows: list[dict[str, Any]] = []
+            total = 0
+            for batch in reader:
+                if limit is None or len(rows) < limit:
+                    take = batch if limit is None else batch.slice(0, limit - len(rows))
+                    rows.extend(take.to_pylist())
+                total += batch.num_rows
+            columns = list(reader.schema.names)
+        return Result(
+            columns=columns,
+            rows=rows,
+            sql=translation.sql,
+            notices=translation.notices,
+            total_rows=total,
+            ms=(time.perf_counter() - started) * 1000,
+        )
+
+    @contextmanager
+    def reader(
+        self, engine_sql: str, params: dict[str, Any], *, timeout: float | None = None
+    ) -> Iterator[pa.RecordBatchReader]:
+        """Stream a translated query under one time limit for running *and* reading it."""
+        limit = timeout or self.timeout
+        with self.engine() as engine:
+            timer = threading.Timer(limit, engine.con.interrupt)
+            timer.daemon = True
+            timer.start()
+            try:
+                reader = engine.reader(engine_sql, params=params or None, timeout=limit)
+            except QueryTimeout:
+                timer.cancel()
+                raise _timeout(limit) from None
+            except BaseException:
+                timer.cancel()
+                raise
+            try:
+                yield _Guarded(reader, limit)
+            except duckdb.InterruptException:
+                raise _timeout(limit) from None
+            finally:
+                timer.cancel()
+
+
+class _Guarded:
+    """A RecordBatchReader whose iteration turns DuckDB's interrupt into a QueryTimeout."""
+
+    def __init__(self, reader: pa.RecordBatchReader, limit: float) -> None:
+        self._reader = reader
+        self._limit = limit
+        self.schema = reader.schema
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from self._reader
+        except (duckdb.InterruptException, pa.ArrowInvalid) as exc:
+            if isinstance(exc, pa.ArrowInvalid) and "interrupt" not in str(exc).lower():
+                raise
+            raise _timeout(self._limit) from None
+
+    def read_next_batch(self) -> pa.RecordBatch:
+        return self._reader.read_next_batch()
+
+
+def _timeout(limit: float) -> QueryTimeout:
+    return QueryTimeout(
+        f"query cancelled after {limit:g} s (the time limit)",
+        hint="narrow the time range, add conditions, or aggregate",
+    )
+
+
+def _used_params(engine_sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Only the parameters the SQL names: DuckDB refuses values it has no placeholder for."""
+    names = set(_PLACEHOLDER.findall(engine_sql))
+    return {k: v for k, v in params.items() if k in names}
+
+
+def _parse(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -1,0 +1,107 @@
+"""The SQL workbench: Athena SQL from a form, run read-only, shown, charted and downloaded.
+
+What the page sends: ``sql``, optionally ``q`` (the saved query it started from; its typed
+parameters come as ``p_<name>`` fields and are bound, never pasted), ``limit`` (rows to show),
+and a chart choice. Relative times in parameters (``24h``) count back from the lake's latest
+event, as the dashboards do.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from trailscope import export
+from trailscope.errors import TrailscopeError
+from trailscope.queries import SavedQuery, load_library
+from trailscope.sql import QueryError
+from trailscope.web.lakeview import LakeView, Result, _used_params
+
+DEFAULT_LIMIT = 200
+MAX_LIMIT = 5000
+DEFAULT_SQL = """SELECT eventsource, eventname, count(*) AS events
+FROM cloudtrail
+GROUP BY eventsource, eventname
+ORDER BY events DESC
+LIMIT 20"""
+
+
+@dataclass
+class Request:
+    sql: str
+    saved: SavedQuery | None = None
+    values: dict[str, str] = field(default_factory=dict)  # p_<name> without the prefix
+    limit: int = DEFAULT_LIMIT
+    chart: str = "none"  # none | bar
+    x: str | None = None
+    y: str | None = None
+
+    @classmethod
+    def from_form(cls, form: dict[str, str], library: dict[str, SavedQuery]) -> Request:
+        name = (form.get("q") or "").strip()
+        saved = library.get(name) if name else None
+        if name and saved is None:
+            raise TrailscopeError(f"no saved query named {name!r}")
+        sql = form.get("sql")
+        if sql is None or not sql.strip():
+            sql = saved.sql if saved else ""
+        values = {k[2:]: v for k, v in form.items() if k.startswith("p_")}
+        try:
+            limit = int(form.get("limit") or DEFAULT_LIMIT)
+        except ValueError:
+            raise TrailscopeError(
+                f"the row limit must be a whole number, not {form['limit']!r}"
+            ) from None
+        chart = form.get("chart") or "none"
+        x, y = form.get("x") or None, form.get("y") or None
+        if saved and saved.chart and "chart" not in form:
+            chart, x, y = _chart_spec(saved.chart)
+        return cls(sql, saved, values, max(1, min(limit, MAX_LIMIT)), chart, x, y)
+
+
+def _chart_spec(spec: str) -> tuple[str, str | None, str | None]:
+    """'bar x=eventname y=calls' -> ('bar', 'eventname', 'calls'); other kinds show no chart."""
+    parts = spec.split()
+    kv = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+    if parts and parts[0] == "bar":
+        return "bar", kv.get("x"), kv.get("y")
+    return "none", None, None
+
+
+def bind(request: Request, latest: datetime | None) -> dict[str, Any]:
+    """The saved query's parameters, typed and converted (relative times from ``latest``)."""
+    if request.saved is None:
+        return {}
+    known = {p.name for p in request.saved.params}
+    return request.saved.bind({k: v for k, v in request.values.items() if k in known}, now=latest)
+
+
+def run(view: LakeView, request: Request) -> tuple[Result, dict[str, Any]]:
+    params = bind(request, view.span().latest)
+    return view.query(request.sql, params, limit=request.limit), params
+
+
+def download(view: LakeView, request: Request, fmt: str) -> bytes:
+    """The whole result (not only the rows shown) as CSV or JSON, through trailscope.export."""
+    writers = {"csv": export.write_csv, "json": export.write_json, "ndjson": export.write_ndjson}
+    if fmt not in writers:
+        raise TrailscopeError(f"unknown download format {fmt!r}", hint="csv, json or ndjson")
+    params = bind(request, view.span().latest)
+    translation = view.translate(request.sql, params)
+    buf = io.BytesIO()
+    with view.reader(translation.sql, _used_params(translation.sql, params)) as reader:
+        writers[fmt](reader, buf)
+    return buf.getvalue()
+
+
+def library() -> dict[str, SavedQuery]:
+    return load_library()
+
+
+def error_info(exc: TrailscopeError) -> dict[str, Any]:
+    out: dict[str, Any] = {"error": exc.message, "hint": exc.hint}
+    if isinstance(exc, QueryError):
+        out["line"], out["column"] = exc.line, exc.column
+    return out
