@@ -75,6 +75,19 @@ def test_lake_status_and_workbench_pages_load(page, server, lake, artifacts):
     shot(page, artifacts, "workbench")
 
 
+def test_detections_page_drills_down_to_an_event(page, server, lake, artifacts):
+    from trailscope.detect import run_detections
+
+    page.goto(f"{server}/detections?range=all")
+    report = run_detections(lake)
+    assert int(page.locator("#total").inner_text()) == len(report.findings)
+    shot(page, artifacts, "detections")
+    page.locator("tr.sev-high a.ev").first.click()
+    page.wait_for_url(re.compile(r"/event/"))
+    assert page.locator("pre").count() >= 1
+    shot(page, artifacts, "detection-event")
+
+
 def test_changing_filters(page, server, lake, artifacts):
     page.goto(f"{server}/d/overview")
     page.click("a.pick[data-range='24h']")

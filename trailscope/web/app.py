@@ -341,6 +341,36 @@ def create_app(
             ]
         )
 
+    # ------------------------------------------------------------------ detections
+
+    def detections(request: Request, api: bool) -> Response:
+        from trailscope.web.detections import detections_data
+
+        try:
+            filters = Filters.from_query(query_dict(request), view.span())
+            data = detections_data(view, filters)
+        except TrailscopeError as exc:
+            return page_error(exc, request, api)
+        if api:
+            return json_response(data)
+        return render(
+            "detections.html",
+            data=data,
+            filters=filters,
+            accounts=view.info().accounts,
+            regions=view.info().regions,
+            json_url=filters.link("/api/detections"),
+            here="/detections",
+        )
+
+    @app.get("/detections", response_class=HTMLResponse)
+    def detections_html(request: Request) -> Response:
+        return detections(request, api=False)
+
+    @app.get("/api/detections")
+    def detections_api(request: Request) -> Response:
+        return detections(request, api=True)
+
     # ------------------------------------------------------------------ lake status
 
     def status_data() -> dict[str, Any]:
