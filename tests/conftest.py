@@ -7,6 +7,7 @@ that sources still work after being pickled into another process.
 from __future__ import annotations
 
 import socket
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,6 +32,18 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_spark_at_the_end() -> Iterator[None]:
+    """Spark sessions are shared by test modules; stop the JVM cleanly before Python exits."""
+    yield
+    if "pyspark" in sys.modules:
+        from pyspark.sql import SparkSession
+
+        session = SparkSession.getActiveSession()
+        if session is not None:
+            session.stop()
 
 
 @pytest.fixture(scope="session")

@@ -60,6 +60,13 @@ LakeOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead.")]
+# Which part of a trail to read (ingest, verify).
+AccountOpt = Annotated[
+    list[str] | None, typer.Option("--account", "-a", help="Only this account (repeatable).")
+]
+RegionFilterOpt = Annotated[
+    list[str] | None, typer.Option("--region", "-r", help="Only this region (repeatable).")
+]
 # Result outputs shared by 'query' and 'run' (the terminal table is the default).
 CsvOpt = Annotated[bool, typer.Option("--csv", help="Write CSV (RFC 4180) to stdout.")]
 JsonOutOpt = Annotated[bool, typer.Option("--json", help="Write a JSON array to stdout.")]

@@ -11,8 +11,10 @@ from rich.table import Table
 from trailscope.cli.base import (
     EXIT_OK,
     EXIT_QUARANTINED,
+    AccountOpt,
     JsonOpt,
     LakeOpt,
+    RegionFilterOpt,
     app,
     guard,
     lake_app,
@@ -45,12 +47,8 @@ def ingest(
     until: Annotated[
         str | None, typer.Option(help="Only day folders up to this time (same forms as --since).")
     ] = None,
-    account: Annotated[
-        list[str] | None, typer.Option("--account", "-a", help="Only this account (repeatable).")
-    ] = None,
-    region: Annotated[
-        list[str] | None, typer.Option("--region", "-r", help="Only this region (repeatable).")
-    ] = None,
+    account: AccountOpt = None,
+    region: RegionFilterOpt = None,
     profile: Annotated[
         str | None, typer.Option(help="AWS profile for s3:// sources (default: the AWS chain).")
     ] = None,

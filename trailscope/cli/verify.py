@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from trailscope.cli.base import EXIT_OK, JsonOpt, app, err, guard, out
+from trailscope.cli.base import EXIT_OK, AccountOpt, JsonOpt, RegionFilterOpt, app, err, guard, out
 
 #: Exit code when verification ran and found problems (documented in --help and docs).
 EXIT_PROBLEMS = 4
@@ -48,12 +48,8 @@ def verify(
     until: Annotated[
         str | None, typer.Option(help="Only files delivered up to this time (same forms).")
     ] = None,
-    account: Annotated[
-        list[str] | None, typer.Option("--account", "-a", help="Only this account (repeatable).")
-    ] = None,
-    region: Annotated[
-        list[str] | None, typer.Option("--region", "-r", help="Only this region (repeatable).")
-    ] = None,
+    account: AccountOpt = None,
+    region: RegionFilterOpt = None,
     profile: Annotated[
         str | None,
         typer.Option(help="AWS profile for S3 and for fetching CloudTrail's public keys."),

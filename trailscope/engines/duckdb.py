@@ -12,8 +12,10 @@ rewrite queries to use.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -136,6 +138,8 @@ class DuckDBEngine:
         at run time, which air-gapped and locked-down machines cannot do."""
         self.files = [str(f) for f in files]
         self.filesystem = filesystem
+        if filesystem is not None:
+            _REMOTE_ENGINES.add(self)
         self.con = duckdb.connect(config={"threads": threads} if threads else {})
         self._create_view()
         if validation is not None:
@@ -224,6 +228,16 @@ class DuckDBEngine:
     def explain(self, sql: str) -> str:
         rows = self.con.execute(f"EXPLAIN ANALYZE {sql}").fetchall()
         return "\n".join(str(r[-1]) for r in rows)
+
+
+#: Engines reading through a pyarrow filesystem, closed at exit before pyarrow's S3 shutdown.
+_REMOTE_ENGINES: weakref.WeakSet[DuckDBEngine] = weakref.WeakSet()
+
+
+def close_remote_engines() -> None:
+    for engine in list(_REMOTE_ENGINES):
+        with contextlib.suppress(duckdb.Error):
+            engine.close()
 
 
 def _interrupt_after(con: duckdb.DuckDBPyConnection, timeout: float | None) -> Any:

@@ -12,8 +12,11 @@ part, not the whole object); small metadata objects go through plain calls.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import time
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -249,6 +252,7 @@ class S3Storage:
                 scheme, _, host = self.endpoint_url.partition("://")
                 options.update(endpoint_override=host.rstrip("/"), scheme=scheme)
             self._fs = pafs.S3FileSystem(**options)
+            _release_at_exit(self)
         return self._fs
 
     # -- paths ------------------------------------------------------------------------------
@@ -364,6 +368,29 @@ class S3Storage:
 
     def fsync_tree(self, rels: list[str]) -> None:
         """Nothing to do: an object exists durably once its PUT returned."""
+
+
+_LIVE_S3: weakref.WeakSet[S3Storage] = weakref.WeakSet()
+_EXIT_HOOK: list[bool] = []
+
+
+def _release_at_exit(storage: S3Storage) -> None:
+    """pyarrow shuts its AWS SDK down at exit and aborts the process (exit 134) if an S3
+    filesystem is still alive then. Our hook is registered after pyarrow's, so it runs first
+    (atexit is last-in, first-out) and lets go of every filesystem we made."""
+    _LIVE_S3.add(storage)
+    if not _EXIT_HOOK:
+        atexit.register(_release_all)
+        _EXIT_HOOK.append(True)
+
+
+def _release_all() -> None:
+    from trailscope.engines.duckdb import close_remote_engines
+
+    close_remote_engines()
+    for storage in list(_LIVE_S3):
+        storage._fs = None
+    gc.collect()
 
 
 def _describe(exc: Exception) -> str:
