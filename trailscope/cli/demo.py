@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -147,7 +148,9 @@ def demo(
             def ready(url: str) -> None:
                 out.print(f"\n[bold green]serving[/] {url}  (Ctrl-C to stop)", highlight=False)
 
-            serve_lake(lake_path, port=port, on_ready=ready)
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a user ends it
+                serve_lake(lake_path, port=port, on_ready=ready)
+            out.print("stopped serving; the trail and the lake stay in " + str(workdir))
         return EXIT_OK
 
     raise typer.Exit(guard(run))
