@@ -65,16 +65,12 @@ class DedupIndex:
         for part in parts:
             self._paths.setdefault(part.partition, set()).add(part.path)
 
-    def _read_ids(self, rel: str) -> pa.Array:
-        with self.storage.open_input(rel) as fh:
-            return pq.read_table(fh, columns=["eventid"]).column(0).combine_chunks()
-
     def _load(self, partition: str) -> list[pa.Array]:
         ids = self._ids.setdefault(partition, [])
         seen = self._paths.setdefault(partition, set())
         for part in list(self.state.parts.values()):
             if part.partition == partition and part.path not in seen:
-                ids.append(self._read_ids(part.path))
+                ids.append(read_ids(self.storage, part.path))
                 seen.add(part.path)
         return ids
 
@@ -89,7 +85,7 @@ class DedupIndex:
             known.append(ids)
             return ids, 0
         dropped = self._drop_known_rows(part, ids, hit)
-        kept = self._read_ids(part.tmp_path) if part.rows else pa.array([], pa.string())
+        kept = read_ids(self.storage, part.tmp_path) if part.rows else pa.array([], pa.string())
         known.append(kept)
         return kept, dropped
 
@@ -109,6 +105,12 @@ class DedupIndex:
         if dropped:
             rewrite_part(self.storage, part, new.filter(pa.array(keep)))
         return dropped
+
+
+def read_ids(storage: Storage, rel: str) -> pa.Array:
+    """One part's event ids: a single column, so a ranged read on S3."""
+    with storage.open_input(rel) as fh:
+        return pq.read_table(fh, columns=["eventid"]).column(0).combine_chunks()
 
 
 def read_part(storage: Storage, rel: str) -> pa.Table:
@@ -203,7 +205,10 @@ def commit_batch(
                 if part.rows:
                     _drop_rows_from(storage, part, gone)
         index.forget({p.partition for p in output.parts})
-        ids[:] = [_staged_ids(storage, p) for p in output.parts]
+        ids[:] = [
+            read_ids(storage, p.tmp_path) if p.rows else pa.array([], pa.string())
+            for p in output.parts
+        ]
         dedup_all()
         commit.objects = mine
         commit.add = _adds(output.parts)
@@ -240,13 +245,6 @@ def _retrying_on_vanished_parts(
 
 def _adds(parts: list[writer.StagedPart]) -> list[PartRecord]:
     return [PartRecord(p.path, p.partition, p.rows, p.bytes) for p in parts if p.rows]
-
-
-def _staged_ids(storage: Storage, part: writer.StagedPart) -> pa.Array:
-    if not part.rows:
-        return pa.array([], pa.string())
-    with storage.open_input(part.tmp_path) as fh:
-        return pq.read_table(fh, columns=["eventid"]).column(0).combine_chunks()
 
 
 def _drop_rows_from(storage: Storage, part: writer.StagedPart, keys: set[str]) -> None:
