@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 from trailfiles import (
     copy_files,
@@ -71,6 +72,26 @@ def test_lake_files_read_by_plain_duckdb_and_pyarrow(trail, tmp_path: Path) -> N
         f"AND requestparameters IS NOT NULL LIMIT 1"
     ).fetchall()
     assert sample and sample[0][1].startswith("arn:aws:iam::")
+
+
+def test_repetitive_fields_inside_structs_are_dictionary_encoded(trail, tmp_path: Path) -> None:
+    """Identity ARNs and TLS details repeat endlessly; plain encoding doubles what queries read."""
+    root, _ = trail
+    Lake(tmp_path / "lake").ingest(str(root), workers=1)
+    part = next((tmp_path / "lake" / "events").rglob("*.parquet"))
+    meta = pq.ParquetFile(part).metadata.row_group(0)
+    encodings = {
+        meta.column(i).path_in_schema: meta.column(i).encodings for i in range(meta.num_columns)
+    }
+    for leaf in (
+        "useridentity.arn",
+        "useridentity.sessioncontext.sessionissuer.arn",
+        "tlsdetails.clientprovidedhostheader",
+        "resources.list.element.arn",
+    ):
+        assert "RLE_DICTIONARY" in encodings[leaf], leaf
+    for unique in ("eventid", "requestparameters"):
+        assert "RLE_DICTIONARY" not in encodings[unique], unique
 
 
 def test_partitions_follow_event_time_not_delivery_folder(trail, tmp_path: Path) -> None:

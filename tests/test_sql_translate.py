@@ -238,8 +238,8 @@ def test_dot_access_qualified_nested_and_objects(lake) -> None:
 
 
 def test_dot_access_leaves_structs_and_table_qualifiers_alone() -> None:
-    assert duck("SELECT useridentity.sessioncontext.sessionissuer.arn FROM t") == (
-        "SELECT useridentity.sessioncontext.sessionissuer.arn FROM cloudtrail AS t"
+    assert duck("SELECT useridentity.sessioncontext.sessionissuer.arn FROM t").startswith(
+        "SELECT useridentity.sessioncontext.sessionissuer.arn FROM (SELECT"
     )
     assert duck("SELECT t.requestparameters FROM cloudtrail t") == (
         "SELECT t.requestparameters FROM cloudtrail AS t"
@@ -255,8 +255,8 @@ def test_dot_access_leaves_structs_and_table_qualifiers_alone() -> None:
 
 def test_numeric_cast_of_a_column_is_try_cast_with_a_notice(lake) -> None:
     translation = translate("SELECT CAST(useridentity.accountid AS bigint) AS id FROM cloudtrail")
-    assert (
-        translation.sql == "SELECT TRY_CAST(useridentity.accountid AS BIGINT) AS id FROM cloudtrail"
+    assert translation.sql.startswith(
+        "SELECT TRY_CAST(useridentity.accountid AS BIGINT) AS id FROM "
     )
     assert any("TRY_CAST" in n for n in translation.notices)
     ids = col(
@@ -570,3 +570,66 @@ def test_unsupported_functions_and_types_are_named(lake) -> None:
         lake.query("SELECT json_array_contains(requestparameters, 'x') FROM cloudtrail")
     with pytest.raises(QueryError, match=r"(?i)ipprefix"):
         lake.query("SELECT CAST('10.0.0.0/8' AS IPPREFIX) FROM cloudtrail")
+
+
+# --------------------------------------------------------------------------- struct pruning
+
+
+def test_only_the_struct_fields_named_are_read_and_filters_stay_on_stored_columns() -> None:
+    sql = duck(
+        "SELECT c.useridentity.sessioncontext.sessionissuer.username, count(DISTINCT "
+        "tlsdetails.tlsversion) FROM cloudtrail c WHERE useridentity.type = 'Root' GROUP BY 1"
+    )
+    assert sql == (
+        "SELECT c.useridentity.sessioncontext.sessionissuer.username, "
+        "COUNT(DISTINCT tlsdetails.tlsversion) FROM (SELECT * REPLACE ("
+        "{'tlsversion': c.tlsdetails.\"tlsversion\"} AS tlsdetails, "
+        "{'sessioncontext': {'sessionissuer': {'username': "
+        'c.useridentity."sessioncontext"."sessionissuer"."username"}}, '
+        "'type': c.useridentity.\"type\"} AS useridentity) "
+        "FROM cloudtrail AS c WHERE useridentity.type = 'Root') AS c GROUP BY 1"
+    )
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM cloudtrail WHERE useridentity.arn = 'x'",  # every column, whole
+        "SELECT useridentity FROM cloudtrail",
+        "SELECT count(*) FROM cloudtrail WHERE useridentity IS NULL",
+        "SELECT useridentity.nosuchfield FROM cloudtrail",  # the engine's own error stays
+        "SELECT eventname FROM cloudtrail",
+    ],
+)
+def test_structs_used_whole_or_unknown_paths_are_left_alone(sql: str) -> None:
+    assert "REPLACE" not in duck(sql)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT useridentity.arn AS a, count(DISTINCT sourceipaddress) AS n FROM cloudtrail "
+        "WHERE useridentity.sessioncontext.sessionissuer.type IS NULL GROUP BY 1 ORDER BY 1",
+        "SELECT x.useridentity.arn AS a, y.eventname AS e FROM cloudtrail x JOIN cloudtrail y "
+        "ON x.useridentity.accountid = y.recipientaccountid AND x.eventid < y.eventid "
+        "WHERE x.useridentity.type = 'IAMUser' ORDER BY 1, 2",
+        "WITH w AS (SELECT useridentity.sessioncontext AS sc, tlsdetails.tlsversion AS v "
+        "FROM cloudtrail) SELECT sc.attributes.mfaauthenticated AS m, v FROM w ORDER BY 1, 2",
+        "SELECT eventname FROM cloudtrail WHERE useridentity.arn IN (SELECT useridentity.arn "
+        "FROM cloudtrail c2 WHERE c2.useridentity.type = 'IAMUser') ORDER BY 1",
+    ],
+)
+def test_pruned_structs_give_the_same_rows_as_whole_ones(lake, sql: str) -> None:
+    pruned = duck(sql)
+    assert "REPLACE" in pruned
+    engine = lake.engine()
+    whole = engine.query(sqlglot_duckdb(sql)).to_pylist()
+    assert engine.query(pruned).to_pylist() == whole
+    assert whole  # the tiny lake answers each of these
+
+
+def sqlglot_duckdb(sql: str) -> str:
+    """The same query without trailscope's rules: plain sqlglot, Athena to DuckDB."""
+    import sqlglot
+
+    return sqlglot.transpile(sql, read="athena", write="duckdb")[0]

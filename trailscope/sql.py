@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
@@ -355,6 +356,7 @@ def _duckdb_rules(tree: exp.Expression, notices: list[str] | None = None) -> exp
         _rule_date_diff,
         _rule_datetime_formats,
         _rule_unnest_rows,
+        _rule_prune_structs,
     ):
         tree = rule(tree, notes)
     if notices is not None:
@@ -763,3 +765,116 @@ def suggest_column(name: str) -> str | None:
         by_tail.setdefault(path.split(".")[-1], path)
     close = difflib.get_close_matches(low, list(by_tail), n=1, cutoff=0.7)
     return by_tail[close[0]] if close else None
+
+
+# ---- reading only the struct fields a query uses
+
+
+def _struct_fields(typ: pa.DataType) -> dict[str, pa.DataType]:
+    return {f.name: f.type for f in typ} if pa.types.is_struct(typ) else {}
+
+
+#: The lake's struct columns and their fields (``useridentity``, ``tlsdetails``, ...).
+STRUCT_COLUMNS: dict[str, pa.DataType] = {
+    f.name: f.type for f in TABLE_SCHEMA if pa.types.is_struct(f.type)
+}
+#: A tree of the struct fields a query names; ``None`` marks a field used whole.
+_Needed = dict[str, "_Needed | None"]
+
+
+def _rule_prune_structs(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+    """Read only the struct fields a query names (``useridentity.arn``, not all 28 fields).
+
+    DuckDB reads single struct fields from Parquet, but once a plan materializes rows (a CTE,
+    ``count(DISTINCT ...)``, a window) it reads the whole struct: 10x the bytes for
+    ``useridentity``. Each ``cloudtrail`` in the query becomes a subquery whose structs keep
+    just the fields used, which gives the same answers for every dotted access. Left alone
+    whenever a struct is used whole (``SELECT *``, ``useridentity IS NULL``, ``to_json(...)``)
+    or a path is not in the schema (the engine then reports it as written).
+    """
+    tables = [
+        t
+        for t in tree.find_all(exp.Table)
+        if not t.db and t.name.lower() == TABLE and not isinstance(t.this, exp.Func)
+    ]
+    if not tables or any(_expands_star(s) for s in tree.find_all(exp.Star)):
+        return tree
+    relations = {a.name.lower() for a in tree.find_all(exp.TableAlias) if a.name}
+    relations |= {t.name.lower() for t in tree.find_all(exp.Table) if t.name}
+    needed: dict[str, _Needed] = {}
+    whole: set[str] = set()
+    for node in list(tree.find_all(exp.Column, exp.Dot)):
+        parent = node.parent
+        if isinstance(parent, exp.Dot) and parent.this is node:
+            continue  # part of a longer chain, seen there
+        parts = _chain(node)
+        if not parts:
+            continue
+        names = [p.name.lower() for p in parts]
+        if names[0] in STRUCT_COLUMNS and names[0] not in relations:
+            at = 0
+        elif len(names) > 1 and names[0] in relations and names[1] in STRUCT_COLUMNS:
+            at = 1
+        else:
+            continue
+        struct = names[at]
+        if not _add_path(needed.setdefault(struct, {}), STRUCT_COLUMNS[struct], names[at + 1 :]):
+            whole.add(struct)
+    pruned = {name: n for name, n in needed.items() if name not in whole and n}
+    if not pruned:
+        return tree
+    for table in tables:
+        alias = exp.to_identifier(table.alias or TABLE).sql(dialect="duckdb")
+        replace = ", ".join(
+            f"{_struct_literal(f'{alias}.{name}', n)} AS {name}"
+            for name, n in sorted(pruned.items())
+        )
+        inner = sqlglot.parse_one(
+            f"SELECT * REPLACE ({replace}) FROM {TABLE} AS {alias}", read="duckdb"
+        )
+        select = table.parent.parent if isinstance(table.parent, exp.From) else None
+        if isinstance(select, exp.Select) and not select.args.get("joins"):
+            # The filters stay on the stored columns, where the engine can push them into the
+            # scan (skipping row groups and rows before reading the other columns).
+            where = select.args.get("where")
+            if where is not None:
+                inner.set("where", where.pop())
+        sub = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(alias)))
+        tree = _replace(tree, table, sub)
+    return tree
+
+
+def _expands_star(star: exp.Star) -> bool:
+    """``SELECT *`` / ``t.*`` (uses every column whole), unlike ``count(*)``."""
+    parent = star.parent
+    return isinstance(parent, exp.Select) or (
+        isinstance(parent, exp.Column) and isinstance(parent.parent, exp.Select)
+    )
+
+
+def _add_path(needed: _Needed, typ: pa.DataType, path: list[str]) -> bool:
+    """Record ``path`` below a struct; False when it uses the struct whole or is unknown."""
+    if not path:
+        return False
+    fields = _struct_fields(typ)
+    head = path[0]
+    if head not in fields:
+        return False
+    if len(path) == 1 or not pa.types.is_struct(fields[head]):
+        needed[head] = None  # a leaf, a map, a list, or a sub-struct used whole
+        return True
+    sub = needed.get(head, {})
+    if sub is None:
+        return True  # already needed whole
+    needed[head] = sub
+    if not _add_path(sub, fields[head], path[1:]):
+        needed[head] = None
+    return True
+
+
+def _struct_literal(source: str, needed: _Needed) -> str:
+    items = []
+    for name, sub in sorted(needed.items()):
+        value = f'{source}."{name}"'
+        items.append(f"'{name}': {value if sub is None else _struct_literal(value, sub)}")
+    return "{" + ", ".join(items) + "}"
