@@ -595,6 +595,7 @@ def test_only_the_struct_fields_named_are_read_and_filters_stay_on_stored_column
     "sql",
     [
         "SELECT * FROM cloudtrail WHERE useridentity.arn = 'x'",  # every column, whole
+        "SELECT c.* FROM cloudtrail c WHERE useridentity.arn = 'x'",
         "SELECT useridentity FROM cloudtrail",
         "SELECT count(*) FROM cloudtrail WHERE useridentity IS NULL",
         "SELECT useridentity.nosuchfield FROM cloudtrail",  # the engine's own error stays
@@ -615,6 +616,8 @@ def test_structs_used_whole_or_unknown_paths_are_left_alone(sql: str) -> None:
         "WHERE x.useridentity.type = 'IAMUser' ORDER BY 1, 2",
         "WITH w AS (SELECT useridentity.sessioncontext AS sc, tlsdetails.tlsversion AS v "
         "FROM cloudtrail) SELECT sc.attributes.mfaauthenticated AS m, v FROM w ORDER BY 1, 2",
+        "SELECT * FROM (SELECT useridentity.arn AS a, eventname FROM cloudtrail) AS s "
+        "WHERE a IS NOT NULL ORDER BY 1, 2",
         "SELECT eventname FROM cloudtrail WHERE useridentity.arn IN (SELECT useridentity.arn "
         "FROM cloudtrail c2 WHERE c2.useridentity.type = 'IAMUser') ORDER BY 1",
     ],

@@ -845,10 +845,18 @@ def _rule_prune_structs(tree: exp.Expression, notes: list[str]) -> exp.Expressio
 
 
 def _expands_star(star: exp.Star) -> bool:
-    """``SELECT *`` / ``t.*`` (uses every column whole), unlike ``count(*)``."""
+    """``SELECT *`` / ``t.*`` straight over the lake (every struct used whole); a star over a
+    subquery or CTE only repeats columns named inside it, and ``count(*)`` names none."""
     parent = star.parent
-    return isinstance(parent, exp.Select) or (
-        isinstance(parent, exp.Column) and isinstance(parent.parent, exp.Select)
+    if isinstance(parent, exp.Column):
+        parent = parent.parent
+    if not isinstance(parent, exp.Select):
+        return False
+    sources = [parent.args.get("from_"), *(parent.args.get("joins") or [])]
+    return any(
+        isinstance(src.this, exp.Table) and src.this.name.lower() == TABLE
+        for src in sources
+        if src is not None
     )
 
 

@@ -46,15 +46,18 @@ _IPV4 = rf"({_OCTET}\.){{3}}{_OCTET}"
 MACROS: tuple[str, ...] = (
     # JSON: Trino returns NULL for text that is not JSON and for a missing path;
     # json_extract_scalar is NULL for objects and arrays (DuckDB's ->> returns their text).
-    """athena_json_extract(j, p) AS CASE WHEN json_valid(j) THEN json_extract(j, p) END""",
-    """athena_json_extract_scalar(j, p) AS CASE WHEN json_valid(j) THEN
-        CASE WHEN json_type(json_extract(j, p)) NOT IN ('OBJECT', 'ARRAY')
-             THEN json_extract_string(j, p) END END""",
+    # try(...) turns DuckDB's error on text that is not JSON into that NULL. Each document is
+    # parsed once (the repeated try(json_extract_string(...)) is computed once), and again only
+    # for values that look like an object or array: less JSON work than json_valid + json_type
+    # + extract. (A try() around the whole CASE does not work: DuckDB hoists the shared call
+    # out of it.)
+    """athena_json_extract(j, p) AS try(json_extract(j, p))""",
+    """athena_json_extract_scalar(j, p) AS
+        CASE WHEN left(try(json_extract_string(j, p)), 1) IN ('{', '[')
+                  AND try(json_type(j, p)) IN ('OBJECT', 'ARRAY') THEN NULL
+             ELSE try(json_extract_string(j, p)) END""",
     # requestparameters.bucketName on the JSON text: a scalar's text, else the JSON text.
-    """athena_json_field(j, p) AS CASE WHEN json_valid(j) THEN
-        CASE WHEN json_type(json_extract(j, p)) IN ('OBJECT', 'ARRAY')
-             THEN CAST(json_extract(j, p) AS VARCHAR)
-             ELSE json_extract_string(j, p) END END""",
+    """athena_json_field(j, p) AS try(json_extract_string(j, p))""",
     # CAST(json AS VARCHAR): a JSON string without its quotes, as Trino gives it.
     """athena_json_to_varchar(x) AS CASE WHEN json_type(x) IN ('OBJECT', 'ARRAY')
         THEN CAST(x AS VARCHAR) ELSE json_extract_string(x, '$') END""",
