@@ -134,16 +134,42 @@ def test_the_engine_itself_is_locked_down(demo_lake, tmp_path):
     ]
     lake_file = str(view.lake.files()[0])
     with view.engine() as engine:
-        for sql in refused:
-            with pytest.raises(duckdb.Error):
-                engine.con.execute(sql)
-        with pytest.raises(duckdb.Error):  # not even over the lake's own files
-            engine.con.execute(f"COPY (SELECT 1) TO '{lake_file}' (FORMAT parquet)")
-        n = engine.con.execute(f"SELECT count(*) FROM read_parquet('{lake_file}')").fetchone()
-        assert n[0] > 0  # reading the lake still works
+        connections = [engine, *view._cursors]  # panels also run on a second connection
+        assert len(connections) == 2
+        for con in (c.con for c in connections):
+            for sql in refused:
+                with pytest.raises(duckdb.Error):
+                    con.execute(sql)
+            with pytest.raises(duckdb.Error):  # not even over the lake's own files
+                con.execute(f"COPY (SELECT 1) TO '{lake_file}' (FORMAT parquet)")
+            n = con.execute(f"SELECT count(*) FROM read_parquet('{lake_file}')").fetchone()
+            assert n[0] > 0  # reading the lake still works
     view.close()
     assert not target.exists() and not (tmp_path / "x.duckdb").exists()
     assert os.listdir(tmp_path) == []
+
+
+def test_queries_run_side_by_side_answer_in_place_each_with_its_time_limit(demo_lake):
+    view = LakeView(demo_lake.path, timeout=0.5, cache_size=0)
+    slow = (
+        "SELECT count(*) FROM cloudtrail a, cloudtrail b, cloudtrail c WHERE a.eventid < c.eventid"
+    )
+    asks = [
+        ("SELECT count(*) AS n FROM cloudtrail WHERE eventname = :name", {"name": "ConsoleLogin"}),
+        (slow, None),
+        ("SELECT nosuchcolumn FROM cloudtrail", None),
+        ("SELECT count(*) AS n FROM cloudtrail", None),
+        ("SELECT eventname, count(*) AS n FROM cloudtrail GROUP BY 1 ORDER BY 2 DESC, 1", None),
+    ]
+    answers = view.query_many(asks)
+    logins = sum(e["eventName"] == "ConsoleLogin" for e in demo_lake.events)
+    assert answers[0].rows == [{"n": logins}]
+    assert answers[1].message == "query cancelled after 0.5 s (the time limit)"
+    assert "nosuchcolumn" in answers[2].message
+    assert answers[3].rows == [{"n": len(demo_lake.events)}]
+    one_by_one = view.query(asks[4][0])
+    assert answers[4].rows == one_by_one.rows and len(one_by_one.rows) > 5
+    view.close()
 
 
 def test_queries_have_a_time_limit(demo_lake):

@@ -144,23 +144,43 @@ class DuckDBEngine:
         if filesystem is not None:
             _REMOTE_ENGINES.add(self)
         self.con = duckdb.connect(config={"threads": threads} if threads else {})
+        #: Arrow objects the views read; registrations belong to one connection, so
+        #: :meth:`cursor` repeats them.
+        self._registered: dict[str, Any] = {}
         self._create_view()
         if validation is not None:
             # Join on the object id: substr(sourcekey, strpos(sourcekey, 'AWSLogs/')).
-            self.con.register("_validation", validation)
+            self._register("_validation", validation)
             self.con.execute(f"CREATE VIEW {VALIDATION_TABLE} AS SELECT * FROM _validation")
+
+    def _register(self, name: str, obj: Any) -> None:
+        self._registered[name] = obj
+        self.con.register(name, obj)
+
+    def cursor(self) -> DuckDBEngine:
+        """A second connection to the same database (views, macros, settings, the same lake
+        files), so that two queries can run at once; close it before the engine."""
+        twin = object.__new__(DuckDBEngine)
+        twin.files, twin.filesystem = self.files, self.filesystem
+        twin.con = self.con.cursor()
+        twin._registered = dict(self._registered)
+        for name, obj in self._registered.items():
+            twin.con.register(name, obj)
+        if self.filesystem is not None:
+            _REMOTE_ENGINES.add(twin)
+        return twin
 
     def close(self) -> None:
         self.con.close()
 
     def _create_view(self) -> None:
-        self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET GLOBAL TimeZone = 'UTC'")  # GLOBAL: for cursors too
         for macro in MACROS:
             self.con.execute(f"CREATE OR REPLACE MACRO {macro}")
         self._create_partitions_view()
         compat = ", ".join(f'{expr} AS "{name}"' for name, expr in COMPAT_COLUMNS.items())
         if self.files and self.filesystem is not None:
-            self.con.register("_lake_parts", _arrow_dataset(self.files, self.filesystem))
+            self._register("_lake_parts", _arrow_dataset(self.files, self.filesystem))
             source = "_lake_parts"
         elif self.files:
             listed = ", ".join("'" + f.replace("'", "''") + "'" for f in self.files)
@@ -169,7 +189,7 @@ class DuckDBEngine:
                 f"hive_types = {{'{PARTITION}': VARCHAR}})"
             )
         else:  # an empty lake still has the full schema, so queries bind and return no rows
-            self.con.register("_empty_events", TABLE_SCHEMA.empty_table())
+            self._register("_empty_events", TABLE_SCHEMA.empty_table())
             source = "_empty_events"
         self.con.execute(f"CREATE OR REPLACE VIEW {TABLE} AS SELECT *, {compat} FROM {source}")
 

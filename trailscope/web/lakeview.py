@@ -1,10 +1,11 @@
 """The web app's one door to the lake: a locked-down engine, reopened when the lake changes.
 
 Every page asks its questions here in Athena SQL with bound parameters, the same way
-``Lake.query`` does, so a number on a page is the number the Python API gives. One DuckDB
-connection serves all requests, one query at a time (a DuckDB connection is not meant to be
-shared by threads mid-query); when a new commit appears in the lake's log the engine is rebuilt
-over the new list of live files.
+``Lake.query`` does, so a number on a page is the number the Python API gives. One request is
+served at a time; a dashboard's panels run on two connections to the same database at once
+(:meth:`LakeView.query_many`: small queries leave DuckDB's threads idle part of the time, so two
+side by side finish about a fifth sooner). When a new commit appears in the lake's log the
+engine is rebuilt over the new list of live files.
 
 Answers are kept (a small LRU per lake version): a lake changes only when something is
 ingested, so going back to a dashboard, or fetching a page's JSON twin after the page, costs
@@ -18,7 +19,8 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +31,7 @@ import duckdb
 import pyarrow as pa
 
 from trailscope.engines.duckdb import DuckDBEngine, QueryTimeout
+from trailscope.errors import TrailscopeError
 from trailscope.lake import Lake, open_lake
 from trailscope.lake.lake import LakeInfo
 from trailscope.lake.manifest import LOG_DIR
@@ -38,6 +41,9 @@ from trailscope.web.sandbox import lock_down
 
 _PLACEHOLDER = re.compile(r"\$([A-Za-z_]\w*)")
 REMOTE_CHECK_SECONDS = 5.0
+#: Connections that run a page's queries side by side (measured on 2 cores: 2 beats 1 by about
+#: 20 %, and 3 is no better than 2).
+QUERY_CONNECTIONS = 2
 
 
 @dataclass
@@ -69,6 +75,7 @@ class LakeView:
         self._translations: OrderedDict[tuple[Any, ...], Translation] = OrderedDict()
         self._lock = threading.RLock()
         self._engine: DuckDBEngine | None = None
+        self._cursors: list[DuckDBEngine] = []
         self._version: tuple[int, float] | None = None
         self._checked = 0.0
         self._span: Span | None = None
@@ -97,9 +104,10 @@ class LakeView:
         with self._lock:
             version = self._log_version()
             if self._engine is None or version != self._version:
-                if self._engine is not None:
-                    self._engine.close()
+                self._close_engine()
                 engine = self.lake.engine()
+                # before the lock-down: a cursor registers the Arrow sources its views read
+                self._cursors = [engine.cursor() for _ in range(QUERY_CONNECTIONS - 1)]
                 lock_down(engine.con, engine.files)
                 self._engine, self._version = engine, version
                 self._span = self._info = None
@@ -108,9 +116,15 @@ class LakeView:
 
     def close(self) -> None:
         with self._lock:
-            if self._engine is not None:
-                self._engine.close()
-                self._engine = None
+            self._close_engine()
+
+    def _close_engine(self) -> None:
+        for cursor in self._cursors:
+            cursor.close()
+        self._cursors = []
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
 
     # ------------------------------------------------------------------ facts about the lake
 
@@ -169,33 +183,85 @@ class LakeView:
         timeout: float | None = None,
     ) -> Result:
         """Run Athena SQL with bound ``params``; keep at most ``limit`` rows (all are counted)."""
-        translation = self.translate(athena_sql, params)
-        bound = _used_params(translation.sql, params or {})
-        key = (translation.sql, tuple(sorted(bound.items(), key=lambda kv: kv[0])), limit)
-        with self.engine():
-            try:
-                hit = self._cache.get(key)
-            except TypeError:  # an unhashable parameter value: not cached
-                key, hit = (), None
-            if hit is not None:
-                self._cache.move_to_end(key)
-                return Result(hit.columns, hit.rows, hit.sql, hit.notices, hit.total_rows, 0.0)
-            result = self._run(translation, bound, limit, timeout)
-            if key and self.cache_size:
-                self._cache[key] = result
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
-            return result
+        answer = self.query_many([(athena_sql, params)], limit=limit, timeout=timeout)[0]
+        if isinstance(answer, TrailscopeError):
+            raise answer
+        return answer
+
+    def query_many(
+        self,
+        requests: Sequence[tuple[str, dict[str, Any] | None]],
+        *,
+        limit: int | None = None,
+        timeout: float | None = None,
+    ) -> list[Result | TrailscopeError]:
+        """Several queries (a dashboard's panels) at once, each answer or error in its place.
+
+        Each query keeps its own time limit; answers are remembered as :meth:`query`'s are.
+        """
+        answers: list[Result | TrailscopeError | None] = [None] * len(requests)
+        todo: list[tuple[int, Translation, dict[str, Any], tuple[Any, ...]]] = []
+        with self.engine() as engine:
+            for i, (athena_sql, params) in enumerate(requests):
+                try:
+                    translation = self.translate(athena_sql, params)
+                except TrailscopeError as exc:
+                    answers[i] = exc
+                    continue
+                bound = _used_params(translation.sql, params or {})
+                key = (translation.sql, tuple(sorted(bound.items(), key=lambda kv: kv[0])), limit)
+                try:
+                    hit = self._cache.get(key)
+                except TypeError:  # an unhashable parameter value: not cached
+                    key, hit = (), None
+                if hit is not None:
+                    self._cache.move_to_end(key)
+                    answers[i] = Result(
+                        hit.columns, hit.rows, hit.sql, hit.notices, hit.total_rows, 0.0
+                    )
+                else:
+                    todo.append((i, translation, bound, key))
+            connections = [engine, *self._cursors][: max(1, min(len(todo), QUERY_CONNECTIONS))]
+
+            queue = iter(todo)
+            taking = threading.Lock()
+
+            def run_share(n: int) -> None:
+                """Take the next query whenever this connection is free (panels differ 10x)."""
+                while True:
+                    with taking:
+                        item = next(queue, None)
+                    if item is None:
+                        return
+                    i, translation, bound, _ = item
+                    try:
+                        answers[i] = self._run(connections[n], translation, bound, limit, timeout)
+                    except TrailscopeError as exc:
+                        answers[i] = exc
+
+            if len(connections) == 1:
+                run_share(0)
+            else:
+                with ThreadPoolExecutor(len(connections)) as pool:
+                    list(pool.map(run_share, range(len(connections))))
+            for i, _, _, key in todo:
+                result = answers[i]
+                if key and self.cache_size and isinstance(result, Result):
+                    self._cache[key] = result
+                    while len(self._cache) > self.cache_size:
+                        self._cache.popitem(last=False)
+        return answers  # type: ignore[return-value]  (every place is filled above)
 
     def _run(
         self,
+        engine: DuckDBEngine,
         translation: Translation,
         bound: dict[str, Any],
         limit: int | None,
         timeout: float | None,
     ) -> Result:
         started = time.perf_counter()
-        with self.reader(translation.sql, bound, timeout=timeout) as reader:
+        with self._reader_on(engine, translation.sql, bound, timeout) as reader:
             rows: list[dict[str, Any]] = []
             total = 0
             for batch in reader:
@@ -218,25 +284,35 @@ class LakeView:
         self, engine_sql: str, params: dict[str, Any], *, timeout: float | None = None
     ) -> Iterator[pa.RecordBatchReader]:
         """Stream a translated query under one time limit for running *and* reading it."""
+        with self.engine() as engine, self._reader_on(engine, engine_sql, params, timeout) as r:
+            yield r
+
+    @contextmanager
+    def _reader_on(
+        self,
+        engine: DuckDBEngine,
+        engine_sql: str,
+        params: dict[str, Any],
+        timeout: float | None,
+    ) -> Iterator[_Guarded]:
         limit = timeout or self.timeout
-        with self.engine() as engine:
-            timer = threading.Timer(limit, engine.con.interrupt)
-            timer.daemon = True
-            timer.start()
-            try:
-                reader = engine.reader(engine_sql, params=params or None, timeout=limit)
-            except QueryTimeout:
-                timer.cancel()
-                raise _timeout(limit) from None
-            except BaseException:
-                timer.cancel()
-                raise
-            try:
-                yield _Guarded(reader, limit)
-            except duckdb.InterruptException:
-                raise _timeout(limit) from None
-            finally:
-                timer.cancel()
+        timer = threading.Timer(limit, engine.con.interrupt)
+        timer.daemon = True
+        timer.start()
+        try:
+            reader = engine.reader(engine_sql, params=params or None, timeout=limit)
+        except QueryTimeout:
+            timer.cancel()
+            raise _timeout(limit) from None
+        except BaseException:
+            timer.cancel()
+            raise
+        try:
+            yield _Guarded(reader, limit)
+        except duckdb.InterruptException:
+            raise _timeout(limit) from None
+        finally:
+            timer.cancel()
 
 
 class _Guarded:

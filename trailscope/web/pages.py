@@ -50,14 +50,16 @@ def dashboard_data(view: LakeView, dash: Dashboard, query: dict[str, str]) -> di
     bucket = bucket_seconds(filters.seconds())
     params = {**filters.params(), **values, "bucket": bucket}
     panels = []
-    for panel in dash.panels:
+    answers = view.query_many(
+        [(panel_sql(panel, choices, dash, filters.where()), params) for panel in dash.panels]
+    )
+    for panel, res in zip(dash.panels, answers, strict=True):
         entry: dict[str, Any] = {"id": panel.id, "title": panel.title, "kind": panel.kind}
-        try:
-            res = view.query(panel_sql(panel, choices, dash, filters.where()), params)
+        if isinstance(res, TrailscopeError):
+            entry |= {"columns": [], "rows": [], "error": res.message}
+        else:
             entry |= {"columns": res.columns, "rows": res.rows, "ms": round(res.ms, 1)}
             entry["sql"] = res.sql
-        except TrailscopeError as exc:
-            entry |= {"columns": [], "rows": [], "error": exc.message}
         panels.append(entry)
     return {
         "dashboard": dash.name,
