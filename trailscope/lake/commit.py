@@ -48,7 +48,9 @@ class DedupIndex:
     def __init__(self, storage: Storage, state: LakeState) -> None:
         self.storage = storage
         self.state = state
-        self._ids: dict[str, list[pa.Array]] = {}
+        #: per partition: (part path, its event ids), so a collision reads only the parts
+        #: that hold the colliding ids
+        self._ids: dict[str, list[tuple[str, pa.Array]]] = {}
         self._paths: dict[str, set[str]] = {}
 
     def loaded(self) -> list[str]:
@@ -65,12 +67,12 @@ class DedupIndex:
         for part in parts:
             self._paths.setdefault(part.partition, set()).add(part.path)
 
-    def _load(self, partition: str) -> list[pa.Array]:
+    def _load(self, partition: str) -> list[tuple[str, pa.Array]]:
         ids = self._ids.setdefault(partition, [])
         seen = self._paths.setdefault(partition, set())
         for part in list(self.state.parts.values()):
             if part.partition == partition and part.path not in seen:
-                ids.append(read_ids(self.storage, part.path))
+                ids.append((part.path, read_ids(self.storage, part.path)))
                 seen.add(part.path)
         return ids
 
@@ -78,23 +80,34 @@ class DedupIndex:
         """Rewrite ``part`` without rows the lake already has; returns (ids kept, dropped)."""
         known = self._load(part.partition)
         if not known or len(ids) == 0:
-            known.append(ids)
+            known.append((part.path, ids))
             return ids, 0
-        hit = pc.is_in(ids, value_set=pa.chunked_array(known, pa.string()))
-        if not pc.any(hit).as_py():
-            known.append(ids)
+        # Hash the batch's ids (the small side) and probe the partition's, not the reverse: a
+        # partition grows with the trail, and hashing it again for every batch made the
+        # check cost O(partition) per batch.
+        holders, colliding = [], []
+        for path, arr in known:
+            mask = pc.is_in(arr, value_set=ids)
+            if pc.any(mask).as_py():
+                holders.append(path)
+                colliding.append(pc.filter(arr, mask))
+        if not holders:
+            known.append((part.path, ids))
             return ids, 0
-        dropped = self._drop_known_rows(part, ids, hit)
+        hit = pc.is_in(ids, value_set=pa.concat_arrays(colliding))
+        dropped = self._drop_known_rows(part, ids, hit, holders)
         kept = read_ids(self.storage, part.tmp_path) if part.rows else pa.array([], pa.string())
-        known.append(kept)
+        known.append((part.path, kept))
         return kept, dropped
 
-    def _drop_known_rows(self, part: writer.StagedPart, ids: pa.Array, hit: pa.Array) -> int:
-        """The rare path: compare full rows of colliding ids with what the lake holds."""
+    def _drop_known_rows(
+        self, part: writer.StagedPart, ids: pa.Array, hit: pa.Array, holders: list[str]
+    ) -> int:
+        """The rare path: compare full rows of colliding ids with those of the parts that
+        hold the same ids."""
         candidates = pc.filter(ids, hit)
         new = read_part(self.storage, part.tmp_path)
-        paths = [p.path for p in self.state.parts.values() if p.partition == part.partition]
-        known = set(writer.row_fingerprints(_rows_with_ids(self.storage, paths, candidates)))
+        known = set(writer.row_fingerprints(_rows_with_ids(self.storage, holders, candidates)))
         cand_mask = pc.is_in(new.column("eventid"), value_set=candidates).to_pylist()
         keep = [True] * new.num_rows
         idx = [i for i, c in enumerate(cand_mask) if c]
