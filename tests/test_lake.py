@@ -27,6 +27,7 @@ from trailfiles import (
 
 from trailscope import Lake, open_lake
 from trailscope.errors import LakeError, LakeLockedError
+from trailscope.lake.commit import DedupIndex
 from trailscope.lake.lock import LOCK_FILE, WriterLock
 from trailscope.synth import synth_trail
 
@@ -150,6 +151,19 @@ def test_changed_object_is_read_again_without_doubling(tmp_path: Path) -> None:
     assert summary.read == 1
     assert summary.events_added == 1 and summary.duplicates_dropped == 1
     assert lake_event_ids(tmp_path / "lake") == Counter({"a": 1, "b": 1})
+
+
+def test_redeliveries_are_caught_after_their_partition_left_memory(
+    trail, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dedup index keeps only recently used days in memory; an evicted day is read again
+    when a later batch touches it, so nothing is doubled."""
+    root, report = trail
+    monkeypatch.setattr(DedupIndex, "KEEP_RECENT", 0)  # evict after every commit
+    summary = Lake(tmp_path / "lake").ingest(str(root), workers=1, batch_bytes=24 * 1024)
+    assert summary.commits > 20
+    assert summary.duplicates_dropped == report.redelivered_events > 0
+    assert lake_event_ids(tmp_path / "lake") == unique_event_ids(trail_events(root))
 
 
 def test_redelivered_event_dropped_but_distinct_events_sharing_an_id_kept(tmp_path: Path) -> None:

@@ -42,8 +42,14 @@ class DedupIndex:
 
     A partition's ids are loaded on first touch and then follow the state: parts that appear in
     it later (another writer's commits, caught up with) are read when next needed, so a shared
-    lake's re-deliveries are caught whoever stored the first copy.
+    lake's re-deliveries are caught whoever stored the first copy. Batches follow delivery
+    days, so a partition not touched for :data:`KEEP_RECENT` commits is dropped from memory
+    (and read again if a late file needs it): memory follows the days in flight, not the
+    length of the trail.
     """
+
+    #: commits a partition's ids stay in memory after their last use
+    KEEP_RECENT = 12
 
     def __init__(self, storage: Storage, state: LakeState) -> None:
         self.storage = storage
@@ -52,6 +58,8 @@ class DedupIndex:
         #: that hold the colliding ids
         self._ids: dict[str, list[tuple[str, pa.Array]]] = {}
         self._paths: dict[str, set[str]] = {}
+        self._used: dict[str, int] = {}  # partition -> commit count at its last use
+        self._commits = 0
 
     def loaded(self) -> list[str]:
         return list(self._ids)
@@ -61,13 +69,17 @@ class DedupIndex:
         for partition in partitions:
             self._ids.pop(partition, None)
             self._paths.pop(partition, None)
+            self._used.pop(partition, None)
 
     def committed(self, parts: list[PartRecord]) -> None:
         """These parts' ids were added by ``filter_new``; do not read them again."""
         for part in parts:
             self._paths.setdefault(part.partition, set()).add(part.path)
+        self._commits += 1
+        self.forget({p for p, at in self._used.items() if self._commits - at > self.KEEP_RECENT})
 
     def _load(self, partition: str) -> list[tuple[str, pa.Array]]:
+        self._used[partition] = self._commits
         ids = self._ids.setdefault(partition, [])
         seen = self._paths.setdefault(partition, set())
         for part in list(self.state.parts.values()):
