@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 from typing import Any
 
 from trailscope.errors import TrailscopeError
@@ -11,6 +13,9 @@ from trailscope.web.dashboards import Dashboard, Panel, drill_key, panel_sql
 from trailscope.web.events import DRILLS, EventsPage
 from trailscope.web.filters import Filters, bucket_seconds, iso
 from trailscope.web.lakeview import LakeView, Result
+
+#: Seconds the background warm-up pauses between dashboards, for requests waiting meanwhile.
+WARM_PAUSE = 0.05
 
 
 def dashboard_settings(
@@ -194,12 +199,12 @@ def warm(view: LakeView) -> None:
     """Compute every dashboard's default view once, so the first visit finds it ready.
 
     Runs in the background when the server starts; a request arriving meanwhile waits for at
-    most the one query in progress (queries run one at a time). Errors are left for the page
-    to show."""
+    most the one dashboard in progress: after each one this thread pauses, so a waiting request
+    takes the engine first (a released lock is not handed to the longest waiter). Errors are
+    left for the page to show."""
     from trailscope.web.dashboards import DASHBOARDS
 
     for dash in DASHBOARDS.values():
-        try:
+        with contextlib.suppress(TrailscopeError):
             dashboard_data(view, dash, {})
-        except TrailscopeError:
-            continue
+        time.sleep(WARM_PAUSE)
