@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -401,6 +402,25 @@ def _chain(node: exp.Expression) -> list[exp.Identifier] | None:
     return None
 
 
+def _relations(tree: exp.Expression) -> set[str]:
+    """Names that qualify columns in ``tree``: table names and aliases, lowercased."""
+    names = {a.name.lower() for a in tree.find_all(exp.TableAlias) if a.name}
+    return names | {t.name.lower() for t in tree.find_all(exp.Table) if t.name}
+
+
+def _dotted_chains(
+    tree: exp.Expression,
+) -> Iterator[tuple[exp.Expression, list[exp.Identifier], list[str]]]:
+    """Each whole ``a.b.c...`` reference (node, identifiers, lowercased names), longest only."""
+    for node in list(tree.find_all(exp.Column, exp.Dot)):
+        parent = node.parent
+        if isinstance(parent, exp.Dot) and parent.this is node:
+            continue  # part of a longer chain, yielded with it
+        parts = _chain(node)
+        if parts:
+            yield node, parts, [p.name.lower() for p in parts]
+
+
 def _json_key(key: str) -> str:
     if key.replace("_", "a").isalnum() and not key[:1].isdigit():
         return "." + key
@@ -417,16 +437,9 @@ def _rule_json_dot_access(tree: exp.Expression, notes: list[str]) -> exp.Express
     value is the field's text (numbers as written, objects and arrays as JSON text), NULL
     when the field is missing, as a struct field would be.
     """
-    relations = {a.name.lower() for a in tree.find_all(exp.TableAlias) if a.name}
-    relations |= {t.name.lower() for t in tree.find_all(exp.Table) if t.name}
-    for node in list(tree.find_all(exp.Column, exp.Dot)):
+    relations = _relations(tree)
+    for node, parts, names in _dotted_chains(tree):
         parent = node.parent
-        if isinstance(parent, exp.Dot) and parent.this is node:
-            continue  # part of a longer chain, handled there
-        parts = _chain(node)
-        if not parts:
-            continue
-        names = [p.name.lower() for p in parts]
         at = next((i for i, n in enumerate(names[:-1]) if n in JSON_COLUMNS), None)
         if at is None:
             continue
@@ -799,18 +812,10 @@ def _rule_prune_structs(tree: exp.Expression, notes: list[str]) -> exp.Expressio
     ]
     if not tables or any(_expands_star(s) for s in tree.find_all(exp.Star)):
         return tree
-    relations = {a.name.lower() for a in tree.find_all(exp.TableAlias) if a.name}
-    relations |= {t.name.lower() for t in tree.find_all(exp.Table) if t.name}
+    relations = _relations(tree)
     needed: dict[str, _Needed] = {}
     whole: set[str] = set()
-    for node in list(tree.find_all(exp.Column, exp.Dot)):
-        parent = node.parent
-        if isinstance(parent, exp.Dot) and parent.this is node:
-            continue  # part of a longer chain, seen there
-        parts = _chain(node)
-        if not parts:
-            continue
-        names = [p.name.lower() for p in parts]
+    for _, _, names in _dotted_chains(tree):
         if names[0] in STRUCT_COLUMNS and names[0] not in relations:
             at = 0
         elif len(names) > 1 and names[0] in relations and names[1] in STRUCT_COLUMNS:

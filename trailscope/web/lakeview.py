@@ -20,7 +20,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -224,6 +223,7 @@ class LakeView:
             connections = [engine, *self._cursors][: max(1, min(len(todo), QUERY_CONNECTIONS))]
 
             queue = iter(todo)
+            failures: list[BaseException] = []
             taking = threading.Lock()
 
             def run_share(n: int) -> None:
@@ -238,12 +238,24 @@ class LakeView:
                         answers[i] = self._run(connections[n], translation, bound, limit, timeout)
                     except TrailscopeError as exc:
                         answers[i] = exc
+                    except BaseException as exc:  # re-raised in the calling thread
+                        failures.append(exc)
+                        return
 
-            if len(connections) == 1:
-                run_share(0)
-            else:
-                with ThreadPoolExecutor(len(connections)) as pool:
-                    list(pool.map(run_share, range(len(connections))))
+            helpers = [
+                threading.Thread(target=run_share, args=(n,), daemon=True)
+                for n in range(1, len(connections))
+            ]
+            try:
+                for helper in helpers:
+                    helper.start()
+            except RuntimeError:  # interpreter shutting down: the calling thread does it all
+                helpers = [h for h in helpers if h.is_alive()]
+            run_share(0)
+            for helper in helpers:
+                helper.join()
+            if failures:
+                raise failures[0]
             for i, _, _, key in todo:
                 result = answers[i]
                 if key and self.cache_size and isinstance(result, Result):
