@@ -362,3 +362,23 @@ def test_a_long_commit_log_loads_from_its_checkpoint(
         lake.state()
     assert err.value.message.startswith(f"commit 1 of {tmp_path / 'lake'} is damaged (")
     assert err.value.hint == "restore the file from a backup"
+
+
+def test_a_commit_with_a_wrong_type_is_reported_as_damaged_with_where(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    _write(
+        src / "AWSLogs/111122223333/CloudTrail/us-east-1/2024/07/01/a.json.gz",
+        [_event("a", "2024-07-01T10:00:00Z")],
+    )
+    lake = Lake(tmp_path / "lake")
+    lake.ingest(str(src), workers=1)
+    commit = next((tmp_path / "lake" / "_trailscope" / "log").glob("*.json"))
+    doc = json.loads(commit.read_text())
+    doc["objects"][0]["size"] = "big"
+    commit.write_text(json.dumps(doc))
+    with pytest.raises(LakeError) as err:
+        Lake(tmp_path / "lake").state()
+    assert err.value.message == (
+        f"commit 1 of {tmp_path / 'lake'} is damaged "
+        "(Expected `int`, got `str` - at `$.objects[0].size`)"
+    )

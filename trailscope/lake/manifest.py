@@ -10,13 +10,16 @@ commit that names it is durable, see :mod:`trailscope.lake.writer`).
 
 from __future__ import annotations
 
+import gc
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
+import msgspec
 import orjson
 
 from trailscope.errors import LakeError
@@ -69,10 +72,6 @@ class ObjectRecord:
         """Compact: optional fields are written only when set (the log holds every object)."""
         return {k: v for k, v in self.__dict__.items() if k in _REQUIRED or v not in (None, [], 0)}
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ObjectRecord:
-        return cls(**data)
-
 
 _REQUIRED = frozenset({"id", "uri", "version", "size", "kind", "status", "events"})
 
@@ -110,16 +109,22 @@ class Commit:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Commit:
-        raw = orjson.loads(data)
-        return cls(
-            version=raw["version"],
-            operation=raw["operation"],
-            committed_at=raw["committed_at"],
-            objects=[ObjectRecord.from_json(o) for o in raw.get("objects", [])],
-            add=[PartRecord(**p) for p in raw.get("add", [])],
-            remove=raw.get("remove", []),
-            info=raw.get("info", {}),
-        )
+        """Decoded straight into the record classes by msgspec (with type checks), about twice
+        as fast as parsing to dicts and building records from them: a checkpoint holds one
+        record per source object ever ingested."""
+        try:
+            return _commit_decoder().decode(data)
+        except msgspec.MsgspecError as exc:
+            raise DamagedRecord(str(exc)) from None
+
+
+class DamagedRecord(ValueError):
+    """A commit or checkpoint file that is not what this version of the lake writes."""
+
+
+@cache
+def _commit_decoder() -> msgspec.json.Decoder[Commit]:
+    return msgspec.json.Decoder(Commit)
 
 
 @dataclass
@@ -203,8 +208,14 @@ class Manifest:
 
     def load(self) -> LakeState:
         """The lake's state: the latest checkpoint, then the commits after it."""
-        state = self._load_checkpoint() or LakeState()
-        self.refresh(state)
+        gc_was_on = gc.isenabled()
+        gc.disable()  # a record per source object: the cyclic GC would rescan them all, often
+        try:
+            state = self._load_checkpoint() or LakeState()
+            self.refresh(state)
+        finally:
+            if gc_was_on:
+                gc.enable()
         return state
 
     def _load_checkpoint(self) -> LakeState | None:
@@ -212,7 +223,7 @@ class Manifest:
             version = int(orjson.loads(self.storage.read_bytes(LAST_CHECKPOINT))["version"])
             snapshot = Commit.from_bytes(self.storage.read_bytes(_checkpoint_name(version)))
             last = Commit.from_bytes(self.storage.read_bytes(_commit_name(version)))
-        except (FileNotFoundError, KeyError, ValueError, orjson.JSONDecodeError):
+        except (FileNotFoundError, KeyError, ValueError):  # DamagedRecord, JSONDecodeError too
             return None  # none yet, or damaged: replaying the whole log gives the same state
         state = LakeState()
         state.apply(snapshot)
@@ -253,7 +264,7 @@ class Manifest:
                 )
             try:
                 commit = Commit.from_bytes(self.storage.read_bytes(f"{LOG_DIR}/{name}"))
-            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            except (DamagedRecord, KeyError, TypeError) as exc:
                 raise LakeError(
                     f"commit {version} of {self.storage.location} is damaged ({exc})",
                     hint="restore the file from a backup",
