@@ -159,10 +159,20 @@ def step_duckdb(trail: str, dest: str) -> None:
 
 
 def step_trailscope(trail: str, lake: str, workers: str) -> None:
+    import resource
+
     from trailscope import Lake
 
     summary = Lake(lake).ingest(trail, workers=int(workers))
-    print(summary.events_added, summary.compacted_partitions, summary.read)
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # the worker processes, joined
+    print(
+        summary.events_added,
+        summary.compacted_partitions,
+        summary.read,
+        f"{me.ru_utime + me.ru_stime:.1f}",
+        f"{kids.ru_utime + kids.ru_stime:.1f}",
+    )
 
 
 # --------------------------------------------------------------------------- driver
@@ -201,10 +211,14 @@ def measure(events: int, seed: int, workers: int, with_duckdb: bool) -> dict[str
     shutil.rmtree(lake, ignore_errors=True)
     wall, mem, outp = run_measured([me, "_trailscope", str(trail), str(lake), str(workers)])
     res["trailscope_s"], res["trailscope_mem"] = wall, mem
-    added, compacted, read = outp.split()
+    added, compacted, read, cpu_main, cpu_workers = outp.split()
     print(
         f"trailscope ingest, {workers} workers    : {wall:7.2f} s  {mem / 2**20:7.0f} MB  "
         f"({int(added):,} events, {read} files, {compacted} partitions compacted)"
+    )
+    print(
+        f"  CPU: workers {cpu_workers} s, committing process {cpu_main} s "
+        f"({(float(cpu_workers) + float(cpu_main)) / events * 1e6:.1f} us per event in all)"
     )
 
     from trailscope import open_lake
