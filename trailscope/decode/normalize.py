@@ -330,9 +330,6 @@ def _build(values: Sequence[Any], f: Field) -> pa.Array:
     return built.take(pa.array(index, pa.int32()))
 
 
-_QUOTE = ord('"')
-
-
 def _raw_texts(values: Sequence[Any]) -> pa.Array:
     """Free-form JSON as its compact text, Arrow-side: absent or ``null`` -> NULL, and a JSON
     string stored as its text (as Athena's SerDe does); the rare strings are fixed one by one."""
