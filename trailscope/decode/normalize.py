@@ -333,9 +333,7 @@ def _build(values: Sequence[Any], f: Field) -> pa.Array:
 def _raw_texts(values: Sequence[Any]) -> pa.Array:
     """Free-form JSON as its compact text, Arrow-side: absent or ``null`` -> NULL, and a JSON
     string stored as its text (as Athena's SerDe does); the rare strings are fixed one by one."""
-    raw = pa.array(
-        [None if v is None or v == _NULL_RAW else bytes(v) for v in values], pa.binary()
-    )
+    raw = pa.array([None if v is None or v == _NULL_RAW else bytes(v) for v in values], pa.binary())
     text = raw.cast(pa.string())
     quoted = pc.starts_with(text, '"')
     if not pc.any(quoted).as_py():
