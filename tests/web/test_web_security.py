@@ -293,3 +293,49 @@ def test_a_busy_port_is_a_clear_error(demo_lake):
         with pytest.raises(TrailscopeError) as exc:
             serve(demo_lake.path, port=port)
     assert exc.value.message == f"cannot listen on 127.0.0.1 port {port}: Address already in use"
+
+
+def test_closing_a_view_stops_its_warm_up_and_refuses_more(demo_lake):
+    import threading
+    import time
+
+    from trailscope.web.pages import warm
+
+    view = LakeView(demo_lake.path, cache_size=0)
+    warming = threading.Thread(target=warm, args=(view,), daemon=True)
+    warming.start()
+    time.sleep(0.05)
+    view.close()
+    warming.join(10)
+    assert not warming.is_alive()
+    with pytest.raises(TrailscopeError) as exc:
+        view.query("SELECT 1 AS x")
+    assert exc.value.message == "the lake view is closed (the server is stopping)"
+
+
+def test_exit_with_a_query_running_in_a_background_thread_is_clean(demo_lake):
+    """A thread still inside DuckDB when Python finalizes would abort the process ('terminate
+    called ...', exit 134): views still open are closed at exit, interrupting their queries."""
+    import subprocess
+    import sys
+
+    script = f"""
+import threading, time
+from trailscope.web.lakeview import LakeView
+view = LakeView({str(demo_lake.path)!r}, timeout=60)
+slow = "SELECT count(*) FROM cloudtrail a, cloudtrail b, cloudtrail c WHERE a.eventid < c.eventid"
+def run():
+    try:
+        view.query(slow)
+    except Exception as exc:
+        print("stopped:", type(exc).__name__, flush=True)
+threading.Thread(target=run, daemon=True).start()
+time.sleep(0.5)
+print("exiting", flush=True)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["exiting", "stopped: QueryTimeout"]
+    assert "terminate called" not in done.stderr

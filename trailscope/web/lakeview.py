@@ -14,10 +14,13 @@ nothing. A new commit empties the cache with the engine.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import re
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -75,6 +78,8 @@ class LakeView:
         self._lock = threading.RLock()
         self._engine: DuckDBEngine | None = None
         self._cursors: list[DuckDBEngine] = []
+        self._closed = False
+        _OPEN_VIEWS.add(self)
         self._version: tuple[int, float] | None = None
         self._checked = 0.0
         self._span: Span | None = None
@@ -101,6 +106,8 @@ class LakeView:
     def engine(self) -> Iterator[DuckDBEngine]:
         """The current engine, exclusively, rebuilt first if the lake has new commits."""
         with self._lock:
+            if self._closed:
+                raise TrailscopeError("the lake view is closed (the server is stopping)")
             version = self._log_version()
             if self._engine is None or version != self._version:
                 self._close_engine()
@@ -113,7 +120,21 @@ class LakeView:
                 self._cache.clear()
             yield self._engine
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
+        """Stop for good: queries in flight are interrupted, then the connections closed.
+
+        A query still running in another thread (the background warm-up, a request) must not
+        outlive the interpreter: a thread inside DuckDB when Python finalizes is unwound
+        through C++ frames and aborts the process."""
+        self._closed = True
+        for engine in [self._engine, *self._cursors]:
+            if engine is not None:
+                with contextlib.suppress(Exception):  # best effort: it may be closing already
+                    engine.con.interrupt()
         with self._lock:
             self._close_engine()
 
@@ -325,6 +346,16 @@ class LakeView:
             raise _timeout(limit) from None
         finally:
             timer.cancel()
+
+
+_OPEN_VIEWS: weakref.WeakSet[LakeView] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_views() -> None:
+    """Close every view still open at exit (see :meth:`LakeView.close`)."""
+    for view in list(_OPEN_VIEWS):
+        view.close()
 
 
 class _Guarded:

@@ -205,6 +205,8 @@ def warm(view: LakeView) -> None:
     from trailscope.web.dashboards import DASHBOARDS
 
     for dash in DASHBOARDS.values():
+        if view.closed:
+            return
         with contextlib.suppress(TrailscopeError):
             dashboard_data(view, dash, {})
         time.sleep(WARM_PAUSE)
