@@ -18,7 +18,7 @@ import os
 import statistics
 import time
 
-from ingest_bench import OUT, ensure_trail  # type: ignore[import-not-found]
+from ingest_bench import built_lake  # type: ignore[import-not-found]
 
 GOAL_SECONDS = 10.0
 
@@ -31,14 +31,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
 
-    from trailscope import Lake
     from trailscope.detect import run_detections
 
-    trail = ensure_trail(args.events, args.seed)
-    lake = Lake(OUT / "lake-query")
-    added = lake.ingest(str(trail)).events_added  # incremental: finishes an interrupted build
-    if added:
-        print(f"lake built or completed: {added:,} events added", flush=True)
+    lake = built_lake(args.events, args.seed)
     info = lake.info()
     last = dt.date.fromisoformat(info.last_day)
     since = f"{last - dt.timedelta(days=6)}T00:00:00Z"

@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -105,6 +106,20 @@ def ensure_trail(events: int, seed: int) -> Path:
     marker.write_text("ok")
     print(f"  generated in {time.perf_counter() - t:.1f} s", flush=True)
     return dest
+
+
+def built_lake(events: int, seed: int, name: str = "lake-query") -> Any:
+    """A benchmark lake over the cached trail, under benchmarks/out/``name``. Ingest is
+    incremental, so this also finishes a build that was interrupted."""
+    from trailscope import Lake
+
+    trail = ensure_trail(events, seed)
+    lake = Lake(OUT / name)
+    t = time.perf_counter()
+    added = lake.ingest(str(trail)).events_added
+    if added:
+        print(f"lake built: {added:,} events in {time.perf_counter() - t:.1f} s", flush=True)
+    return lake
 
 
 def log_files(trail: Path) -> list[Path]:

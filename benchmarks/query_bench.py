@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import duckdb
-from ingest_bench import OUT, duckdb_record_type, ensure_trail, log_files  # type: ignore[import-not-found]
+from ingest_bench import built_lake, duckdb_record_type, ensure_trail, log_files  # type: ignore[import-not-found]
 
 
 def raw_view(trail: Path) -> duckdb.DuckDBPyConnection:
@@ -62,14 +62,10 @@ def main() -> None:
     ap.add_argument("--bytes-only", action="store_true", help="only the bytes-read comparison")
     args = ap.parse_args()
     trail = ensure_trail(args.events, args.seed)
-    from trailscope import Lake
     from trailscope.queries import load_library
     from trailscope.sql import translate
 
-    lake = Lake(OUT / "lake-query")
-    added = lake.ingest(str(trail)).events_added  # incremental: finishes an interrupted build
-    if added:
-        print(f"lake built or completed: {added:,} events added", flush=True)
+    lake = built_lake(args.events, args.seed)
     info = lake.info()
     since, until = f"{info.first_day}T00:00:00Z", f"{info.last_day}T23:59:59Z"
     engine = lake.engine()

@@ -29,34 +29,16 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
-sys.path.insert(0, str(HERE))
+sys.path[:0] = [str(HERE), str(HERE.parent / "tests" / "web")]
 
-from ingest_bench import ensure_trail  # noqa: E402  (a sibling script, not a package)
+from ingest_bench import built_lake  # noqa: E402  (a sibling script, not a package)
+from web_support import CHROMIUM, CHROMIUM_ARGS  # noqa: E402  (the browser tests' settings)
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SERVER_GOAL_MS, BROWSER_GOAL_MS = 500, 1500
 
 
 def build_lake(events: int, seed: int) -> Path:
-    from trailscope import Lake
-
-    trail = ensure_trail(events, seed)
-    path = OUT / f"lake-web-{events}-{seed}"
-    lake = Lake(path)
-    t = time.perf_counter()
-    added = lake.ingest(str(trail)).events_added
-    if added:
-        print(f"lake built: {added:,} events in {time.perf_counter() - t:.1f} s", flush=True)
-    return path
+    return Path(built_lake(events, seed, f"lake-web-{events}-{seed}").root)
 
 
 def median_ms(fn: Any, repeat: int) -> tuple[float, Any]:
@@ -131,7 +113,7 @@ def browser_side(lake_path: Path, repeat: int, rng: str) -> dict[str, float]:
             except httpx.TransportError:
                 time.sleep(0.1)
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             print("\nbrowser: navigation start -> interactive")
             print(f"(goal < {BROWSER_GOAL_MS} ms; first load computes, later loads are cached)\n")
