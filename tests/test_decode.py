@@ -62,3 +62,50 @@ def test_event_time_forms(text: str, expected: str) -> None:
 @pytest.mark.parametrize("text", ["foo", "...", "redacted", "2024-13-01T00:00:00Z", "", None])
 def test_event_time_rejects_what_it_cannot_place(text: str | None) -> None:
     assert parse_event_time(text) is None
+
+
+def _pretty(path: Path) -> bytes:
+    return json.dumps(json.loads(gzip.decompress(path.read_bytes())), indent=2).encode()
+
+
+def test_a_batch_builds_repeated_nested_values_once_and_spreads_them_to_every_row(
+    synth_files: list[Path],
+) -> None:
+    # Nested values are decoded once per distinct text in a chunk of many files; each row must
+    # still get its own value, including rows with a null or absent struct.
+    files = sorted(synth_files[:60], key=lambda p: -p.stat().st_size)
+    doc = json.loads(gzip.decompress(files[0].read_bytes()))
+    assert len(doc["Records"]) >= 3
+    doc["Records"][0]["userIdentity"] = None
+    doc["Records"][1].pop("tlsDetails", None)
+    doc["Records"][2]["resources"] = None
+    edited = json.dumps(doc, separators=(",", ":")).encode()
+    items = [("edited", edited)] + [(str(p), p.read_bytes()) for p in files[1:]]
+    fast = decode_batch(items)
+    assert all(o.fast_path for o in fast.outcomes)
+    slow_items = [("edited", json.dumps(doc, indent=2).encode())]
+    slow_items += [(str(p), _pretty(p)) for p in files[1:]]
+    slow = decode_batch(slow_items)
+    assert not any(o.fast_path for o in slow.outcomes)
+    columns = ["useridentity", "resources", "tlsdetails", "addendum", "eventid"]
+    assert fast.table.select(columns).equals(slow.table.select(columns))
+    first = fast.table.slice(0, 3).to_pylist()
+    assert first[0]["useridentity"] is None
+    assert first[1]["tlsdetails"] is None
+    assert first[2]["resources"] is None
+
+
+def test_a_nested_value_the_fast_path_cannot_store_sends_only_its_file_to_the_tolerant_path(
+    synth_files: list[Path],
+) -> None:
+    biggest_last = sorted(synth_files[:20], key=lambda p: p.stat().st_size)[-4:]
+    good = [(str(p), p.read_bytes()) for p in biggest_last[:3]]
+    doc = json.loads(gzip.decompress(biggest_last[3].read_bytes()))
+    doc["Records"][5]["userIdentity"]["nickname"] = "unknown to the schema"
+    odd = ("odd", json.dumps(doc, separators=(",", ":")).encode())
+    result = decode_batch([*good[:2], odd, good[2]])
+    assert [o.fast_path for o in result.outcomes] == [True, True, False, True]
+    odd_outcome = result.outcomes[2]
+    assert odd_outcome.unknown_fields == 1 and odd_outcome.events == len(doc["Records"])
+    extra = [r for r in result.table.column("extra").to_pylist() if r is not None]
+    assert extra == ['{"userIdentity.nickname":"unknown to the schema"}']

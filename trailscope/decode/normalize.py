@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from itertools import accumulate
 from typing import Any
 
 import msgspec
@@ -96,14 +97,14 @@ def decode_batch(items: list[tuple[str, bytes]]) -> DecodeResult:
     outcomes = [ObjectOutcome(key) for key, _ in items]
     parts: list[_Part] = []
     fast = _Part()
-    fast_records: list[Any] = []
+    chunk = _FastChunk()
 
     def flush_fast() -> None:
-        nonlocal fast, fast_records
-        if fast_records:
-            fast.table = _build_fast_table(fast_records)
+        nonlocal fast, chunk
+        if chunk.rows:
+            fast.table = chunk.build()
             parts.append(fast)
-            fast, fast_records = _Part(), []
+            fast, chunk = _Part(), _FastChunk()
 
     for outcome, (_, data) in zip(outcomes, items, strict=True):
         try:
@@ -111,12 +112,11 @@ def decode_batch(items: list[tuple[str, bytes]]) -> DecodeResult:
         except records.NotCloudTrail as exc:
             outcome.quarantined.append((None, str(exc)))
             continue
-        recs = _fast_records(text)
-        if recs is not None:
+        count = chunk.add(text) if _fast_path_applies(text) else None
+        if count is not None:
             outcome.fast_path = True
-            fast_records.extend(recs)
-            fast.add(outcome, range(len(recs)))
-            if len(fast_records) >= FAST_CHUNK_EVENTS:
+            fast.add(outcome, range(count))
+            if chunk.rows >= FAST_CHUNK_EVENTS:
                 flush_fast()
             continue
         part = _slow_decode(text, outcome)
@@ -130,15 +130,18 @@ def decode_batch(items: list[tuple[str, bytes]]) -> DecodeResult:
 
 @dataclass
 class _Part:
-    """Rows from one or more objects, with each row's owner and position inside its object."""
+    """Rows from one or more objects: runs of (owner, the rows' positions inside it)."""
 
     table: pa.Table | None = None
-    owners: list[ObjectOutcome] = field(default_factory=list)
-    positions: list[int] = field(default_factory=list)
+    spans: list[tuple[ObjectOutcome, Sequence[int]]] = field(default_factory=list)
 
-    def add(self, outcome: ObjectOutcome, positions: range | list[int]) -> None:
-        self.owners.extend([outcome] * len(positions))
-        self.positions.extend(positions)
+    def add(self, outcome: ObjectOutcome, positions: Sequence[int]) -> None:
+        if positions:
+            self.spans.append((outcome, positions))
+
+    def owners(self) -> list[tuple[ObjectOutcome, int]]:
+        """(owner, position in its object) of each row: only for the rare row-by-row path."""
+        return [(owner, pos) for owner, positions in self.spans for pos in positions]
 
 
 def _slow_decode(text: bytes, outcome: ObjectOutcome) -> _Part | None:
@@ -226,6 +229,7 @@ def _finish(part: _Part) -> pa.Table:
     keep: list[bool] | None = None
     if ts.null_count:
         # Rare: other formats, or no usable time at all. Decide row by row.
+        owners = part.owners()
         fixed = ts.to_pylist()
         raw_times = times.to_pylist()
         keep = []
@@ -239,14 +243,21 @@ def _finish(part: _Part) -> pa.Table:
                     if not raw_times[i]
                     else f"unparseable eventTime {raw_times[i][:40]!r}"
                 )
-                part.owners[i].quarantined.append((part.positions[i], reason))
+                owner, pos = owners[i]
+                owner.quarantined.append((pos, reason))
+                owner.events -= 1
         ts = pa.array(fixed, pa.timestamp("us", tz="UTC"))
-    keys = pa.array([o.key for o in part.owners], pa.string())
+    # The source key of each row, as runs of one key per object (no per-row Python objects).
+    keys = pc.run_end_decode(
+        pa.RunEndEncodedArray.from_arrays(
+            pa.array(list(accumulate(len(p) for _, p in part.spans)), pa.int32()),
+            pa.array([owner.key for owner, _ in part.spans], pa.string()),
+        )
+    )
     table = table.append_column(FILE_SCHEMA.field(EVENTTIME_TS), ts)
     table = table.append_column(FILE_SCHEMA.field(SOURCEKEY), keys)
-    for i, owner in enumerate(part.owners):
-        if keep is None or keep[i]:
-            owner.events += 1
+    for owner, positions in part.spans:
+        owner.events += len(positions)
     if keep is not None and not all(keep):
         table = table.filter(pa.array(keep))
     return table
@@ -256,28 +267,81 @@ def _finish(part: _Part) -> pa.Table:
 
 
 def _fast_path_applies(text: bytes) -> bool:
-    """Only compact trail files: pretty-printed raw JSON would not be compact text."""
-    if not text.startswith(b'{"Records":'):
+    """Only compact trail files of sane size: pretty-printed raw JSON would not be compact."""
+    if not text.startswith(b'{"Records":') or len(text) > MAX_EVENT_BYTES:
         return False
     newline = text.find(b"\n")
     return newline == -1 or not text[newline:].strip()
 
 
-def _fast_records(text: bytes) -> list[Any] | None:
-    """Typed records of an ordinary trail file, or None when the tolerant path must decide."""
-    if not _fast_path_applies(text) or len(text) > MAX_EVENT_BYTES:
-        return None
-    try:
-        return _fast_decoder().decode(text).Records
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        return None
+class _FastChunk:
+    """Columns of a few thousand events from ordinary trail files, gathered file by file.
 
+    Nested values (``userIdentity``, ``resources``, ``tlsDetails``, ``addendum``) repeat heavily:
+    one role session or one TLS client calls many times. The file decoder therefore keeps each
+    as raw bytes, and only the first occurrence of each distinct text in the chunk is decoded and
+    validated; the column is built from the distinct values and spread back with ``take``.
+    Identical bytes decode to identical values, so this is exactly as strict as decoding every
+    occurrence, and about twice as fast as building every nested value.
+    """
 
-def _build_fast_table(recs: list[Any]) -> pa.Table:
-    """Column by column from msgspec structs: no per-event dicts are ever built."""
-    columns = _struct_children(recs, EVENT_FIELDS)
-    columns.append(pa.nulls(len(recs), pa.string()))  # extra: the fast path has no unknowns
-    return pa.Table.from_arrays(columns, schema=_lake_schema_without_helpers())
+    def __init__(self) -> None:
+        self.columns: list[list[Any]] = [[] for _ in EVENT_FIELDS]
+        #: per nested field: distinct raw text -> position in ``distinct`` (-1 for JSON null)
+        self.seen: dict[int, dict[bytes, int]] = {i: {} for i in _NESTED}
+        self.distinct: dict[int, list[Any]] = {i: [] for i in _NESTED}
+
+    @property
+    def rows(self) -> int:
+        return len(self.columns[0])
+
+    def add(self, text: bytes) -> int | None:
+        """Take one file's events; None (and nothing taken) when the tolerant path must decide."""
+        try:
+            recs = _fast_decoder().decode(text).Records
+            if not recs:
+                return None  # an empty file is the tolerant path's to judge
+            columns = list(zip(*map(msgspec.structs.astuple, recs), strict=True))
+            for i in _NESTED:
+                columns[i] = self._positions(i, columns[i])
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            return None
+        for mine, theirs in zip(self.columns, columns, strict=True):
+            mine.extend(theirs)
+        return len(recs)
+
+    def _positions(self, i: int, values: Sequence[Any]) -> list[int | None]:
+        seen, distinct = self.seen[i], self.distinct[i]
+        decode = _nested_decoders()[i].decode
+        out: list[int | None] = []
+        for value in values:
+            if value is None:
+                out.append(None)
+                continue
+            raw = bytes(value)
+            at = seen.get(raw)
+            if at is None:
+                decoded = decode(raw)
+                if decoded is None:
+                    at = -1
+                else:
+                    at = len(distinct)
+                    distinct.append(decoded)
+                seen[raw] = at
+            out.append(None if at < 0 else at)
+        return out
+
+    def build(self) -> pa.Table:
+        """Column by column: no per-event dicts are ever built."""
+        arrays: list[pa.Array] = []
+        for i, (values, f) in enumerate(zip(self.columns, EVENT_FIELDS, strict=True)):
+            if i in self.distinct:
+                spread = pa.array(values, pa.int32())
+                arrays.append(_build(self.distinct[i], f).take(spread))
+            else:
+                arrays.append(_build(values, f))
+        arrays.append(pa.nulls(self.rows, pa.string()))  # extra: the fast path has no unknowns
+        return pa.Table.from_arrays(arrays, schema=_lake_schema_without_helpers())
 
 
 def _struct_children(parents: list[Any], fields: tuple[Field, ...]) -> list[pa.Array]:
@@ -372,11 +436,27 @@ def _msgspec_struct(f: Field) -> type[msgspec.Struct]:
     return msgspec.defstruct(f"Fast_{f.json_name}", fields, forbid_unknown_fields=True)
 
 
+#: Positions (in EVENT_FIELDS) of the top-level structs and lists, decoded once per distinct text.
+_NESTED: tuple[int, ...] = tuple(
+    i for i, f in enumerate(EVENT_FIELDS) if f.kind in (Kind.STRUCT, Kind.LIST)
+)
+
+
 @cache
 def _fast_decoder() -> msgspec.json.Decoder:
-    event = _msgspec_struct(Field("Event", Kind.STRUCT, EVENT_FIELDS))
+    """Whole files, strict about top-level names; nested values stay raw (see _FastChunk)."""
+    fields = [
+        (f.json_name, msgspec.Raw, None) if i in _NESTED else (f.json_name, *_msgspec_type(f))
+        for i, f in enumerate(EVENT_FIELDS)
+    ]
+    event = msgspec.defstruct("Fast_Event", fields, forbid_unknown_fields=True)
     doc = msgspec.defstruct("Fast_Doc", [("Records", list[event])], forbid_unknown_fields=True)
     return msgspec.json.Decoder(doc)
+
+
+@cache
+def _nested_decoders() -> dict[int, msgspec.json.Decoder]:
+    return {i: msgspec.json.Decoder(_msgspec_type(EVENT_FIELDS[i])[0]) for i in _NESTED}
 
 
 # --------------------------------------------------------------------------- slow path
