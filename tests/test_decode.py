@@ -6,11 +6,13 @@ import gzip
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from trailfiles import trail_event_files
 
 from trailscope.decode import decode_object
 from trailscope.decode.normalize import decode_batch, parse_event_time
+from trailscope.decode.schema import BATCH_SCHEMA, FILE_SCHEMA
 from trailscope.synth import synth_trail
 
 
@@ -87,8 +89,9 @@ def test_a_batch_builds_repeated_nested_values_once_and_spreads_them_to_every_ro
     slow_items += [(str(p), _pretty(p)) for p in files[1:]]
     slow = decode_batch(slow_items)
     assert not any(o.fast_path for o in slow.outcomes)
-    columns = ["useridentity", "resources", "tlsdetails", "addendum", "eventid"]
-    assert fast.table.select(columns).equals(slow.table.select(columns))
+    columns = ["useridentity", "resources", "tlsdetails", "addendum", "eventid", "sourcekey"]
+    stored = pa.schema([FILE_SCHEMA.field(c) for c in columns])  # plain, as written to Parquet
+    assert fast.table.select(columns).cast(stored).equals(slow.table.select(columns).cast(stored))
     first = fast.table.slice(0, 3).to_pylist()
     assert first[0]["useridentity"] is None
     assert first[1]["tlsdetails"] is None
@@ -109,3 +112,16 @@ def test_a_nested_value_the_fast_path_cannot_store_sends_only_its_file_to_the_to
     assert odd_outcome.unknown_fields == 1 and odd_outcome.events == len(doc["Records"])
     extra = [r for r in result.table.column("extra").to_pylist() if r is not None]
     assert extra == ['{"userIdentity.nickname":"unknown to the schema"}']
+
+
+def test_batches_carry_the_batch_schema_and_cast_losslessly_to_the_stored_one(
+    synth_files: list[Path],
+) -> None:
+    event = {"eventTime": "2024-07-01T10:00:00Z", "eventID": "x", "readOnly": True}
+    odd = json.dumps({"Records": [event]}, indent=1)  # pretty: the tolerant path
+    items = [(str(p), p.read_bytes()) for p in synth_files[:5]] + [("odd", odd.encode())]
+    result = decode_batch(items)
+    assert [o.fast_path for o in result.outcomes] == [True] * 5 + [False]
+    assert result.table.schema == BATCH_SCHEMA
+    stored = result.table.cast(FILE_SCHEMA)
+    assert stored.to_pylist() == result.table.to_pylist()

@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 
 from trailscope.decode import records
 from trailscope.decode.schema import (
+    BATCH_SCHEMA,
     BY_JSON_NAME,
     BY_LOWER_NAME,
     EVENT_FIELDS,
@@ -40,7 +41,7 @@ from trailscope.decode.schema import (
     SOURCEKEY,
     Field,
     Kind,
-    arrow_type,
+    batch_type,
     children_by_lower,
 )
 
@@ -73,7 +74,7 @@ class ObjectOutcome:
 
 @dataclass
 class DecodeResult:
-    """Rows of a batch of objects (FILE_SCHEMA) and one outcome per object, in input order."""
+    """Rows of a batch of objects (BATCH_SCHEMA) and one outcome per object, in input order."""
 
     table: pa.Table
     outcomes: list[ObjectOutcome]
@@ -124,7 +125,7 @@ def decode_batch(items: list[tuple[str, bytes]]) -> DecodeResult:
             parts.append(part)
     flush_fast()
     tables = [_finish(part) for part in parts]
-    table = pa.concat_tables(tables) if tables else FILE_SCHEMA.empty_table()
+    table = pa.concat_tables(tables) if tables else BATCH_SCHEMA.empty_table()
     return DecodeResult(table, outcomes)
 
 
@@ -173,7 +174,10 @@ def _slow_decode(text: bytes, outcome: ObjectOutcome) -> _Part | None:
         positions.append(pos)
     if not rows:
         return None
-    part = _Part(pa.Table.from_pylist(rows, schema=_lake_schema_without_helpers()))
+    # Built plain, then encoded: pyarrow's row-wise builder leaves dictionary indices under
+    # null structs that point nowhere.
+    plain = pa.Table.from_pylist(rows, schema=_stored_schema_without_helpers())
+    part = _Part(plain.cast(_lake_schema_without_helpers()))
     part.add(outcome, positions)
     return part
 
@@ -247,15 +251,19 @@ def _finish(part: _Part) -> pa.Table:
                 owner.quarantined.append((pos, reason))
                 owner.events -= 1
         ts = pa.array(fixed, pa.timestamp("us", tz="UTC"))
-    # The source key of each row, as runs of one key per object (no per-row Python objects).
-    keys = pc.run_end_decode(
+    # The source key of each row: one dictionary entry per object, spread by runs (no
+    # per-row Python objects).
+    spread = pc.run_end_decode(
         pa.RunEndEncodedArray.from_arrays(
             pa.array(list(accumulate(len(p) for _, p in part.spans)), pa.int32()),
-            pa.array([owner.key for owner, _ in part.spans], pa.string()),
+            pa.array(range(len(part.spans)), pa.int32()),
         )
     )
-    table = table.append_column(FILE_SCHEMA.field(EVENTTIME_TS), ts)
-    table = table.append_column(FILE_SCHEMA.field(SOURCEKEY), keys)
+    keys = pa.DictionaryArray.from_arrays(
+        spread, pa.array([owner.key for owner, _ in part.spans], pa.string())
+    )
+    table = table.append_column(BATCH_SCHEMA.field(EVENTTIME_TS), ts)
+    table = table.append_column(BATCH_SCHEMA.field(SOURCEKEY), keys)
     for owner, positions in part.spans:
         owner.events += len(positions)
     if keep is not None and not all(keep):
@@ -356,12 +364,13 @@ def _struct_children(parents: list[Any], fields: tuple[Field, ...]) -> list[pa.A
 def _build(values: Sequence[Any], f: Field) -> pa.Array:
     kind = f.kind
     if kind is Kind.STR:
-        return pa.array(values, pa.string())
+        return pa.array(values, batch_type(f))
     if kind is Kind.JSON:
         return _raw_texts(values)
     if kind is Kind.BOOL:
-        return pa.array(values, pa.bool_()).cast(pa.string())
-    typ = arrow_type(f)
+        flags = pa.array(values, pa.bool_()).cast(pa.int32())
+        return pa.DictionaryArray.from_arrays(flags, _FALSE_TRUE)
+    typ = batch_type(f)
     if kind is Kind.MAP:
         return pa.array([None if v is None else _map_text(v) for v in values], typ)
     present = [v for v in values if v is not None]
@@ -409,10 +418,20 @@ def _raw_texts(values: Sequence[Any]) -> pa.Array:
     return pa.array(fixed, pa.string())
 
 
+_FALSE_TRUE = pa.array(["false", "true"], pa.string())
+
+
 @cache
-def _lake_schema_without_helpers() -> pa.Schema:
+def _stored_schema_without_helpers() -> pa.Schema:
     return pa.schema([FILE_SCHEMA.field(f.name) for f in EVENT_FIELDS]).append(
         FILE_SCHEMA.field(EXTRA)
+    )
+
+
+@cache
+def _lake_schema_without_helpers() -> pa.Schema:
+    return pa.schema([BATCH_SCHEMA.field(f.name) for f in EVENT_FIELDS]).append(
+        BATCH_SCHEMA.field(EXTRA)
     )
 
 

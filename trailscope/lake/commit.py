@@ -10,8 +10,11 @@ events, whatever the interleaving.
 
 from __future__ import annotations
 
+import time
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 import duckdb
 import pyarrow as pa
@@ -60,6 +63,7 @@ class DedupIndex:
         self._paths: dict[str, set[str]] = {}
         self._used: dict[str, int] = {}  # partition -> commit count at its last use
         self._commits = 0
+        self._con: duckdb.DuckDBPyConnection | None = None
 
     def loaded(self) -> list[str]:
         return list(self._ids)
@@ -84,7 +88,7 @@ class DedupIndex:
         seen = self._paths.setdefault(partition, set())
         for part in list(self.state.parts.values()):
             if part.partition == partition and part.path not in seen:
-                ids.append((part.path, read_ids(self.storage, part.path)))
+                ids.append((part.path, read_ids(self.storage, committed_path(self.storage, part))))
                 seen.add(part.path)
         return ids
 
@@ -94,18 +98,20 @@ class DedupIndex:
         if not known or len(ids) == 0:
             known.append((part.path, ids))
             return ids, 0
-        # Hash the batch's ids (the small side) and probe the partition's, not the reverse: a
-        # partition grows with the trail, and hashing it again for every batch made the
-        # check cost O(partition) per batch.
-        holders, colliding = [], []
-        for path, arr in known:
-            mask = pc.is_in(arr, value_set=ids)
-            if pc.any(mask).as_py():
-                holders.append(path)
-                colliding.append(pc.filter(arr, mask))
-        if not holders:
+        # Hash the batch's ids (the small side) once and probe all of the partition's parts in
+        # one call: a partition grows with the trail, and hashing it again for every batch
+        # made the check cost O(partition) per batch (and one call per part, O(parts)).
+        mask = pc.is_in(pa.chunked_array([arr for _, arr in known], pa.string()), value_set=ids)
+        if not pc.any(mask).as_py():
             known.append((part.path, ids))
             return ids, 0
+        hits = pc.indices_nonzero(mask).to_pylist()
+        ends = list(accumulate(len(arr) for _, arr in known))
+        holders, colliding = [], []
+        for at in sorted({bisect_right(ends, i) for i in hits}):
+            path, arr = known[at]
+            holders.append(path)
+            colliding.append(pc.filter(arr, pc.is_in(arr, value_set=ids)))
         hit = pc.is_in(ids, value_set=pa.concat_arrays(colliding))
         dropped = self._drop_known_rows(part, ids, hit, holders)
         kept = read_ids(self.storage, part.tmp_path) if part.rows else pa.array([], pa.string())
@@ -119,7 +125,10 @@ class DedupIndex:
         hold the same ids."""
         candidates = pc.filter(ids, hit)
         new = read_part(self.storage, part.tmp_path)
-        known = set(writer.row_fingerprints(_rows_with_ids(self.storage, holders, candidates)))
+        if self._con is None:  # opened once: a connection costs about 20 ms
+            self._con = duckdb.connect()
+        rows = _rows_with_ids(self.storage, holders, candidates, self._con)
+        known = set(writer.row_fingerprints(rows))
         cand_mask = pc.is_in(new.column("eventid"), value_set=candidates).to_pylist()
         keep = [True] * new.num_rows
         idx = [i for i, c in enumerate(cand_mask) if c]
@@ -130,6 +139,19 @@ class DedupIndex:
         if dropped:
             rewrite_part(self.storage, part, new.filter(pa.array(keep)))
         return dropped
+
+
+def committed_path(storage: Storage, part: PartRecord | str) -> str:
+    """Where a committed part can be read now. Another writer commits first and renames its
+    staged file into place just after, so for a moment the part is still under its staged
+    name (with the same rows)."""
+    rel = part if isinstance(part, str) else part.path
+    if storage.is_local:
+        return rel  # one writer at a time: its parts are published before the lock is released
+    for candidate in (rel, writer.staged_path(rel)):
+        if storage.exists(candidate):
+            return candidate
+    return rel  # renamed in between (or retired): the read says which
 
 
 def read_ids(storage: Storage, rel: str) -> pa.Array:
@@ -151,7 +173,9 @@ def rewrite_part(storage: Storage, part: writer.StagedPart, table: pa.Table) -> 
     part.rows, part.bytes = rewritten.rows, rewritten.bytes
 
 
-def _rows_with_ids(storage: Storage, rels: list[str], ids: pa.Array) -> pa.Table:
+def _rows_with_ids(
+    storage: Storage, rels: list[str], ids: pa.Array, con: duckdb.DuckDBPyConnection | None = None
+) -> pa.Table:
     """Rows of these parts whose eventid is in ``ids``.
 
     Local files go to DuckDB's own reader, which pushes the filter into the scan and skips
@@ -160,14 +184,15 @@ def _rows_with_ids(storage: Storage, rels: list[str], ids: pa.Array) -> pa.Table
     """
     import pyarrow.dataset as ds
 
-    con = duckdb.connect()
+    own = con is None
+    con = con or duckdb.connect()
     try:
         con.register("candidate_ids", pa.table({"id": ids}))
         if storage.is_local:
             listed = ", ".join("'" + storage.fs_path(r).replace("'", "''") + "'" for r in rels)
             source = f"read_parquet([{listed}], hive_partitioning = false)"
         else:
-            paths = [storage.fs_path(r) for r in rels]
+            paths = [storage.fs_path(committed_path(storage, r)) for r in rels]
             con.register(
                 "parts", ds.dataset(paths, schema=FILE_SCHEMA, filesystem=storage.filesystem)
             )
@@ -175,7 +200,8 @@ def _rows_with_ids(storage: Storage, rels: list[str], ids: pa.Array) -> pa.Table
         sql = f"SELECT * FROM {source} WHERE eventid IN (SELECT id FROM candidate_ids)"
         return con.sql(sql).to_arrow_table().cast(FILE_SCHEMA)
     finally:
-        con.close()
+        if own:
+            con.close()
 
 
 @dataclass
@@ -256,14 +282,22 @@ def _retrying_on_vanished_parts(
     manifest: Manifest, state: LakeState, index: DedupIndex, work: Callable[[], None]
 ) -> None:
     """Run ``work``, which reads the lake's parts; if another writer's compaction retired a
-    part meanwhile (the read fails), catch up with its commit and run it again."""
+    part meanwhile (the read fails), catch up with its commit and run it again. A read can
+    also fail with nothing new to catch up with, when it met a part in the moment another
+    writer renamed it from its staged name: that is retried a few times after a short pause."""
+    unexplained = 0
     for _ in range(20):
         try:
             work()
             return
         except (OSError, duckdb.Error):
-            if manifest.storage.is_local or not manifest.refresh(state):
-                raise  # nothing changed: the failure is real
+            if manifest.storage.is_local:
+                raise
+            if not manifest.refresh(state):
+                unexplained += 1
+                if unexplained > 3:
+                    raise  # nothing changed: the failure is real
+                time.sleep(0.2 * unexplained)
             index.forget(set(state.parts_by_partition()) | set(index.loaded()))
     work()
 

@@ -9,7 +9,9 @@ one row group whatever the partition's size.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -130,29 +132,47 @@ def compact(
     """Merge per plan, one commit per partition; returns how many partitions changed."""
     storage = manifest.storage
     changed = 0
-    for item in plan(state, partitions, full=full):
-        try:
-            staged = merge_parts(storage, item)
-        except OSError:
-            if storage.is_local:
-                raise
-            continue  # another writer compacted this partition meanwhile; it is in good hands
-        storage.fsync_tree([p.tmp_path for p in staged])
-        commit = new_commit(
-            "compact",
-            add=[PartRecord(p.path, p.partition, p.rows, p.bytes) for p in staged],
-            remove=[p.path for p in item.merge],
-            info={"partition": item.partition, "merged": len(item.merge)},
-        )
-        if not manifest.append_rebased(state, commit, still_valid=_merged_are_live(item)):
-            for part in staged:  # another writer compacted these parts first
-                storage.delete(part.tmp_path)
-            continue
-        writer.publish(
-            storage, commit.add, commit.remove, lambda c=commit: manifest.published(state, c)
-        )
-        changed += 1
+    items = plan(state, partitions, full=full)
+    if not items:
+        return 0
+    # Merges of different partitions run side by side (pyarrow reads and writes without the
+    # GIL); commits stay one at a time, in plan order.
+    with ThreadPoolExecutor(max_workers=min(len(items), os.cpu_count() or 1)) as pool:
+        merges = [pool.submit(merge_parts, storage, item) for item in items]
+        for item, merge in zip(items, merges, strict=True):
+            changed += _commit_merge(manifest, state, item, merge)
     return changed
+
+
+def _commit_merge(
+    manifest: Manifest,
+    state: LakeState,
+    item: CompactionPlan,
+    merge: Future[list[writer.StagedPart]],
+) -> int:
+    """Commit one partition's merge once it is written; 1 if the partition changed."""
+    storage = manifest.storage
+    try:
+        staged = merge.result()
+    except OSError:
+        if storage.is_local:
+            raise
+        return 0  # another writer compacted this partition meanwhile; it is in good hands
+    storage.fsync_tree([p.tmp_path for p in staged])
+    commit = new_commit(
+        "compact",
+        add=[PartRecord(p.path, p.partition, p.rows, p.bytes) for p in staged],
+        remove=[p.path for p in item.merge],
+        info={"partition": item.partition, "merged": len(item.merge)},
+    )
+    if not manifest.append_rebased(state, commit, still_valid=_merged_are_live(item)):
+        for part in staged:  # another writer compacted these parts first
+            storage.delete(part.tmp_path)
+        return 0
+    writer.publish(
+        storage, commit.add, commit.remove, lambda c=commit: manifest.published(state, c)
+    )
+    return 1
 
 
 def _merged_are_live(item: CompactionPlan) -> Callable[[LakeState], bool]:

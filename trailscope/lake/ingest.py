@@ -22,7 +22,7 @@ from datetime import date
 import pyarrow as pa
 
 from trailscope.decode.normalize import ObjectOutcome, decode_batch
-from trailscope.decode.schema import FILE_SCHEMA
+from trailscope.decode.schema import BATCH_SCHEMA
 from trailscope.errors import SourceReadError
 from trailscope.lake import writer
 from trailscope.lake.commit import BatchOutput, CommitResult, DedupIndex, commit_batch
@@ -139,7 +139,7 @@ def _process_batch(source: Source, storage: Storage, objects: list[SourceObject]
                 )
             else:
                 records.append(_record_from_outcome(obj, outcomes[obj.key]))
-    table = pa.concat_tables(tables) if tables else FILE_SCHEMA.empty_table()
+    table = pa.concat_tables(tables) if tables else BATCH_SCHEMA.empty_table()
     table, duplicates = writer.drop_duplicate_events(table)
     parts, ids = [], []
     for partition, rows in writer.sort_and_split(table):

@@ -25,6 +25,7 @@ from trailscope.decode.schema import (
     FILE_SCHEMA,
     PARTITION,
     SOURCEKEY,
+    UNIQUE_VALUED,
     Kind,
 )
 from trailscope.lake.manifest import LOG_DIR, LakeState, PartRecord
@@ -35,15 +36,12 @@ TMP_SUFFIX = ".tmp"
 #: Row groups small enough that an hour-range query inside a day skips most of a file.
 ROW_GROUP_ROWS = 64 * 1024
 #: Long, unique values gain nothing from dictionary encoding and cost time to try it.
-_NO_DICTIONARY = {
-    "eventid",
-    "requestid",
+_NO_DICTIONARY = UNIQUE_VALUED | {
     "requestparameters",
     "responseelements",
     "additionaleventdata",
     "serviceeventdetails",
     "insightdetails",
-    "eventtime",
     EVENTTIME_TS,
 }
 
