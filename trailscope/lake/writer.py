@@ -127,7 +127,10 @@ def drop_duplicate_events(table: pa.Table) -> tuple[pa.Table, int]:
         return table, 0
     candidate = pc.is_in(table.column("eventid"), value_set=dup_ids)
     indices = pc.indices_nonzero(candidate).to_pylist()
-    rows = table.take(indices).drop_columns([SOURCEKEY]).to_pylist()
+    # One-row slices, not take(): take would first concatenate every column of the batch
+    # (unifying the decode chunks' dictionaries) to pick a few dozen rows.
+    picked = pa.concat_tables([table.slice(i, 1) for i in indices])
+    rows = picked.drop_columns([SOURCEKEY]).to_pylist()
     seen: set[bytes] = set()
     drop: set[int] = set()
     for idx, row in zip(indices, rows, strict=True):
