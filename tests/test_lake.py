@@ -95,6 +95,20 @@ def test_repetitive_fields_inside_structs_are_dictionary_encoded(trail, tmp_path
         assert "RLE_DICTIONARY" not in encodings[unique], unique
 
 
+def test_row_groups_carry_time_statistics_for_pruning(trail, tmp_path: Path) -> None:
+    """Time ranges are what lets a query skip row groups; the file must say them."""
+    root, _ = trail
+    Lake(tmp_path / "lake").ingest(str(root), workers=1)
+    for part in (tmp_path / "lake" / "events").rglob("*.parquet"):
+        meta = pq.ParquetFile(part).metadata
+        table = pq.read_table(part, columns=["eventtime"]).column(0).to_pylist()
+        names = [meta.schema.column(i).path for i in range(meta.num_columns)]
+        stats = meta.row_group(0).column(names.index("eventtime")).statistics
+        assert stats is not None and stats.has_min_max
+        assert (stats.min, stats.max) == (min(table), max(table))
+        assert meta.row_group(0).column(names.index("eventtime_ts")).statistics.has_min_max
+
+
 def test_partitions_follow_event_time_not_delivery_folder(trail, tmp_path: Path) -> None:
     root, _ = trail
     Lake(tmp_path / "lake").ingest(str(root), workers=1)

@@ -65,10 +65,14 @@ def _leaf_paths(field: pa.Field, prefix: str = "") -> list[str]:
 DICTIONARY_COLUMNS = [
     path for f in FILE_SCHEMA if f.name not in _NO_DICTIONARY for path in _leaf_paths(f)
 ]
+#: Row-group min/max only where they can skip anything: rows are sorted by time, so every row
+#: group spans a narrow time range but nearly all names, accounts, regions and ARNs. Computing
+#: statistics for every column was a quarter of the Parquet write time.
+STATISTICS_COLUMNS = [EVENTTIME_TS, "eventtime"]
 PARQUET_OPTIONS = {
     "compression": "zstd",
     "use_dictionary": DICTIONARY_COLUMNS,
-    "write_statistics": True,
+    "write_statistics": STATISTICS_COLUMNS,
     "store_schema": False,
 }
 
