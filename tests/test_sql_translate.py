@@ -174,6 +174,28 @@ def test_json_extract_scalar_gives_null_for_objects_missing_paths_and_non_json(l
     assert [r["n"] for r in got][:2] == ["28.0", "100"]
 
 
+@pytest.mark.parametrize(
+    ("document", "path", "expected"),
+    [
+        ('{"a": "x\\"y"}', "$.a", 'x"y'),  # an escaped quote, unescaped as Trino does
+        ('{"a": "{not an object}"}', "$.a", "{not an object}"),  # a string, even if it looks
+        ('{"a": ["x"]}', "$.a", None),  # arrays are not scalars
+        ('{"a": {"b": 1}}', "$.a.b", "1"),
+        ('{"a": 12.5}', "$.a", "12.5"),
+        ('{"a": true}', "$.a", "true"),
+        ('{"a": null}', "$.a", None),
+        ('["p", "q"]', "$[1]", "q"),
+        ("not json at all", "$.a", None),
+        ('"just a string"', "$", "just a string"),
+    ],
+)
+def test_json_extract_scalar_on_every_kind_of_value(
+    engine: DuckDBEngine, document: str, path: str, expected: str | None
+) -> None:
+    literal = document.replace("'", "''")
+    assert value(engine, f"json_extract_scalar('{literal}', '{path}')") == expected
+
+
 def test_json_paths_with_dashes_and_brackets(lake) -> None:
     assert duck("SELECT json_extract_scalar(x, '$[\"a-b\"][0]') FROM t").startswith(
         "SELECT ATHENA_JSON_EXTRACT_SCALAR(x, '$.\"a-b\"[0]')"
