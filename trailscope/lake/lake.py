@@ -8,9 +8,10 @@ a half-published batch or both sides of a compaction.
 from __future__ import annotations
 
 import os
+import threading
 from collections import Counter
-from collections.abc import Iterable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -95,6 +96,9 @@ class Lake:
         self.manifest = Manifest(self.storage)
         self.manifest.after_publish = self._keep_athena_manifests
         self._athena_location: str | None = None  # read on first commit
+        #: one engine kept for query()/run() while the lake does not change (see _reading)
+        self._reader: tuple[LakeState, bytes | None, DuckDBEngine] | None = None
+        self._reader_lock = threading.Lock()
 
     def _keep_athena_manifests(self, state: LakeState, partitions: set[str]) -> None:
         """After 'trailscope athena setup' (symlink layout), every commit rewrites the
@@ -137,9 +141,10 @@ class Lake:
             )
         return [self.root / rel for rel in self.part_paths()]
 
-    def part_paths(self) -> list[str]:
+    def part_paths(self, state: LakeState | None = None) -> list[str]:
         """Live Parquet files relative to the lake, oldest partition first."""
-        return sorted(self.state().parts, key=lambda r: (r.split("/")[1], r))
+        parts = (state or self.state()).parts
+        return sorted(parts, key=lambda r: (r.split("/")[1], r))
 
     def digest_signatures(self) -> dict[str, dict[str, str]]:
         """Digest signatures kept at ingest from S3 metadata, by object id (key from
@@ -188,11 +193,8 @@ class Lake:
     def _accounts_and_regions(self, state: LakeState) -> tuple[list[str], list[str]]:
         if not state.parts:
             return [], []
-        engine = self.engine()
-        try:
+        with self._reading() as engine:
             table = engine.query("SELECT DISTINCT recipientaccountid, awsregion FROM cloudtrail")
-        finally:
-            engine.close()
         rows = list(zip(*(table.column(i).to_pylist() for i in range(2)), strict=True))
         accounts = sorted({a for a, _ in rows if a})
         regions = sorted({r for _, r in rows if r})
@@ -207,28 +209,69 @@ class Lake:
 
         return prepare(engine, sql)
 
-    def engine(self) -> DuckDBEngine:
-        """A DuckDB connection with the ``cloudtrail`` view over this lake, and
-        ``cloudtrail_validation`` with what ``trailscope verify`` found (caller closes it)."""
+    def engine(self, state: LakeState | None = None) -> DuckDBEngine:
+        """A DuckDB connection with the ``cloudtrail`` view over this lake (as of ``state``,
+        default now), and ``cloudtrail_validation`` with what ``trailscope verify`` found
+        (caller closes it)."""
         from trailscope.engines.duckdb import DuckDBEngine
         from trailscope.integrity.record import validated_files
 
         validation = validated_files(self)
+        rels = self.part_paths(state)
         if self.storage.is_local:
-            return DuckDBEngine(self.files(), validation=validation)
-        paths = [self.storage.fs_path(rel) for rel in self.part_paths()]
+            assert self.root is not None
+            return DuckDBEngine([self.root / rel for rel in rels], validation=validation)
+        paths = [self.storage.fs_path(rel) for rel in rels]
         return DuckDBEngine(paths, filesystem=self.storage.filesystem, validation=validation)
+
+    @contextmanager
+    def _reading(self) -> Iterator[DuckDBEngine]:
+        """The engine behind query() and run(), kept while the lake stays the same.
+
+        Opening one costs more than most queries (the state's commits, DuckDB's view over every
+        file's footer: about 60 ms on a 1M-event lake), so a program asking many questions pays
+        it once. Before each use, one existence check tells whether another commit came (a
+        new ingest or compaction), and the verification record is compared: either change
+        opens a fresh engine. Queries on one Lake object run one at a time.
+        """
+        from trailscope.integrity.record import VALIDATION_FILE
+
+        with self._reader_lock:
+            try:
+                record: bytes | None = self.storage.read_bytes(VALIDATION_FILE)
+            except FileNotFoundError:
+                record = None
+            kept = self._reader
+            if kept is not None and (kept[1] != record or self.manifest.has_commit_after(kept[0])):
+                kept[2].close()
+                kept = self._reader = None
+            if kept is None:
+                self.manifest.check_format()
+                state = self.manifest.load()
+                engine: DuckDBEngine = self.engine(state)
+                kept = self._reader = (state, record, engine)
+            yield kept[2]
+
+    def close(self) -> None:
+        """Close the engine kept for queries (it is opened again when needed)."""
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader[2].close()
+                self._reader = None
+
+    def __enter__(self) -> Lake:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def query(
         self, sql: str, *, timeout: float | None = None, params: dict[str, Any] | None = None
     ) -> pa.Table:
         """Run an Athena-dialect query on the lake; the result as an Arrow table."""
         translation = self.sql_for(sql)
-        engine = self.engine()
-        try:
+        with self._reading() as engine:
             return engine.query(translation.sql, timeout=timeout, params=params)
-        finally:
-            engine.close()
 
     def run(
         self,
@@ -245,11 +288,8 @@ class Lake:
         saved = get_query(name, library)
         bound = saved.bind(params)
         translation = translate(saved.sql, params=bound)
-        engine = self.engine()
-        try:
+        with self._reading() as engine:
             return engine.query(translation.sql, timeout=timeout, params=bound)
-        finally:
-            engine.close()
 
     # ----------------------------------------------------------------- writing
 

@@ -247,6 +247,11 @@ class Manifest:
         # back a little; any complete checkpoint is a correct starting point.
         self.storage.write_atomic(LAST_CHECKPOINT, orjson.dumps({"version": state.version}))
 
+    def has_commit_after(self, state: LakeState) -> bool:
+        """Whether another commit followed ``state``: one existence check, for readers that
+        keep a state and only want to know if it is still the lake's."""
+        return self.storage.exists(_commit_name(state.version + 1))
+
     def refresh(self, state: LakeState) -> int:
         """Apply the commits other writers made since ``state`` was read; returns how many."""
         applied = 0
