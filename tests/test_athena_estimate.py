@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from trailscope import Lake
@@ -76,9 +77,17 @@ def _duckdb_bytes(lake: Lake, sql: str, day: str | None) -> int:
 def test_estimate_is_close_to_the_bytes_a_parquet_reader_reads(
     lake: Lake, sql: str, day: str | None
 ) -> None:
+    # Compared without the footers: DuckDB reads them in its own sized chunks (what a
+    # count(*), which needs no column data, reads), and they are a large share of these
+    # small test files, though not of real ones.
     estimate = estimate_scan(lake.files(), sql)
-    actual = _duckdb_bytes(lake, sql, day)
-    assert 0.8 <= estimate.bytes / actual <= 1.2, (estimate.bytes, actual)
+    files = lake.files() if day is None else list(lake.root.glob(f"events/event_date={day}/*"))
+    footers = sum(pq.ParquetFile(f).metadata.serialized_size + 8 for f in files)
+    actual = _duckdb_bytes(lake, sql, day) - _duckdb_bytes(
+        lake, "SELECT count(*) FROM cloudtrail", day
+    )
+    estimated = estimate.bytes - footers
+    assert 0.85 <= estimated / actual <= 1.15, (estimated, actual)
 
 
 def test_partitions_are_the_days_the_query_can_touch(lake: Lake) -> None:

@@ -459,6 +459,22 @@ def test_eventtime_compares_as_text(lake) -> None:
     assert col(lake, "SELECT count(*) FROM cloudtrail WHERE eventtime > '2024-07-17'") == [4]
 
 
+def test_translations_with_parameters_on_the_same_day_are_shared_and_others_are_not() -> None:
+    sql = "SELECT count(*) FROM cloudtrail WHERE eventtime >= :since AND eventtime <= :until"
+    morning = translate(sql, params={"since": "2024-07-16T08:00:00Z", "until": None})
+    evening = translate(sql, params={"since": "2024-07-16T20:30:00Z", "until": None})
+    assert morning.sql == evening.sql and "event_date >= '2024-07-16'" in morning.sql
+    next_day = translate(sql, params={"since": "2024-07-17T08:00:00Z", "until": None})
+    assert "event_date >= '2024-07-17'" in next_day.sql
+    # an offset may move the UTC day: the bound widens instead of guessing
+    offset = translate(sql, params={"since": "2024-07-16T00:30:00+02:00", "until": None})
+    assert "event_date >= '2024-07-15'" in offset.sql
+    with_until = translate(sql, params={"since": "2024-07-16T08:00:00Z", "until": "2024-07-18"})
+    assert "event_date <= '2024-07-18'" in with_until.sql
+    morning.notices.append("changed by a caller")
+    assert "changed by a caller" not in evening.notices  # each caller gets its own copy
+
+
 def test_from_iso8601_timestamp_date_trunc_and_parts(lake) -> None:
     sql = """SELECT DATE_TRUNC('hour', from_iso8601_timestamp(eventTime)) AS hour_bucket,
                     day(from_iso8601_timestamp(eventtime)) AS d,

@@ -24,8 +24,9 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
+from functools import lru_cache
 
 import pyarrow as pa
 import sqlglot
@@ -100,11 +101,38 @@ def translate(
 
     ``params`` are the values that ``:name`` placeholders will be bound to; they stay bound
     parameters in the SQL and are only read here to derive partition bounds.
+
+    Translations are remembered: parsing and rewriting with sqlglot takes 5-40 ms, often more
+    than the query itself, and programs and pages ask the same questions again. Parameter
+    values only matter through the day they name, so '24h ago' computed a minute later is the
+    same translation.
     """
+    days = _days_named(params or {})
+    done = _remembered(athena_sql, dialect, days)
+    return replace(done, notices=list(done.notices))
+
+
+def _days_named(params: dict[str, object]) -> tuple[tuple[str, tuple[str, bool] | None], ...]:
+    """What the rewriting reads of the parameters: the day (and UTC-ness) of text values."""
+    return tuple(
+        sorted((k, _day_of(exp.Literal.string(v))) for k, v in params.items() if isinstance(v, str))
+    )
+
+
+@lru_cache(maxsize=256)
+def _remembered(
+    athena_sql: str, dialect: str, days: tuple[tuple[str, tuple[str, bool] | None], ...]
+) -> Translation:
+    # Any text with the same day and UTC-ness gives the same bounds: rebuild one from the key.
+    stand_in = {k: f"{d[0]}T00:00:00{'Z' if d[1] else '+01:00'}" for k, d in days if d}
+    return _translate(athena_sql, dialect, stand_in)
+
+
+def _translate(athena_sql: str, dialect: str, params: dict[str, object]) -> Translation:
     tree = parse(athena_sql)
     notices: list[str] = []
     _map_tables(tree, notices)
-    _bound_partitions(tree, params or {})
+    _bound_partitions(tree, params)
     if dialect == "duckdb":
         tree = _duckdb_rules(tree, notices)
     out_dialect = "trino" if dialect == "athena" else dialect
