@@ -127,6 +127,9 @@ class DedupIndex:
         new = read_part(self.storage, part.tmp_path)
         if self._con is None:  # opened once: a connection costs about 20 ms
             self._con = duckdb.connect()
+            # Kept for the whole run, so it must not keep what it read: its file cache grew
+            # with every collision (+200 MB over 3M events).
+            self._con.execute("SET enable_external_file_cache = false")
         rows = _rows_with_ids(self.storage, holders, candidates, self._con)
         known = set(writer.row_fingerprints(rows))
         cand_mask = pc.is_in(new.column("eventid"), value_set=candidates).to_pylist()

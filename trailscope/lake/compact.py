@@ -9,9 +9,7 @@ one row group whatever the partition's size.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -130,30 +128,19 @@ def compact(
     full: bool = False,
 ) -> int:
     """Merge per plan, one commit per partition; returns how many partitions changed."""
-    storage = manifest.storage
     changed = 0
-    items = plan(state, partitions, full=full)
-    if not items:
-        return 0
-    # Merges of different partitions run side by side (pyarrow reads and writes without the
-    # GIL); commits stay one at a time, in plan order.
-    with ThreadPoolExecutor(max_workers=min(len(items), os.cpu_count() or 1)) as pool:
-        merges = [pool.submit(merge_parts, storage, item) for item in items]
-        for item, merge in zip(items, merges, strict=True):
-            changed += _commit_merge(manifest, state, item, merge)
+    # One partition at a time: merging two at once saved 0.3 s on 1M events but held two
+    # merges' row groups and writers in memory (+450 MB at 3M events).
+    for item in plan(state, partitions, full=full):
+        changed += _commit_merge(manifest, state, item)
     return changed
 
 
-def _commit_merge(
-    manifest: Manifest,
-    state: LakeState,
-    item: CompactionPlan,
-    merge: Future[list[writer.StagedPart]],
-) -> int:
-    """Commit one partition's merge once it is written; 1 if the partition changed."""
+def _commit_merge(manifest: Manifest, state: LakeState, item: CompactionPlan) -> int:
+    """Merge one partition's chosen parts and commit the result; 1 if the partition changed."""
     storage = manifest.storage
     try:
-        staged = merge.result()
+        staged = merge_parts(storage, item)
     except OSError:
         if storage.is_local:
             raise
