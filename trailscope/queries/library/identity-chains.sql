@@ -20,7 +20,6 @@ WITH sts_steps AS (
     WHERE eventtime >= :since
       AND (:until IS NULL OR eventtime <= :until)
       AND eventsource = 'sts.amazonaws.com'
-      AND json_extract_scalar(responseelements, '$.credentials.accessKeyId') IS NOT NULL
 ),
 switch_events AS (
     SELECT eventtime,
@@ -56,7 +55,8 @@ switch_steps AS (
         ON d.sharedeventid = s.sharedeventid
 ),
 steps AS (
-    SELECT * FROM sts_steps
+    -- filtered here, not in sts_steps: the key is then read from each response once
+    SELECT * FROM sts_steps WHERE session_key IS NOT NULL
     UNION ALL
     SELECT * FROM switch_steps
 ),
