@@ -11,8 +11,10 @@ import pytest
 
 from trailscope import Lake
 from trailscope.engines import duckdb as duckdb_engine
+from trailscope.engines.duckdb import QueryTimeout
 from trailscope.integrity.record import VALIDATION_FILE, record_validation
 from trailscope.integrity.verify import verify_trail
+from trailscope.sql import QueryError
 
 
 def _write(path: Path, ids: list[str], when: str = "2024-07-01T10:00:00Z") -> None:
@@ -93,3 +95,16 @@ def test_closing_a_lake_closes_its_engine_and_it_reopens_on_demand(tmp_path: Pat
     lake.close()
     assert lake.query(COUNT).to_pylist() == [{"n": 1}]
     lake.close()
+
+
+def test_a_query_past_its_time_limit_is_cancelled_and_the_engine_still_answers() -> None:
+    engine = duckdb_engine.DuckDBEngine([])
+    try:
+        with pytest.raises(QueryTimeout) as caught:
+            engine.query("SELECT sum(i) FROM range(100000000000) AS t(i)", timeout=0.3)
+        assert caught.value.message == "query cancelled after 0.3 s"
+        assert engine.query("SELECT 41 + 1 AS n").to_pylist() == [{"n": 42}]
+        with pytest.raises(QueryError, match="nope"):
+            engine.query("SELECT nope FROM range(3)")
+    finally:
+        engine.close()
