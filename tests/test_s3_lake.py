@@ -329,3 +329,25 @@ def test_an_s3_lake_in_a_missing_bucket_is_a_clear_error(s3_server: str) -> None
     assert (
         err.value.message == "cannot use s3://no-such-bucket-here/lake/ as a lake: no such bucket"
     )
+
+
+@pytest.mark.parametrize("where", ["s3", "local"])
+def test_a_file_version_changes_when_the_file_is_replaced(
+    where: str, s3_server: str, s3_client: Any, tmp_path: Path
+) -> None:
+    """What a kept query engine checks before each use instead of reading the file."""
+    from trailscope.lake.storage import open_storage
+
+    if where == "s3":
+        bucket = f"lake-{uuid.uuid4().hex[:12]}"
+        s3_client.create_bucket(Bucket=bucket)
+        storage = open_storage(f"s3://{bucket}/lake/", endpoint_url=s3_server)
+    else:
+        storage = open_storage(tmp_path / "lake")
+        storage.prepare()
+    assert storage.version("meta/record") is None
+    storage.write_atomic("meta/record", b"one")
+    first = storage.version("meta/record")
+    assert first is not None and storage.version("meta/record") == first
+    storage.write_atomic("meta/record", b"two")  # same size, at once: still a new version
+    assert storage.version("meta/record") not in (None, first)

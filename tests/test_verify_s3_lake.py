@@ -160,6 +160,9 @@ def test_lake_keeps_signatures_and_records_which_files_were_validated(
     table = validated_files(lake_dir)
     verdicts = dict(zip(table["object_id"].to_pylist(), table["status"].to_pylist(), strict=True))
     assert verdicts == {log: "modified" if log == changed else "valid" for log in trail.logs}
+    # the same Lake object, which keeps its engine between queries, sees the new verdicts
+    modified = "SELECT count(*) AS n FROM cloudtrail_validation WHERE status = 'modified'"
+    assert lake.query(modified).to_pylist() == [{"n": 1}]
     (row,) = [r for r in table.to_pylist() if r["object_id"] == changed]
     assert row["actual_sha256"] == hashlib.sha256(raw + b" ").hexdigest()
     assert row["expected_sha256"] == hashlib.sha256(raw).hexdigest()

@@ -41,7 +41,7 @@ from trailscope.decode.schema import (
     SOURCEKEY,
     Field,
     Kind,
-    batch_type,
+    arrow_type,
     children_by_lower,
 )
 
@@ -176,8 +176,8 @@ def _slow_decode(text: bytes, outcome: ObjectOutcome) -> _Part | None:
         return None
     # Built plain, then encoded: pyarrow's row-wise builder leaves dictionary indices under
     # null structs that point nowhere.
-    plain = pa.Table.from_pylist(rows, schema=_stored_schema_without_helpers())
-    part = _Part(plain.cast(_lake_schema_without_helpers()))
+    plain = pa.Table.from_pylist(rows, schema=_STORED_ROWS)
+    part = _Part(plain.cast(_BATCH_ROWS))
     part.add(outcome, positions)
     return part
 
@@ -349,7 +349,7 @@ class _FastChunk:
             else:
                 arrays.append(_build(values, f))
         arrays.append(pa.nulls(self.rows, pa.string()))  # extra: the fast path has no unknowns
-        return pa.Table.from_arrays(arrays, schema=_lake_schema_without_helpers())
+        return pa.Table.from_arrays(arrays, schema=_BATCH_ROWS)
 
 
 def _struct_children(parents: list[Any], fields: tuple[Field, ...]) -> list[pa.Array]:
@@ -364,13 +364,13 @@ def _struct_children(parents: list[Any], fields: tuple[Field, ...]) -> list[pa.A
 def _build(values: Sequence[Any], f: Field) -> pa.Array:
     kind = f.kind
     if kind is Kind.STR:
-        return pa.array(values, batch_type(f))
+        return pa.array(values, arrow_type(f, batch=True))
     if kind is Kind.JSON:
         return _raw_texts(values)
     if kind is Kind.BOOL:
         flags = pa.array(values, pa.bool_()).cast(pa.int32())
         return pa.DictionaryArray.from_arrays(flags, _FALSE_TRUE)
-    typ = batch_type(f)
+    typ = arrow_type(f, batch=True)
     if kind is Kind.MAP:
         return pa.array([None if v is None else _map_text(v) for v in values], typ)
     present = [v for v in values if v is not None]
@@ -421,18 +421,9 @@ def _raw_texts(values: Sequence[Any]) -> pa.Array:
 _FALSE_TRUE = pa.array(["false", "true"], pa.string())
 
 
-@cache
-def _stored_schema_without_helpers() -> pa.Schema:
-    return pa.schema([FILE_SCHEMA.field(f.name) for f in EVENT_FIELDS]).append(
-        FILE_SCHEMA.field(EXTRA)
-    )
-
-
-@cache
-def _lake_schema_without_helpers() -> pa.Schema:
-    return pa.schema([BATCH_SCHEMA.field(f.name) for f in EVENT_FIELDS]).append(
-        BATCH_SCHEMA.field(EXTRA)
-    )
+#: The columns a decoded part has before _finish adds the helpers, as stored and in a batch.
+_STORED_ROWS = pa.schema([f for f in FILE_SCHEMA if f.name not in (EVENTTIME_TS, SOURCEKEY)])
+_BATCH_ROWS = pa.schema([f for f in BATCH_SCHEMA if f.name not in (EVENTTIME_TS, SOURCEKEY)])
 
 
 def _msgspec_type(f: Field) -> tuple[Any, Any]:

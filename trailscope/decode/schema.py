@@ -128,18 +128,6 @@ SOURCEKEY = "sourcekey"
 PARTITION = "event_date"
 
 
-@cache
-def arrow_type(f: Field) -> pa.DataType:
-    """The stored Arrow type of a field."""
-    if f.kind is Kind.STRUCT:
-        return pa.struct([pa.field(c.name, arrow_type(c)) for c in f.children])
-    if f.kind is Kind.LIST:
-        return pa.list_(pa.struct([pa.field(c.name, arrow_type(c)) for c in f.children]))
-    if f.kind is Kind.MAP:
-        return pa.map_(pa.string(), pa.string())
-    return pa.string()
-
-
 #: Top-level fields whose values are (nearly) unique per event: a dictionary gains nothing there.
 UNIQUE_VALUED = frozenset({"eventid", "requestid", "eventtime"})
 #: How a repeating string travels between decode and write (see :data:`BATCH_SCHEMA`).
@@ -147,16 +135,17 @@ DICTIONARY_STRING = pa.dictionary(pa.int32(), pa.string())
 
 
 @cache
-def batch_type(f: Field) -> pa.DataType:
-    """The in-memory Arrow type of a field between decode and write: as stored, except that
-    repeating strings are dictionary-encoded."""
-    if f.kind is Kind.STRUCT:
-        return pa.struct([pa.field(c.name, batch_type(c)) for c in f.children])
-    if f.kind is Kind.LIST:
-        return pa.list_(pa.struct([pa.field(c.name, batch_type(c)) for c in f.children]))
-    if f.kind in (Kind.STR, Kind.BOOL) and f.name not in UNIQUE_VALUED:
+def arrow_type(f: Field, *, batch: bool = False) -> pa.DataType:
+    """The stored Arrow type of a field; with ``batch``, its type between decode and write,
+    where repeating strings are dictionary-encoded."""
+    if f.kind in (Kind.STRUCT, Kind.LIST):
+        kids = pa.struct([pa.field(c.name, arrow_type(c, batch=batch)) for c in f.children])
+        return kids if f.kind is Kind.STRUCT else pa.list_(kids)
+    if f.kind is Kind.MAP:
+        return pa.map_(pa.string(), pa.string())
+    if batch and f.kind in (Kind.STR, Kind.BOOL) and f.name not in UNIQUE_VALUED:
         return DICTIONARY_STRING
-    return arrow_type(f)
+    return pa.string()
 
 
 #: Schema of the rows inside lake Parquet files (the partition column lives in the path).
@@ -174,7 +163,7 @@ FILE_SCHEMA = pa.schema(
 #: 4-byte indices instead of strings, and the Parquet writer takes the dictionaries as they
 #: are instead of hashing every value again. Files written from it read back as FILE_SCHEMA.
 BATCH_SCHEMA = pa.schema(
-    [pa.field(f.name, batch_type(f)) for f in EVENT_FIELDS]
+    [pa.field(f.name, arrow_type(f, batch=True)) for f in EVENT_FIELDS]
     + [
         pa.field(EXTRA, pa.string()),
         pa.field(EVENTTIME_TS, pa.timestamp("us", tz="UTC")),

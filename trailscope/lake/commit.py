@@ -88,7 +88,8 @@ class DedupIndex:
         seen = self._paths.setdefault(partition, set())
         for part in list(self.state.parts.values()):
             if part.partition == partition and part.path not in seen:
-                ids.append((part.path, read_ids(self.storage, committed_path(self.storage, part))))
+                readable = committed_path(self.storage, part.path)
+                ids.append((part.path, read_ids(self.storage, readable)))
                 seen.add(part.path)
         return ids
 
@@ -101,7 +102,8 @@ class DedupIndex:
         # Hash the batch's ids (the small side) once and probe all of the partition's parts in
         # one call: a partition grows with the trail, and hashing it again for every batch
         # made the check cost O(partition) per batch (and one call per part, O(parts)).
-        mask = pc.is_in(pa.chunked_array([arr for _, arr in known], pa.string()), value_set=ids)
+        parts = pa.chunked_array([arr for _, arr in known], pa.string())
+        mask = pc.is_in(parts, value_set=ids).combine_chunks()
         if not pc.any(mask).as_py():
             known.append((part.path, ids))
             return ids, 0
@@ -111,7 +113,7 @@ class DedupIndex:
         for at in sorted({bisect_right(ends, i) for i in hits}):
             path, arr = known[at]
             holders.append(path)
-            colliding.append(pc.filter(arr, pc.is_in(arr, value_set=ids)))
+            colliding.append(pc.filter(arr, mask.slice(ends[at] - len(arr), len(arr))))
         hit = pc.is_in(ids, value_set=pa.concat_arrays(colliding))
         dropped = self._drop_known_rows(part, ids, hit, holders)
         kept = read_ids(self.storage, part.tmp_path) if part.rows else pa.array([], pa.string())
@@ -144,11 +146,10 @@ class DedupIndex:
         return dropped
 
 
-def committed_path(storage: Storage, part: PartRecord | str) -> str:
+def committed_path(storage: Storage, rel: str) -> str:
     """Where a committed part can be read now. Another writer commits first and renames its
     staged file into place just after, so for a moment the part is still under its staged
     name (with the same rows)."""
-    rel = part if isinstance(part, str) else part.path
     if storage.is_local:
         return rel  # one writer at a time: its parts are published before the lock is released
     for candidate in (rel, writer.staged_path(rel)):

@@ -97,7 +97,7 @@ class Lake:
         self.manifest.after_publish = self._keep_athena_manifests
         self._athena_location: str | None = None  # read on first commit
         #: one engine kept for query()/run() while the lake does not change (see _reading)
-        self._reader: tuple[LakeState, bytes | None, DuckDBEngine] | None = None
+        self._reader: tuple[LakeState, str | None, DuckDBEngine] | None = None
         self._reader_lock = threading.Lock()
 
     def _keep_athena_manifests(self, state: LakeState, partitions: set[str]) -> None:
@@ -231,16 +231,14 @@ class Lake:
         Opening one costs more than most queries (the state's commits, DuckDB's view over every
         file's footer: about 60 ms on a 1M-event lake), so a program asking many questions pays
         it once. Before each use, one existence check tells whether another commit came (a
-        new ingest or compaction), and the verification record is compared: either change
-        opens a fresh engine. Queries on one Lake object run one at a time.
+        new ingest or compaction), and one stat (a HEAD on S3) whether the verification
+        record was rewritten: either change opens a fresh engine. Queries on one Lake object
+        run one at a time.
         """
         from trailscope.integrity.record import VALIDATION_FILE
 
         with self._reader_lock:
-            try:
-                record: bytes | None = self.storage.read_bytes(VALIDATION_FILE)
-            except FileNotFoundError:
-                record = None
+            record = self.storage.version(VALIDATION_FILE)
             kept = self._reader
             if kept is not None and (kept[1] != record or self.manifest.has_commit_after(kept[0])):
                 kept[2].close()

@@ -50,6 +50,7 @@ class Storage(Protocol):
     def size(self, rel: str) -> int: ...
     def list_dir(self, rel: str, start_after: str | None = None) -> list[str]: ...
     def age_seconds(self, rel: str) -> float | None: ...
+    def version(self, rel: str) -> str | None: ...
     def fsync_tree(self, rels: list[str]) -> None: ...
     def prepare(self) -> None: ...
 
@@ -144,6 +145,15 @@ class LocalStorage:
             return time.time() - self.path(rel).stat().st_mtime
         except FileNotFoundError:
             return None
+
+    def version(self, rel: str) -> str | None:
+        """Changes whenever the file is replaced (write_atomic renames a new file over it);
+        None if there is none. One stat, to tell whether a file changed without reading it."""
+        try:
+            st = self.path(rel).stat()
+        except FileNotFoundError:
+            return None
+        return f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
 
     def list_dir(self, rel: str, start_after: str | None = None) -> list[str]:
         """Names directly under ``rel`` (empty if it does not exist), sorted; with
@@ -348,6 +358,11 @@ class S3Storage:
         if head is None:
             return None
         return time.time() - head["LastModified"].timestamp()
+
+    def version(self, rel: str) -> str | None:
+        """The object's ETag (one HEAD); None if there is none."""
+        head = self._head(rel)
+        return None if head is None else str(head["ETag"])
 
     def list_dir(self, rel: str, start_after: str | None = None) -> list[str]:
         """As for local folders; ``start_after`` is passed to S3, so catching up with a long
