@@ -27,8 +27,10 @@ from trailfiles import (
 
 from trailscope import Lake, open_lake
 from trailscope.errors import LakeError, LakeLockedError
+from trailscope.lake import ingest as ingest_mod
 from trailscope.lake.commit import DedupIndex
 from trailscope.lake.lock import LOCK_FILE, WriterLock
+from trailscope.sources.local import LocalSource
 from trailscope.synth import synth_trail
 
 
@@ -175,10 +177,78 @@ def test_redeliveries_are_caught_after_their_partition_left_memory(
     when a later batch touches it, so nothing is doubled."""
     root, report = trail
     monkeypatch.setattr(DedupIndex, "KEEP_RECENT", 0)  # evict after every commit
+    monkeypatch.setattr(ingest_mod, "CONTEXT_OBJECTS", 0)  # every straddling copy to the parent
     summary = Lake(tmp_path / "lake").ingest(str(root), workers=1, batch_bytes=24 * 1024)
     assert summary.commits > 20
     assert summary.duplicates_dropped == report.redelivered_events > 0
     assert lake_event_ids(tmp_path / "lake") == unique_event_ids(trail_events(root))
+
+
+def test_copies_straddling_a_batch_cut_are_dropped_in_the_worker(
+    trail, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-delivered copies sit in the next file of the same stream; the batch that holds it
+    drops them against its context objects, so the committing process finds nothing left to
+    rewrite, and the lake is the same as without context."""
+    root, report = trail
+    rewrites: list[str] = []
+    drop_known_rows = DedupIndex._drop_known_rows
+
+    def counting(self, part, *args):  # type: ignore[no-untyped-def]
+        rewrites.append(part.partition)
+        return drop_known_rows(self, part, *args)
+
+    monkeypatch.setattr(DedupIndex, "_drop_known_rows", counting)
+    with_context = Lake(tmp_path / "with").ingest(str(root), workers=1, batch_bytes=24 * 1024)
+    assert with_context.commits > 20 and rewrites == []
+    assert with_context.duplicates_dropped == report.redelivered_events > 0
+    monkeypatch.setattr(ingest_mod, "CONTEXT_OBJECTS", 0)
+    without = Lake(tmp_path / "without").ingest(str(root), workers=1, batch_bytes=24 * 1024)
+    assert rewrites and without.duplicates_dropped == with_context.duplicates_dropped
+    assert _rows_by_id(tmp_path / "with") == _rows_by_id(tmp_path / "without")
+
+
+def _rows_by_id(lake: Path) -> list[dict]:
+    return (
+        duckdb.sql(
+            f"SELECT * EXCLUDE (sourcekey) FROM read_parquet('{lake}/events/**/*.parquet') "
+            "ORDER BY eventid, eventtime, eventname"
+        )
+        .to_arrow_table()
+        .to_pylist()
+    )
+
+
+def test_batches_carry_the_preceding_objects_of_the_streams_they_continue(
+    tmp_path: Path,
+) -> None:
+    trail, flat = tmp_path / "trail", tmp_path / "flat"
+    for region in ("eu-west-1", "us-east-1"):
+        for i in range(3):
+            key = f"AWSLogs/111122223333/CloudTrail/{region}/2024/07/01/f{i}.json.gz"
+            _write(trail / key, [_event(key, "2024-07-01T10:00:00Z")])
+    for name in ("a", "b", "c"):
+        _write(flat / f"{name}.json.gz", [_event(name, "2024-07-01T10:00:00Z")])
+
+    def plan(root: Path) -> list[tuple[list[str], list[str]]]:
+        objects = list(LocalSource(str(root)).iter_objects())
+        two = 2 * max(o.size for o in objects)
+        return [
+            ([_short(o.key) for o in b.objects], [_short(o.key) for o in b.context])
+            for b in ingest_mod.plan_batches(objects, batch_bytes=two)
+        ]
+
+    assert plan(trail) == [
+        (["eu-west-1/f0", "eu-west-1/f1"], []),
+        (["eu-west-1/f2", "us-east-1/f0"], ["eu-west-1/f0", "eu-west-1/f1"]),
+        (["us-east-1/f1", "us-east-1/f2"], ["us-east-1/f0"]),
+    ]
+    assert plan(flat) == [(["a", "b"], []), (["c"], [])]  # undated keys: in no stream
+
+
+def _short(key: str) -> str:
+    parts = key.removesuffix(".json.gz").split("/")
+    return "/".join(parts[3:4] + parts[-1:]) if len(parts) > 2 else parts[-1]
 
 
 def test_redelivered_event_dropped_but_distinct_events_sharing_an_id_kept(tmp_path: Path) -> None:
@@ -397,3 +467,29 @@ def test_a_commit_with_a_wrong_type_is_reported_as_damaged_with_where(tmp_path: 
         f"commit 1 of {tmp_path / 'lake'} is damaged "
         "(Expected `int`, got `str` - at `$.objects[0].size`)"
     )
+
+
+def test_reference_rows_are_compared_against_but_not_kept() -> None:
+    import pyarrow as pa
+
+    from trailscope.lake.writer import drop_duplicate_events
+
+    table = pa.table(
+        {
+            "eventid": ["r1", "r1", "r2", "a", "r1", "r2", "a", "r2"],
+            "eventname": ["Get", "Get", "Put", "Get", "Get", "Other", "Get", "Put"],
+            "sourcekey": ["ctx1", "ctx2", "ctx2", "k1", "k1", "k1", "k2", "k2"],
+        }
+    )
+    kept, dropped = drop_duplicate_events(table, reference_rows=3)
+    # r1 (k1) and r2/Put (k2) are copies of reference rows, a (k2) of a body row; r2/Other is
+    # a different event. The reference rows' own copy of r1 (ctx2) is not counted.
+    assert kept.to_pydict() == {
+        "eventid": ["a", "r2"],
+        "eventname": ["Get", "Other"],
+        "sourcekey": ["k1", "k1"],
+    }
+    assert dropped == 3
+    assert drop_duplicate_events(table.slice(0, 3), reference_rows=3)[0].num_rows == 0
+    alone, none = drop_duplicate_events(table.slice(3, 1), reference_rows=0)
+    assert alone.column("eventid").to_pylist() == ["a"] and none == 0

@@ -40,6 +40,9 @@ DECODE_CHUNK = 64
 #: Per-event quarantine entries kept per object; the count is always exact.
 MAX_EVENT_REASONS = 50
 _DECODED_KINDS = (ObjectKind.LOG, ObjectKind.INSIGHT)
+#: Preceding objects of a stream given to the batch that continues it: two, because keys
+#: order files of the same minute by their random suffix, not by time.
+CONTEXT_OBJECTS = 2
 
 
 #: the S3 user metadata of a digest object that CloudTrail's validation needs
@@ -99,22 +102,53 @@ def _init_worker(source: Source, storage: Storage) -> None:
     _WORKER["source"], _WORKER["storage"] = source, storage
 
 
-def _worker_batch(objects: list[SourceObject]) -> BatchOutput:
-    return process_batch(_WORKER["source"], _WORKER["storage"], objects)  # type: ignore[arg-type]
+@dataclass
+class Batch:
+    """Source objects decoded and staged together, with the context to dedup them cheaply."""
+
+    objects: list[SourceObject]
+    #: For each log stream (account, region) the batch enters part-way, the stream's
+    #: preceding objects, which another batch of the run holds. CloudTrail re-delivers an event
+    #: soon after the first copy, so copies straddling the cut are mostly between neighbours:
+    #: decoding the neighbour here (a few ms) drops them in the worker, where the committing
+    #: process would instead re-read, compare and rewrite a whole part (about 0.2 s each).
+    context: list[SourceObject] = field(default_factory=list)
 
 
-def process_batch(source: Source, storage: Storage, objects: list[SourceObject]) -> BatchOutput:
+def _worker_batch(batch: Batch) -> BatchOutput:
+    return process_batch(_WORKER["source"], _WORKER["storage"], batch)  # type: ignore[arg-type]
+
+
+def process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutput:
     """Read, decode and stage one batch. Runs in a worker process; never commits."""
     gc.disable()  # millions of short-lived containers: the cyclic GC only burns time here
     try:
-        return _process_batch(source, storage, objects)
+        return _process_batch(source, storage, batch)
     finally:
         gc.enable()
 
 
-def _process_batch(source: Source, storage: Storage, objects: list[SourceObject]) -> BatchOutput:
+def _context_rows(source: Source, context: list[SourceObject]) -> pa.Table | None:
+    """Rows of the context objects, to dedup against only (their own batch stores them).
+    One that cannot be read or decoded is left out: the committing process's check against
+    the lake still catches any copy it would have caught."""
+    items = []
+    for obj in context:
+        try:
+            items.append((obj.key, source.read(obj)))
+        except SourceReadError:
+            continue
+    table = decode_batch(items).table if items else None
+    return table if table is not None and table.num_rows else None
+
+
+def _process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutput:
+    objects = batch.objects
     records: list[ObjectRecord] = []
     tables: list[pa.Table] = []
+    context = _context_rows(source, batch.context)
+    if context is not None:
+        tables.append(context)
     bytes_read = 0
     for start in range(0, len(objects), DECODE_CHUNK):
         chunk = objects[start : start + DECODE_CHUNK]
@@ -140,7 +174,9 @@ def _process_batch(source: Source, storage: Storage, objects: list[SourceObject]
             else:
                 records.append(_record_from_outcome(obj, outcomes[obj.key]))
     table = pa.concat_tables(tables) if tables else BATCH_SCHEMA.empty_table()
-    table, duplicates = writer.drop_duplicate_events(table)
+    table, duplicates = writer.drop_duplicate_events(
+        table, reference_rows=context.num_rows if context is not None else 0
+    )
     parts, ids = [], []
     for partition, rows in writer.sort_and_split(table):
         parts.append(writer.write_part(storage, partition, rows))
@@ -193,19 +229,44 @@ def _record_from_outcome(obj: SourceObject, outcome: ObjectOutcome) -> ObjectRec
 
 def plan_batches(
     objects: Iterable[SourceObject], batch_bytes: int = DEFAULT_BATCH_BYTES
-) -> Iterator[list[SourceObject]]:
-    """Group objects by delivery day so each batch writes to few partitions."""
+) -> Iterator[Batch]:
+    """Group objects by delivery day so each batch writes to few partitions; give each batch
+    the preceding object of every stream it continues (see :attr:`Batch.context`)."""
     ordered = sorted(objects, key=lambda o: (o.info.day or date.min, o.key))
-    batch: list[SourceObject] = []
+    batch = Batch([])
     size = 0
+    last: dict[str, deque[SourceObject]] = {}  # stream -> its latest objects planned
+    entered: set[str] = set()  # streams the current batch already has
     for obj in ordered:
-        if batch and (size + obj.size > batch_bytes or len(batch) >= MAX_BATCH_OBJECTS):
+        if batch.objects and (
+            size + obj.size > batch_bytes or len(batch.objects) >= MAX_BATCH_OBJECTS
+        ):
             yield batch
-            batch, size = [], 0
-        batch.append(obj)
+            batch, size = Batch([]), 0
+            entered = set()
+        stream = _stream(obj)
+        if stream is not None:
+            recent = last.setdefault(stream, deque(maxlen=CONTEXT_OBJECTS))
+            if stream not in entered:
+                batch.context.extend(recent)
+            entered.add(stream)
+            recent.append(obj)
+        batch.objects.append(obj)
         size += obj.size
-    if batch:
+    if batch.objects:
         yield batch
+
+
+def _stream(obj: SourceObject) -> str | None:
+    """The delivery stream an object belongs to: one trail's files for an account and region,
+    named by the key up to the region's folder (in time order by key within it); None where
+    the key does not say (flat folders)."""
+    info = obj.info
+    if info.region is None or info.day is None:
+        return None
+    folder = f"/{info.region}/"
+    at = obj.key.rfind(folder)
+    return obj.key[: at + len(folder)] if at >= 0 else None
 
 
 def _account(summary: IngestSummary, output: BatchOutput, result: CommitResult) -> None:
@@ -233,12 +294,10 @@ def _account(summary: IngestSummary, output: BatchOutput, result: CommitResult) 
 
 #: Runs batches somewhere (this process, a process pool, Spark tasks) and yields their
 #: outputs in plan order; the caller commits each as it arrives.
-BatchRunner = Callable[[Source, Storage, Iterator[list[SourceObject]]], Iterator[BatchOutput]]
+BatchRunner = Callable[[Source, Storage, Iterator[Batch]], Iterator[BatchOutput]]
 
 
-def run_serial(
-    source: Source, storage: Storage, batches: Iterator[list[SourceObject]]
-) -> Iterator[BatchOutput]:
+def run_serial(source: Source, storage: Storage, batches: Iterator[Batch]) -> Iterator[BatchOutput]:
     for batch in batches:
         yield process_batch(source, storage, batch)
 
@@ -325,9 +384,7 @@ def process_pool(workers: int) -> BatchRunner:
     if workers <= 1:
         return run_serial
 
-    def run(
-        source: Source, storage: Storage, batches: Iterator[list[SourceObject]]
-    ) -> Iterator[BatchOutput]:
+    def run(source: Source, storage: Storage, batches: Iterator[Batch]) -> Iterator[BatchOutput]:
         ctx = multiprocessing.get_context("spawn")  # fork after pyarrow threads start is unsafe
         with ProcessPoolExecutor(
             max_workers=workers,

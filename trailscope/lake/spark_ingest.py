@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from trailscope.lake.commit import BatchOutput
-from trailscope.lake.ingest import BatchRunner, process_batch
+from trailscope.lake.ingest import Batch, BatchRunner, process_batch
 from trailscope.lake.storage import Storage
-from trailscope.sources.base import Source, SourceObject
+from trailscope.sources.base import Source
 
 
 def spark_runner(spark: Any, *, tasks_in_flight: int | None = None) -> BatchRunner:
@@ -27,10 +27,8 @@ def spark_runner(spark: Any, *, tasks_in_flight: int | None = None) -> BatchRunn
     context = spark.sparkContext
     wave_size = tasks_in_flight or max(2, 2 * context.defaultParallelism)
 
-    def run(
-        source: Source, storage: Storage, batches: Iterator[list[SourceObject]]
-    ) -> Iterator[BatchOutput]:
-        wave: list[list[SourceObject]] = []
+    def run(source: Source, storage: Storage, batches: Iterator[Batch]) -> Iterator[BatchOutput]:
+        wave: list[Batch] = []
         for batch in batches:
             wave.append(batch)
             if len(wave) >= wave_size:
@@ -43,7 +41,7 @@ def spark_runner(spark: Any, *, tasks_in_flight: int | None = None) -> BatchRunn
 
 
 def _run_wave(
-    context: Any, source: Source, storage: Storage, wave: list[list[SourceObject]]
+    context: Any, source: Source, storage: Storage, wave: list[Batch]
 ) -> Iterator[BatchOutput]:
     rdd = context.parallelize(list(enumerate(wave)), numSlices=len(wave))
     done = rdd.map(lambda item: (item[0], process_batch(source, storage, item[1]))).collect()

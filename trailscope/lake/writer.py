@@ -113,18 +113,22 @@ def sort_and_split(table: pa.Table) -> list[tuple[str, pa.Table]]:
     return out
 
 
-def drop_duplicate_events(table: pa.Table) -> tuple[pa.Table, int]:
-    """Keep one copy of re-delivered events (same eventid AND same content).
+def drop_duplicate_events(table: pa.Table, reference_rows: int = 0) -> tuple[pa.Table, int]:
+    """Keep one copy of re-delivered events (same eventid AND same content); returns the rows
+    kept and how many copies were dropped.
 
     Two different events that share an eventid (test data does this) are both kept: only rows
-    equal in every column but the source key are duplicates.
+    equal in every column but the source key are duplicates. The first ``reference_rows`` rows
+    are only compared against: their copies elsewhere in the table are dropped, and they are
+    left out of the answer (another batch stores them).
     """
+    body = table.slice(reference_rows)
     if table.num_rows < 2:
-        return table, 0
+        return body, 0
     counts = pc.value_counts(table.column("eventid"))
     dup_ids = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
     if len(dup_ids) == 0:
-        return table, 0
+        return body, 0
     candidate = pc.is_in(table.column("eventid"), value_set=dup_ids)
     indices = pc.indices_nonzero(candidate).to_pylist()
     # One-row slices, not take(): take would first concatenate every column of the batch
@@ -132,16 +136,16 @@ def drop_duplicate_events(table: pa.Table) -> tuple[pa.Table, int]:
     picked = pa.concat_tables([table.slice(i, 1) for i in indices])
     rows = picked.drop_columns([SOURCEKEY]).to_pylist()
     seen: set[bytes] = set()
-    drop: set[int] = set()
+    drop: list[int] = []  # positions in ``body``
     for idx, row in zip(indices, rows, strict=True):
         fingerprint = _fingerprint(row)
-        if fingerprint in seen:
-            drop.add(idx)
-        else:
+        if fingerprint not in seen:
             seen.add(fingerprint)
+        elif idx >= reference_rows:
+            drop.append(idx - reference_rows)
     if not drop:
-        return table, 0
-    return _without_rows(table, sorted(drop)), len(drop)
+        return body, 0
+    return _without_rows(body, drop), len(drop)
 
 
 def _without_rows(table: pa.Table, rows: list[int]) -> pa.Table:
