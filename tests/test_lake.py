@@ -469,27 +469,44 @@ def test_a_commit_with_a_wrong_type_is_reported_as_damaged_with_where(tmp_path: 
     )
 
 
-def test_reference_rows_are_compared_against_but_not_kept() -> None:
+def test_sorting_drops_copies_and_leaves_reference_rows_out() -> None:
+    from datetime import UTC, datetime
+
     import pyarrow as pa
 
-    from trailscope.lake.writer import drop_duplicate_events
+    from trailscope.lake.writer import sort_and_split
+
+    def at(hour: int, day: int = 1) -> datetime:
+        return datetime(2024, 7, day, hour, tzinfo=UTC)
 
     table = pa.table(
         {
-            "eventid": ["r1", "r1", "r2", "a", "r1", "r2", "a", "r2"],
-            "eventname": ["Get", "Get", "Put", "Get", "Get", "Other", "Get", "Put"],
-            "sourcekey": ["ctx1", "ctx2", "ctx2", "k1", "k1", "k1", "k2", "k2"],
+            "eventid": ["r1", "r1", "r2", "a", "r1", "r2", "a", "r2", "b", None, None],
+            "eventname": ["Get", "Get", "Put", "Get", "Get", "Other", "Get", "Put", "B", "N", "N"],
+            "eventtime_ts": [at(h) for h in (5, 5, 3, 1, 5, 3, 1, 3)] + [at(2, 2), at(4), at(4)],
+            "sourcekey": ["ctx1", "ctx2", "ctx2", "k1", "k1", "k1", "k2", "k2", "k2", "k1", "k2"],
         }
     )
-    kept, dropped = drop_duplicate_events(table, reference_rows=3)
-    # r1 (k1) and r2/Put (k2) are copies of reference rows, a (k2) of a body row; r2/Other is
-    # a different event. The reference rows' own copy of r1 (ctx2) is not counted.
-    assert kept.to_pydict() == {
-        "eventid": ["a", "r2"],
-        "eventname": ["Get", "Other"],
-        "sourcekey": ["k1", "k1"],
-    }
-    assert dropped == 3
-    assert drop_duplicate_events(table.slice(0, 3), reference_rows=3)[0].num_rows == 0
-    alone, none = drop_duplicate_events(table.slice(3, 1), reference_rows=0)
-    assert alone.column("eventid").to_pylist() == ["a"] and none == 0
+    days, dropped = sort_and_split(table, reference_rows=3)
+    # r1 (k1) and r2/Put (k2) repeat reference rows, a (k2) and the id-less N (k2) repeat
+    # rows of the batch; r2/Other is a different event under a known id. The reference rows'
+    # own copy of r1 (ctx2) is not counted: its batch counts it.
+    assert dropped == 4
+    assert [(day, rows.to_pydict()) for day, rows in days] == [
+        (
+            "2024-07-01",
+            {
+                "eventid": ["a", "r2", None],
+                "eventname": ["Get", "Other", "N"],
+                "eventtime_ts": [at(1), at(3), at(4)],
+                "sourcekey": ["k1", "k1", "k1"],
+            },
+        ),
+        (
+            "2024-07-02",
+            {"eventid": ["b"], "eventname": ["B"], "eventtime_ts": [at(2, 2)], "sourcekey": ["k2"]},
+        ),
+    ]
+    assert sort_and_split(table.slice(0, 3), reference_rows=3) == ([], 0)
+    alone, none = sort_and_split(table.slice(3, 1))
+    assert [rows.column("eventid").to_pylist() for _, rows in alone] == [["a"]] and none == 0

@@ -174,11 +174,10 @@ def _process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutpu
             else:
                 records.append(_record_from_outcome(obj, outcomes[obj.key]))
     table = pa.concat_tables(tables) if tables else BATCH_SCHEMA.empty_table()
-    table, duplicates = writer.drop_duplicate_events(
-        table, reference_rows=context.num_rows if context is not None else 0
-    )
+    reference = context.num_rows if context is not None else 0
+    days, duplicates = writer.sort_and_split(table, reference_rows=reference)
     parts, ids = [], []
-    for partition, rows in writer.sort_and_split(table):
+    for partition, rows in days:
         parts.append(writer.write_part(storage, partition, rows))
         ids.append(rows.column("eventid").combine_chunks())
     return BatchOutput(records, parts, ids, duplicates, bytes_read, [o.key for o in objects])

@@ -95,11 +95,40 @@ def partition_dir(partition: str) -> str:
     return f"{EVENTS_DIR}/{PARTITION}={partition}"
 
 
-def sort_and_split(table: pa.Table) -> list[tuple[str, pa.Table]]:
-    """Sort by event time (which also orders dates) and cut at UTC day boundaries."""
+#: Row order inside parts: by time (so row groups prune on it), then id (reproducible).
+SORT_KEYS = [(EVENTTIME_TS, "ascending"), ("eventid", "ascending")]
+
+
+def sort_and_split(
+    table: pa.Table, reference_rows: int = 0
+) -> tuple[list[tuple[str, pa.Table]], int]:
+    """Sort by event time (which also orders dates), drop re-delivered copies, and cut at UTC
+    day boundaries; returns the days' rows and how many copies were dropped.
+
+    A re-delivered copy has its first copy's time and id, so after sorting the two are
+    neighbours: only runs of equal (time, id) are compared, instead of hashing every id of
+    the batch. Two different events that share an id (test data does this) are both kept:
+    only rows equal in every column but the source key are copies, and the sort being stable,
+    the copy kept is the first in ``table``. The first ``reference_rows`` rows are only
+    compared against: their copies are dropped, and they are left out (another batch stores
+    them).
+    """
     if table.num_rows == 0:
-        return []
-    table = table.sort_by([(EVENTTIME_TS, "ascending"), ("eventid", "ascending")])
+        return [], 0
+    order = pc.sort_indices(table, sort_keys=SORT_KEYS)
+    copies = _copies(table, order, reference_rows)
+    dropped = sum(1 for _, original in copies if original >= reference_rows)
+    keep = pc.greater_equal(order, reference_rows) if reference_rows else None
+    if copies:
+        flags = keep.to_pylist() if keep is not None else [True] * len(order)
+        for position, _ in copies:
+            flags[position] = False
+        keep = pa.array(flags)
+    if keep is not None:
+        order = pc.filter(order, keep)
+    table = table.take(order)
+    if table.num_rows == 0:
+        return [], dropped
     # date32 of a UTC timestamp is its UTC day (strftime is ~30x slower per value).
     days = table.column(EVENTTIME_TS).combine_chunks().cast(pa.date32())
     runs = pc.run_end_encode(days)
@@ -110,54 +139,47 @@ def sort_and_split(table: pa.Table) -> list[tuple[str, pa.Table]]:
     for end, day in zip(ends, values, strict=True):
         out.append((day, table.slice(start, end - start)))
         start = end
-    return out
+    return out, dropped
 
 
-def drop_duplicate_events(table: pa.Table, reference_rows: int = 0) -> tuple[pa.Table, int]:
-    """Keep one copy of re-delivered events (same eventid AND same content); returns the rows
-    kept and how many copies were dropped.
-
-    Two different events that share an eventid (test data does this) are both kept: only rows
-    equal in every column but the source key are duplicates. The first ``reference_rows`` rows
-    are only compared against: their copies elsewhere in the table are dropped, and they are
-    left out of the answer (another batch stores them).
-    """
-    body = table.slice(reference_rows)
-    if table.num_rows < 2:
-        return body, 0
-    counts = pc.value_counts(table.column("eventid"))
-    dup_ids = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
-    if len(dup_ids) == 0:
-        return body, 0
-    candidate = pc.is_in(table.column("eventid"), value_set=dup_ids)
-    indices = pc.indices_nonzero(candidate).to_pylist()
+def _copies(table: pa.Table, order: pa.Array, reference_rows: int) -> list[tuple[int, int]]:
+    """(position in ``order``, row in ``table``) of each row that repeats an earlier row of
+    its run of equal (time, id)."""
+    n = len(order)
+    if n < 2:
+        return []
+    ts = table.column(EVENTTIME_TS).take(order)
+    ids = table.column("eventid").take(order)
+    later, earlier = ids.slice(1), ids.slice(0, n - 1)
+    same_id = pc.or_kleene(
+        pc.equal(later, earlier), pc.and_(pc.is_null(later), pc.is_null(earlier))
+    )
+    same = pc.and_(pc.equal(ts.slice(1), ts.slice(0, n - 1)), same_id)
+    hits = pc.indices_nonzero(pc.fill_null(same, False)).to_pylist()
+    if not hits:
+        return []
+    runs: list[list[int]] = []
+    for i in hits:  # sorted row i+1 has the key of row i
+        if runs and runs[-1][-1] == i:
+            runs[-1].append(i + 1)
+        else:
+            runs.append([i, i + 1])
+    positions = [p for run in runs for p in run]
+    originals = order.take(pa.array(positions)).to_pylist()
     # One-row slices, not take(): take would first concatenate every column of the batch
     # (unifying the decode chunks' dictionaries) to pick a few dozen rows.
-    picked = pa.concat_tables([table.slice(i, 1) for i in indices])
-    rows = picked.drop_columns([SOURCEKEY]).to_pylist()
-    seen: set[bytes] = set()
-    drop: list[int] = []  # positions in ``body``
-    for idx, row in zip(indices, rows, strict=True):
-        fingerprint = _fingerprint(row)
-        if fingerprint not in seen:
-            seen.add(fingerprint)
-        elif idx >= reference_rows:
-            drop.append(idx - reference_rows)
-    if not drop:
-        return body, 0
-    return _without_rows(body, drop), len(drop)
-
-
-def _without_rows(table: pa.Table, rows: list[int]) -> pa.Table:
-    """``table`` minus a few rows, as zero-copy slices (no per-row mask to build)."""
-    pieces, start = [], 0
-    for row in rows:
-        if row > start:
-            pieces.append(table.slice(start, row - start))
-        start = row + 1
-    if start < table.num_rows:
-        pieces.append(table.slice(start))
-    return pa.concat_tables(pieces) if pieces else table.slice(0, 0)
+    picked = pa.concat_tables([table.slice(i, 1) for i in originals])
+    prints = iter(zip(originals, row_fingerprints(picked), strict=True))
+    copies = []
+    for run in runs:
+        seen: set[bytes] = set()
+        for position in run:
+            original, fingerprint = next(prints)
+            if fingerprint in seen:
+                copies.append((position, original))
+            else:
+                seen.add(fingerprint)
+    return copies
 
 
 def _fingerprint(row: dict) -> bytes:
