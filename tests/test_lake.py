@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -352,6 +353,56 @@ def test_frequent_small_ingests_keep_partitions_to_a_few_files(tmp_path: Path) -
     info = lake.info()
     assert info.files == 1 and info.events == 60
     assert sum(lake_event_ids(tmp_path / "lake").values()) == 60
+
+
+def test_days_are_compacted_during_the_run_once_later_deliveries_leave_them(
+    trail, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Compaction of a settled day overlaps the workers' later batches instead of waiting for
+    the end; the lake is the same, and still at most four files per partition."""
+    from trailscope.lake import compact as compact_mod
+
+    root, _ = trail
+    calls: list[tuple[str, object]] = []
+    commit_batch, compact_each = ingest_mod.commit_batch, compact_mod.compact_each
+
+    def committing(manifest, state, index, output):  # type: ignore[no-untyped-def]
+        calls.append(("commit", max(o.day for o in output.objects if o.day)))
+        return commit_batch(manifest, state, index, output)
+
+    def settling(manifest, state, partitions, **kw):  # type: ignore[no-untyped-def]
+        calls.append(("settle", sorted(partitions)))
+        return compact_each(manifest, state, partitions, **kw)
+
+    monkeypatch.setattr(ingest_mod, "commit_batch", committing)
+    monkeypatch.setattr(compact_mod, "compact_each", settling)
+    lake = Lake(tmp_path / "lake")
+    summary = lake.ingest(str(root), workers=1, batch_bytes=24 * 1024)
+    last_commit = max(i for i, (kind, _) in enumerate(calls) if kind == "commit")
+    during = [(i, days) for i, (kind, days) in enumerate(calls) if kind == "settle"][:-1]
+    assert during and all(i < last_commit for i, _ in during)
+    for i, days in during:  # only days two or more before the deliveries committed so far
+        reached = calls[i - 1][1]
+        assert all(
+            date.fromisoformat(d) <= date.fromisoformat(reached) - timedelta(2) for d in days
+        )
+    assert summary.compacted_partitions >= len({d for _, days in during for d in days})
+    assert lake.info().max_files_per_partition <= 4
+    assert lake_event_ids(tmp_path / "lake") == unique_event_ids(trail_events(root))
+
+
+def test_compaction_rewrites_every_value_as_it_was(trail, tmp_path: Path) -> None:
+    """Compaction reads repeating strings as dictionaries and writes them on as they are:
+    every column, nested and list values included, reads back the same."""
+    import shutil
+
+    root, _ = trail
+    Lake(tmp_path / "before").ingest(str(root), workers=1, batch_bytes=24 * 1024, compact=False)
+    shutil.copytree(tmp_path / "before", tmp_path / "after")
+    after = Lake(tmp_path / "after")
+    files_before = after.info().files
+    assert after.compact(full=True) > 0 and after.info().files < files_before / 4
+    assert _rows_by_id(tmp_path / "after") == _rows_by_id(tmp_path / "before")
 
 
 def test_bad_input_is_quarantined_with_reasons_and_nothing_else_is_lost(tmp_path: Path) -> None:

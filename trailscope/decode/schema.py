@@ -171,6 +171,26 @@ BATCH_SCHEMA = pa.schema(
     ]
 )
 
+
+def _dictionary_paths(f: pa.Field, prefix: str = "") -> list[str]:
+    """Parquet column paths of a field's dictionary-typed leaves (a list's items are stored
+    under ``<name>.list.element``)."""
+    name, typ = prefix + f.name, f.type
+    if pa.types.is_dictionary(typ):
+        return [name]
+    if pa.types.is_struct(typ):
+        return [p for child in typ for p in _dictionary_paths(child, name + ".")]
+    if pa.types.is_list(typ):
+        inner = typ.value_field.with_name("element")
+        return _dictionary_paths(inner, name + ".list.")
+    return []
+
+
+#: Columns to read straight into dictionaries when lake files are read to be written again
+#: (compaction): the rows then arrive as BATCH_SCHEMA, and neither side expands or hashes
+#: every string.
+DICTIONARY_PATHS = [p for f in BATCH_SCHEMA for p in _dictionary_paths(f)]
+
 #: The table users query: file columns plus the partition column.
 TABLE_SCHEMA = FILE_SCHEMA.append(pa.field(PARTITION, pa.string()))
 

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 import pyarrow as pa
 
@@ -312,9 +312,17 @@ def run_ingest(
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     progress: ProgressFn | None = None,
     objects: Iterable[SourceObject] | None = None,
+    settle: Callable[[set[str]], None] | None = None,
 ) -> set[str]:
     """List (or take ``objects`` as given), plan and run all batches; returns the partitions
-    that received parts."""
+    that received parts.
+
+    ``settle`` (compaction) is called with partitions the rest of the run is unlikely to
+    touch, while the workers go on with later batches: batches follow delivery days, and a
+    file holds events of its delivery day and the day before, so once the commits reach
+    delivery day D, the partitions before D-1 are done. The caller still settles every
+    touched partition at the end (one touched again is simply settled again).
+    """
     started = time.monotonic()
     planned: list[SourceObject] = []
     skipped: list[ObjectRecord] = []
@@ -341,14 +349,34 @@ def run_ingest(
     done = 0
     if progress:
         progress(0, total, 0)
+    settled: set[str] = set()
     for output in runner(source, manifest.storage, plan_batches(planned, batch_bytes)):
         _account(summary, output, commit_batch(manifest, state, index, output))
         touched.update(p.partition for p in output.parts if p.rows)
+        if settle is not None:
+            ready = _settled_partitions(output, touched - settled)
+            if ready:
+                settle(ready)
+                index.forget(ready)  # their parts were replaced
+                settled |= ready
         done += len(output.objects)
         if progress:
             progress(done, total, summary.events_added)
     summary.seconds = time.monotonic() - started
     return touched
+
+
+#: Days after a partition's own day that its events keep arriving in (delivery runs late).
+SETTLE_AFTER_DAYS = 2
+
+
+def _settled_partitions(output: BatchOutput, candidates: set[str]) -> set[str]:
+    """Partitions (UTC days) at least SETTLE_AFTER_DAYS before the batch's delivery day."""
+    days = [o.day for o in output.objects if o.day]
+    if not days or not candidates:
+        return set()
+    cutoff = (date.fromisoformat(max(days)) - timedelta(days=SETTLE_AFTER_DAYS)).isoformat()
+    return {p for p in candidates if p <= cutoff}
 
 
 def _keep_digest_signatures(

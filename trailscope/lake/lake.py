@@ -332,6 +332,11 @@ class Lake:
             summary.took_over_lock = lock is not None and lock.took_over is not None
             state = self.manifest.load()
             self._recover(state)
+            compacted: set[str] = set()
+
+            def settle(partitions: set[str]) -> None:
+                compacted.update(compaction.compact_each(self.manifest, state, partitions))
+
             touched = run_ingest(
                 src,
                 self.manifest,
@@ -342,9 +347,11 @@ class Lake:
                 batch_bytes=batch_bytes,
                 progress=progress,
                 objects=objects,
+                settle=settle if compact else None,
             )
             if compact and touched:
-                summary.compacted_partitions = compaction.compact(self.manifest, state, touched)
+                settle(touched)
+            summary.compacted_partitions = len(compacted)
         return summary
 
     def compact(self, *, full: bool = False) -> int:
