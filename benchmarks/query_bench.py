@@ -2,10 +2,13 @@
 
     python benchmarks/query_bench.py [--events 1000000] [--raw-repeat 1]
 
-For every saved query: the median in-process latency of ``Lake.run`` over the whole trail
-(5 runs after a warm-up), and the same SQL answered by DuckDB reading the raw trail files
-directly (a view with the same column names over read_json, as someone without a lake would do).
-Also which files a one-day query opens (DuckDB's EXPLAIN ANALYZE) and their bytes vs a full scan.
+For every saved query, the median in-process latency of ``Lake.run`` (5 runs after a warm-up)
+over three windows: its own default window (``since`` 24h or 7d), counted back from the end of
+the trail's last day as if that were now, which is what a user running it gets; the whole
+trail; and the last day. And the same whole-trail question answered by DuckDB reading the raw
+trail files directly (a view with the same column names over read_json, as someone without a
+lake would do). Also which files a one-day query opens (DuckDB's EXPLAIN ANALYZE) and their
+bytes vs a full scan.
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ def main() -> None:
     trail = ensure_trail(args.events, args.seed)
     from trailscope.queries import load_library
     from trailscope.sql import translate
+    from trailscope.timeparse import parse_time
 
     lake = built_lake(args.events, args.seed)
     info = lake.info()
@@ -71,10 +75,12 @@ def main() -> None:
     engine = lake.engine()
     raw = raw_view(trail)
     lib = {} if args.bytes_only else load_library()
+    end = f"{info.last_day}T23:59:59Z"
     print(
-        f"\n{'saved query':30s} {'lake ms':>9s} {'last day':>9s} {'raw ms':>10s} {'speed-up':>9s}"
+        f"\n{'saved query':30s} {'default':>13s} {'whole ms':>9s} {'last day':>9s} "
+        f"{'raw ms':>10s} {'speed-up':>9s}"
     )
-    worst = worst_day = 0.0
+    worst = worst_day = worst_default = 0.0
     ratios = []
     for name, q in lib.items():
         values = {"since": since, "until": until}
@@ -89,16 +95,25 @@ def main() -> None:
         day_values = {**values, "since": f"{info.last_day}T00:00:00Z"}
         day_ms = median_ms(lambda n=name, v=day_values: lake.run(n, **v))
         worst_day = max(worst_day, day_ms)
+        window = next(p.default for p in q.params if p.name == "since")
+        default_since = parse_time(window, now=parse_time(end))
+        default_values = {**values, "since": default_since.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        default_ms = median_ms(lambda n=name, v=default_values: lake.run(n, **v))
+        worst_default = max(worst_default, default_ms)
         t = time.perf_counter()
         for _ in range(args.raw_repeat):
             raw.sql(sql, params=bound).to_arrow_table()
         raw_ms = (time.perf_counter() - t) / args.raw_repeat * 1000
         ratios.append(raw_ms / lake_ms)
-        print(f"{name:30s} {lake_ms:9.1f} {day_ms:9.1f} {raw_ms:10.0f} {raw_ms / lake_ms:8.0f}x")
+        print(
+            f"{name:30s} {default_ms:7.1f} ({window:>3s}) {lake_ms:9.1f} {day_ms:9.1f} "
+            f"{raw_ms:10.0f} {raw_ms / lake_ms:8.0f}x"
+        )
     if ratios:
         print(
-            f"\nslowest saved query: whole lake {worst:.0f} ms, last day {worst_day:.0f} ms "
-            f"(goal < 150 ms); smallest speed-up vs raw JSON: {min(ratios):.0f}x (goal >= 30x)"
+            f"\nslowest saved query on its default window: {worst_default:.0f} ms (goal < 150 ms); "
+            f"whole lake {worst:.0f} ms, last day {worst_day:.0f} ms; "
+            f"smallest speed-up vs raw JSON: {min(ratios):.0f}x (goal >= 30x)"
         )
     day = info.last_day
     full_sql = translate("SELECT eventsource, count(*) FROM cloudtrail GROUP BY 1").sql

@@ -29,20 +29,26 @@ WITH switches AS (
       AND eventsource = 'signin.amazonaws.com'
       AND eventname = 'SwitchRole'
       AND (:user IS NULL OR json_extract_scalar(additionaleventdata, '$.SwitchFrom') = :user)
+),
+pairs AS (
+    SELECT coalesce(sharedeventid, eventid) AS pair,
+           max(CASE WHEN side = 'destination' THEN issuer_arn END) AS destination_role,
+           max(CASE WHEN side = 'destination' THEN account END) AS destination_account
+    FROM switches
+    GROUP BY coalesce(sharedeventid, eventid)
 )
-SELECT eventtime,
-       account,
-       side,
-       switch_from,
-       max(CASE WHEN side = 'destination' THEN issuer_arn END)
-           OVER (PARTITION BY coalesce(sharedeventid, eventid)) AS destination_role,
-       max(CASE WHEN side = 'destination' THEN account END)
-           OVER (PARTITION BY coalesce(sharedeventid, eventid)) AS destination_account,
-       principal,
-       outcome,
-       mfa_authenticated,
-       sourceipaddress,
-       sharedeventid,
-       eventid
-FROM switches
-ORDER BY eventtime DESC, sharedeventid, side DESC, eventid
+SELECT s.eventtime,
+       s.account,
+       s.side,
+       s.switch_from,
+       p.destination_role,
+       p.destination_account,
+       s.principal,
+       s.outcome,
+       s.mfa_authenticated,
+       s.sourceipaddress,
+       s.sharedeventid,
+       s.eventid
+FROM switches AS s
+JOIN pairs AS p ON p.pair = coalesce(s.sharedeventid, s.eventid)
+ORDER BY s.eventtime DESC, s.sharedeventid, s.side DESC, s.eventid
