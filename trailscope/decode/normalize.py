@@ -319,6 +319,8 @@ class _FastChunk:
         return len(recs)
 
     def _positions(self, i: int, values: Sequence[Any]) -> list[int | None]:
+        if values.count(None) == len(values):  # absent in every event (addendum, often)
+            return [None] * len(values)
         seen, distinct = self.seen[i], self.distinct[i]
         decode = _nested_decoders()[i].decode
         out: list[int | None] = []
@@ -344,6 +346,9 @@ class _FastChunk:
         arrays: list[pa.Array] = []
         for i, (values, f) in enumerate(zip(self.columns, EVENT_FIELDS, strict=True)):
             if i in self.distinct:
+                if not self.distinct[i]:  # null in every event
+                    arrays.append(pa.nulls(self.rows, arrow_type(f, batch=True)))
+                    continue
                 spread = pa.array(values, pa.int32())
                 arrays.append(_build(self.distinct[i], f).take(spread))
             else:
@@ -362,6 +367,10 @@ def _struct_children(parents: list[Any], fields: tuple[Field, ...]) -> list[pa.A
 
 
 def _build(values: Sequence[Any], f: Field) -> pa.Array:
+    if values.count(None) == len(values):
+        # Many fields are absent from whole chunks (apiVersion, insightDetails, ...): counting
+        # is a C loop over identities, building would convert each None.
+        return pa.nulls(len(values), arrow_type(f, batch=True))
     kind = f.kind
     if kind is Kind.STR:
         return pa.array(values, arrow_type(f, batch=True))
