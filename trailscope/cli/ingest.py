@@ -56,7 +56,12 @@ def ingest(
         str | None, typer.Option(help="S3-compatible endpoint, e.g. http://127.0.0.1:9000.")
     ] = None,
     workers: Annotated[
-        int | None, typer.Option(min=1, help="Worker processes (default: one per CPU core).")
+        int | None,
+        typer.Option(
+            min=1,
+            help="Worker processes (default: one per CPU core; a run of one batch, about "
+            "10 MB of new files, is decoded in-process).",
+        ),
     ] = None,
     no_compact: Annotated[
         bool, typer.Option("--no-compact", help="Skip merging small files after ingest.")

@@ -350,7 +350,12 @@ def run_ingest(
     if progress:
         progress(0, total, 0)
     settled: set[str] = set()
-    for output in runner(source, manifest.storage, plan_batches(planned, batch_bytes)):
+    batches = list(plan_batches(planned, batch_bytes))
+    if len(batches) == 1:
+        # An incremental run often has one batch: starting worker processes (about 0.4 s of
+        # imports each) would cost more than decoding it here, and gains no parallelism.
+        runner = run_serial
+    for output in runner(source, manifest.storage, iter(batches)):
         _account(summary, output, commit_batch(manifest, state, index, output))
         touched.update(p.partition for p in output.parts if p.rows)
         if settle is not None:
