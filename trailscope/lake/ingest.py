@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import chain, islice
 
 import pyarrow as pa
 
@@ -350,12 +351,7 @@ def run_ingest(
     if progress:
         progress(0, total, 0)
     settled: set[str] = set()
-    batches = list(plan_batches(planned, batch_bytes))
-    if len(batches) == 1:
-        # An incremental run often has one batch: starting worker processes (about 0.4 s of
-        # imports each) would cost more than decoding it here, and gains no parallelism.
-        runner = run_serial
-    for output in runner(source, manifest.storage, iter(batches)):
+    for output in runner(source, manifest.storage, plan_batches(planned, batch_bytes)):
         _account(summary, output, commit_batch(manifest, state, index, output))
         touched.update(p.partition for p in output.parts if p.rows)
         if settle is not None:
@@ -412,11 +408,20 @@ def process_pool(workers: int) -> BatchRunner:
     Results come back in plan order, not completion order: when a re-delivered event sits in
     two batches, the copy kept is always the one from the first key listed, so the lake is the
     same whatever the number of workers or the batch size.
+
+    A run of one batch (an incremental run, often) is decoded in this process: starting
+    workers (about 0.4 s of imports each) would cost more than the batch, for no parallelism.
     """
     if workers <= 1:
         return run_serial
 
     def run(source: Source, storage: Storage, batches: Iterator[Batch]) -> Iterator[BatchOutput]:
+        batches = iter(batches)
+        first = list(islice(batches, 2))
+        if len(first) < 2:
+            yield from run_serial(source, storage, iter(first))
+            return
+        batches = chain(first, batches)
         ctx = multiprocessing.get_context("spawn")  # fork after pyarrow threads start is unsafe
         with ProcessPoolExecutor(
             max_workers=workers,
