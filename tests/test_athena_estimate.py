@@ -66,8 +66,10 @@ def _duckdb_bytes(lake: Lake, sql: str, day: str | None) -> int:
         ("SELECT eventname, sourceipaddress, eventid FROM cloudtrail", None),
         ("SELECT * FROM cloudtrail", None),
         (
+            # Hours inside the day: a whole day's range would hold for every row by the row
+            # groups' statistics, and DuckDB would not read eventtime at all.
             "SELECT eventsource, requestparameters, responseelements FROM cloudtrail "
-            f"WHERE eventtime BETWEEN '{DAY}T00:00:00Z' AND '{DAY}T23:59:59Z'",
+            f"WHERE eventtime BETWEEN '{DAY}T06:00:00Z' AND '{DAY}T17:59:59Z'",
             DAY,
         ),
         ("SELECT useridentity.arn, requestparameters FROM cloudtrail", None),

@@ -11,6 +11,7 @@ import sys
 import time
 from collections import Counter
 from datetime import date, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import duckdb
@@ -111,6 +112,58 @@ def test_row_groups_carry_time_statistics_for_pruning(trail, tmp_path: Path) -> 
         assert stats is not None and stats.has_min_max
         assert (stats.min, stats.max) == (min(table), max(table))
         assert meta.row_group(0).column(names.index("eventtime_ts")).statistics.has_min_max
+
+
+def _row_group_runs(part: Path) -> list[tuple[list, list]]:
+    """Per row group: its (eventsource, eventname) per row, and its times."""
+    pf = pq.ParquetFile(part)
+    out = []
+    for i in range(pf.metadata.num_row_groups):
+        rows = pf.read_row_group(i, columns=["eventsource", "eventname", "eventtime_ts"])
+        sources, names = (rows.column(c).to_pylist() for c in ("eventsource", "eventname"))
+        keys = list(zip(sources, names, strict=True))
+        out.append((keys, rows.column("eventtime_ts").to_pylist()))
+    return out
+
+
+def _grouped_in_time_order(keys: list, times: list) -> bool:
+    """Each API's rows are one run, and within it in time order."""
+    runs: dict = {}
+    for at, key in enumerate(keys):
+        runs.setdefault(key, []).append(at)
+    return all(
+        rows == list(range(rows[0], rows[-1] + 1))
+        and [times[r] for r in rows] == sorted(times[r] for r in rows)
+        for rows in runs.values()
+    )
+
+
+def test_row_groups_are_slices_of_time_with_rows_grouped_by_api(
+    trail, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Row groups prune on time; inside one, a query for a few calls finds them together."""
+    from trailscope.lake import writer
+
+    monkeypatch.setattr(writer, "ROW_GROUP_ROWS", 100)
+    root, _ = trail
+    lake = Lake(tmp_path / "lake")
+    lake.ingest(str(root), workers=1, batch_bytes=96 * 1024, compact=False)
+    parts = list((tmp_path / "lake" / "events").rglob("*.parquet"))
+    groups = [g for part in parts for g in _row_group_runs(part)]
+    assert sum(pq.ParquetFile(p).metadata.num_row_groups > 1 for p in parts) > len(parts) / 2
+    for part in parts:
+        runs = _row_group_runs(part)
+        for (keys, times), (_, later) in pairwise(runs):
+            assert len(keys) == 100 and max(times) <= min(later)
+    assert all(_grouped_in_time_order(keys, times) for keys, times in groups)
+    assert any(len(set(keys)) > 5 for keys, _ in groups)
+    ids_before = Counter(lake_event_ids(tmp_path / "lake"))
+    assert lake.compact(full=True) > 0
+    merged = [
+        g for p in (tmp_path / "lake" / "events").rglob("*.parquet") for g in _row_group_runs(p)
+    ]
+    assert all(_grouped_in_time_order(keys, times) for keys, times in merged)
+    assert Counter(lake_event_ids(tmp_path / "lake")) == ids_before
 
 
 def test_partitions_follow_event_time_not_delivery_folder(trail, tmp_path: Path) -> None:
@@ -564,15 +617,15 @@ def test_sorting_drops_copies_and_leaves_reference_rows_out() -> None:
     days, dropped = sort_and_split(table, reference_rows=3)
     # r1 (k1) and r2/Put (k2) repeat reference rows, a (k2) and the id-less N (k2) repeat
     # rows of the batch; r2/Other is a different event under a known id. The reference rows'
-    # own copy of r1 (ctx2) is not counted: its batch counts it.
+    # own copy of r1 (ctx2) is not counted: its batch counts it. Rows are grouped by name.
     assert dropped == 4
     assert [(day, rows.to_pydict()) for day, rows in days] == [
         (
             "2024-07-01",
             {
-                "eventid": ["a", "r2", None],
-                "eventname": ["Get", "Other", "N"],
-                "eventtime_ts": [at(1), at(3), at(4)],
+                "eventid": ["a", None, "r2"],
+                "eventname": ["Get", "N", "Other"],
+                "eventtime_ts": [at(1), at(4), at(3)],
                 "sourcekey": ["k1", "k1", "k1"],
             },
         ),

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from trailscope.decode.schema import BATCH_SCHEMA, DICTIONARY_PATHS, EVENTTIME_TS
+from trailscope.decode.schema import BATCH_SCHEMA, DICTIONARY_PATHS
 from trailscope.lake import writer
 from trailscope.lake.manifest import LakeState, Manifest, PartRecord, new_commit
 from trailscope.lake.storage import Storage
@@ -69,7 +70,9 @@ def merge_parts(storage: Storage, item: CompactionPlan) -> list[writer.StagedPar
             return
         if sink is None:
             sink = _Sink(storage, item.partition)
-        chunk = pa.Table.from_batches(pending, schema=BATCH_SCHEMA).sort_by(EVENTTIME_TS)
+        chunk = pa.Table.from_batches(pending, schema=BATCH_SCHEMA)
+        in_time = pc.sort_indices(chunk, sort_keys=writer.SORT_KEYS)
+        chunk = chunk.take(writer.cluster_order(writer.cluster_keys(chunk), in_time))
         sink.write(chunk)
         pending, pending_rows = [], 0
         if sink.rows >= TARGET_ROWS:

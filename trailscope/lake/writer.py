@@ -1,4 +1,5 @@
-"""Normalized rows -> Hive-partitioned, time-sorted Parquet part files, staged for commit.
+"""Normalized rows -> Hive-partitioned Parquet part files (row groups in time order, rows
+grouped by API inside each), staged for commit.
 
 A part is written as ``events/event_date=D/.part-<id>.parquet.tmp`` and only renamed to
 ``part-<id>.parquet`` after the commit that names it is durable. Readers that glob the folder
@@ -61,8 +62,8 @@ def _leaf_paths(field: pa.Field, prefix: str = "") -> list[str]:
 DICTIONARY_COLUMNS = [
     path for f in FILE_SCHEMA if f.name not in _NO_DICTIONARY for path in _leaf_paths(f)
 ]
-#: Row-group min/max only where they can skip anything: rows are sorted by time, so every row
-#: group spans a narrow time range but nearly all names, accounts, regions and ARNs. Computing
+#: Row-group min/max only where they can skip anything: row groups are slices of time, so
+#: each spans a narrow time range but nearly all names, accounts, regions and ARNs. Computing
 #: statistics for every column was a quarter of the Parquet write time.
 STATISTICS_COLUMNS = [EVENTTIME_TS, "eventtime"]
 PARQUET_OPTIONS = {
@@ -70,6 +71,10 @@ PARQUET_OPTIONS = {
     "use_dictionary": DICTIONARY_COLUMNS,
     "write_statistics": STATISTICS_COLUMNS,
     "store_schema": False,
+    # Pages of 64 KiB instead of 1 MiB: with rows grouped by API (CLUSTER_COLUMNS), a query
+    # about a few calls finds its rows in fewer, smaller pages (measured on 1M events:
+    # access-keys-created 152 -> 98 ms of CPU, the lake's size unchanged).
+    "data_page_size": 64 * 1024,
 }
 
 
@@ -95,8 +100,58 @@ def partition_dir(partition: str) -> str:
     return f"{EVENTS_DIR}/{PARTITION}={partition}"
 
 
-#: Row order inside parts: by time (so row groups prune on it), then id (reproducible).
+#: Time order: row groups are consecutive slices of it (so they prune on time), and copies of
+#: a re-delivered event are neighbours in it; ties by id make it reproducible.
 SORT_KEYS = [(EVENTTIME_TS, "ascending"), ("eventid", "ascending")]
+#: Inside each row group, rows are grouped by these (then kept in time order). A query for a
+#: few calls (security-group changes, new access keys) then finds its rows together, and
+#: DuckDB skips decoding the other columns wherever a page holds none of them: on 1M events,
+#: such queries took half the time, and the lake got smaller.
+CLUSTER_COLUMNS = ("eventsource", "eventname")
+
+
+def cluster_keys(table: pa.Table) -> dict[str, pa.Array]:
+    """Sortable keys of CLUSTER_COLUMNS for every row of ``table`` (those it has)."""
+    return {
+        name: _ranks(table.column(name)) for name in CLUSTER_COLUMNS if name in table.column_names
+    }
+
+
+def cluster_order(
+    keys: dict[str, pa.Array], order: pa.Array, row_group_rows: int | None = None
+) -> pa.Array:
+    """``order`` (row indices in time order, one day) regrouped by ``keys`` (from
+    :func:`cluster_keys`) within each slice of ``row_group_rows``, the row groups a writer
+    will cut."""
+    n = len(order)
+    if n < 2 or not keys:
+        return order
+    row_group_rows = row_group_rows or ROW_GROUP_ROWS
+    columns: dict[str, pa.Array] = {}
+    if n > row_group_rows:
+        ends = [*range(row_group_rows, n, row_group_rows), n]
+        columns["_slice"] = pc.run_end_decode(
+            pa.RunEndEncodedArray.from_arrays(
+                pa.array(ends, pa.int32()), pa.array(range(len(ends)), pa.int32())
+            )
+        )
+    for name, ranks in keys.items():
+        columns[name] = ranks.take(order)
+    # sort_indices is stable: inside each group, rows stay in time order.
+    regroup = pc.sort_indices(pa.table(columns), sort_keys=[(k, "ascending") for k in columns])
+    return order.take(regroup)
+
+
+def _ranks(column: pa.ChunkedArray) -> pa.Array:
+    """Each value's alphabetical rank (nulls stay null): sortable, where dictionaries are not,
+    and computed on the few distinct values only."""
+    if not pa.types.is_dictionary(column.type):
+        return pc.rank(column.combine_chunks(), sort_keys="ascending", tiebreaker="dense")
+    column = column.unify_dictionaries()
+    if column.num_chunks == 0:
+        return pa.array([], pa.uint64())
+    rank = pc.rank(column.chunk(0).dictionary, sort_keys="ascending", tiebreaker="dense")
+    return pa.concat_arrays([rank.take(chunk.indices) for chunk in column.chunks])
 
 
 def sort_and_split(
@@ -126,19 +181,23 @@ def sort_and_split(
         keep = pa.array(flags)
     if keep is not None:
         order = pc.filter(order, keep)
-    table = table.take(order)
-    if table.num_rows == 0:
+    if len(order) == 0:
         return [], dropped
     # date32 of a UTC timestamp is its UTC day (strftime is ~30x slower per value).
-    days = table.column(EVENTTIME_TS).combine_chunks().cast(pa.date32())
+    days = table.column(EVENTTIME_TS).take(order).combine_chunks().cast(pa.date32())
     runs = pc.run_end_encode(days)
     ends = runs.run_ends.to_pylist()
     values = runs.values.cast(pa.string()).to_pylist()
+    # Each day's rows regrouped inside its row groups, then one take for all columns.
+    starts = [0, *ends[:-1]]
+    keys = cluster_keys(table)
+    order = pa.concat_arrays(
+        [cluster_order(keys, order.slice(a, b - a)) for a, b in zip(starts, ends, strict=True)]
+    )
+    table = table.take(order)
     out = []
-    start = 0
-    for end, day in zip(ends, values, strict=True):
+    for start, end, day in zip(starts, ends, values, strict=True):
         out.append((day, table.slice(start, end - start)))
-        start = end
     return out, dropped
 
 
