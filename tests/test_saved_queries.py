@@ -650,6 +650,34 @@ def test_bad_time_parameter(trail: Trail) -> None:
 # --------------------------------------------------------------------------- sign-ins
 
 
+@pytest.mark.parametrize("event_name", [None, "ConsoleLogin"])
+@pytest.mark.parametrize("window", WINDOWS)
+def test_events_in_window(
+    trail: Trail, window: tuple[str, str | None], event_name: str | None
+) -> None:
+    expected = [
+        {
+            "eventtime": ev["eventTime"],
+            "eventsource": ev.get("eventSource"),
+            "eventname": ev.get("eventName"),
+            "principal": ident(ev, "arn"),
+            "sourceipaddress": ev.get("sourceIPAddress"),
+            "awsregion": ev.get("awsRegion"),
+            "recipientaccountid": ev.get("recipientAccountId"),
+            "errorcode": ev.get("errorCode"),
+            "eventid": ev.get("eventID"),
+        }
+        for ev in in_window(trail.events, window)
+        if event_name is None or ev.get("eventName") == event_name
+    ]
+    params = params_of(window) | ({"event_name": event_name} if event_name else {})
+    got = run(trail, "events-in-window", **params)
+    # Newest first; events of the same second come in any order.
+    assert [r["eventtime"] for r in got] == sorted((r["eventtime"] for r in got), reverse=True)
+    key = lambda r: json.dumps(r, sort_keys=True)  # noqa: E731
+    assert sorted(map(key, got)) == sorted(map(key, expected)) and expected
+
+
 @pytest.mark.parametrize("window", WINDOWS)
 def test_console_logins(trail: Trail, window: tuple[str, str | None]) -> None:
     def expected(user: str | None = None) -> list[Row]:
