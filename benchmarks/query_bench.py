@@ -32,7 +32,11 @@ def raw_view(trail: Path) -> duckdb.DuckDBPyConnection:
     compat = ", ".join(f'{e} AS "{n}"' for n, e in COMPAT_COLUMNS.items())
     from trailscope.engines.duckdb import MACROS
 
-    con = duckdb.connect()
+    from trailscope.engines.memory import duckdb_config
+
+    # The lake's engine settings (and, process-wide, its heap setting): the same engine tuning
+    # on both sides, so the ratio is about the data's form.
+    con = duckdb.connect(config=duckdb_config())
     con.execute("SET TimeZone = 'UTC'")
     for macro in MACROS:  # the same Trino-compatible functions the lake's engine has
         con.execute(f"CREATE OR REPLACE MACRO {macro}")

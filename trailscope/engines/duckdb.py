@@ -26,6 +26,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from trailscope.decode.schema import FILE_SCHEMA, PARTITION, TABLE_SCHEMA
+from trailscope.engines.memory import duckdb_config, keep_freed_heap
 from trailscope.lake.writer import EVENTS_DIR
 from trailscope.sql import (
     COMPAT_COLUMNS,
@@ -140,7 +141,11 @@ class DuckDBEngine:
         self.filesystem = filesystem
         if filesystem is not None:
             _REMOTE_ENGINES.add(self)
-        self.con = duckdb.connect(config={"threads": threads} if threads else {})
+        keep_freed_heap()
+        config = duckdb_config()
+        if threads:
+            config["threads"] = str(threads)
+        self.con = duckdb.connect(config=config)
         #: Arrow objects the views read; registrations belong to one connection, so
         #: :meth:`cursor` repeats them.
         self._registered: dict[str, Any] = {}
