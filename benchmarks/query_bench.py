@@ -31,7 +31,6 @@ def raw_view(trail: Path) -> duckdb.DuckDBPyConnection:
     files = ", ".join(f"'{p}'" for p in log_files(trail))
     compat = ", ".join(f'{e} AS "{n}"' for n, e in COMPAT_COLUMNS.items())
     from trailscope.engines.duckdb import MACROS
-
     from trailscope.engines.memory import duckdb_config
 
     # The lake's engine settings (and, process-wide, its heap setting): the same engine tuning

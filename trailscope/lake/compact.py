@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trailscope.decode.schema import BATCH_SCHEMA, DICTIONARY_PATHS
@@ -71,8 +70,7 @@ def merge_parts(storage: Storage, item: CompactionPlan) -> list[writer.StagedPar
         if sink is None:
             sink = _Sink(storage, item.partition)
         chunk = pa.Table.from_batches(pending, schema=BATCH_SCHEMA)
-        in_time = pc.sort_indices(chunk, sort_keys=writer.SORT_KEYS)
-        chunk = chunk.take(writer.cluster_order(writer.cluster_keys(chunk), in_time))
+        chunk = chunk.take(writer.lake_order(chunk))
         sink.write(chunk)
         pending, pending_rows = [], 0
         if sink.rows >= TARGET_ROWS:
