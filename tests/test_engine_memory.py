@@ -74,9 +74,12 @@ def test_engine_connections_keep_duckdb_buffers() -> None:
 
 
 def test_other_c_libraries_are_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(memory, "_tuned", None)
-    monkeypatch.setattr(platform, "libc_ver", lambda: ("", ""))
-    assert memory.keep_freed_heap() is False
-    monkeypatch.setattr(platform, "libc_ver", lambda: ("glibc", "2.36"))
-    monkeypatch.setattr(memory, "_tuned", None)
-    assert memory.keep_freed_heap() is GLIBC
+    memory.keep_freed_heap.cache_clear()
+    try:
+        monkeypatch.setattr(platform, "libc_ver", lambda: ("", ""))
+        assert memory.keep_freed_heap() is False
+        monkeypatch.setattr(platform, "libc_ver", lambda: ("glibc", "2.36"))
+        memory.keep_freed_heap.cache_clear()
+        assert memory.keep_freed_heap() is GLIBC
+    finally:
+        memory.keep_freed_heap.cache_clear()

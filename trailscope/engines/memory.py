@@ -4,8 +4,8 @@ A query that returns many rows allocates hundreds of MB (sort runs, Arrow buffer
 them when done. By default DuckDB's buffers and glibc's heaps go back to the kernel as soon as
 they are free, so the next query faults every page in again, zeroed: on a million-row answer,
 a quarter of the CPU time was the kernel clearing pages. Two bounded settings avoid most of it
-(measured on 1M events: events-in-window over the whole lake 502-550 -> 357-374 ms, over one
-day 100-121 -> 71-73 ms, and a lower peak resident size):
+(measured on 1M events: events-in-window over the whole lake 602-625 -> 432-438 ms, over one
+day 129-132 -> 91-95 ms, and a lower peak resident size):
 
 * DuckDB's block allocator keeps up to :data:`BLOCK_ALLOCATOR_MEMORY` of its own buffers;
 * glibc keeps :data:`TOP_PAD` bytes at the top of each heap when it shrinks one (and grows
@@ -15,19 +15,15 @@ day 100-121 -> 71-73 ms, and a lower peak resident size):
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import platform
-import threading
 
-#: DuckDB buffers (256 KiB blocks) kept for reuse; never returned once used. 512 MB was no
-#: faster on 1M events, 128 MB left a third of the page faults.
+#: DuckDB buffers (256 KiB blocks) kept for reuse; never returned once used. 512 MiB was no
+#: faster on 1M events, 128 MiB left a third of the page faults.
 BLOCK_ALLOCATOR_MEMORY = "256MiB"
-#: glibc's M_TOP_PAD. 64 MB halved the faults; 256 MB removed nearly all of them.
+#: glibc's M_TOP_PAD. 64 MiB halved the faults; 256 MiB removed nearly all of them.
 TOP_PAD = 256 * 1024 * 1024
 _M_TOP_PAD = -2  # from glibc's malloc.h
-
-_lock = threading.Lock()
-_tuned: bool | None = None
 
 
 def duckdb_config() -> dict[str, str]:
@@ -36,24 +32,15 @@ def duckdb_config() -> dict[str, str]:
     return {"block_allocator_memory": BLOCK_ALLOCATOR_MEMORY}
 
 
+@functools.cache
 def keep_freed_heap() -> bool:
     """Set glibc's top pad once per process; False where the C library is not glibc (musl,
     macOS, Windows), whose allocators behave differently and are left as they are."""
-    global _tuned
-    with _lock:
-        if _tuned is None:
-            _tuned = _set_top_pad()
-        return _tuned
-
-
-def _set_top_pad() -> bool:
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
     try:
-        libc = ctypes.CDLL(name)
+        # The process's own symbols, libc's among them: find_library would run ldconfig.
+        libc = ctypes.CDLL(None)
         return bool(libc.mallopt(ctypes.c_int(_M_TOP_PAD), ctypes.c_int(TOP_PAD)))
     except (OSError, AttributeError):
         return False
