@@ -108,3 +108,32 @@ def test_a_query_past_its_time_limit_is_cancelled_and_the_engine_still_answers()
             engine.query("SELECT nope FROM range(3)")
     finally:
         engine.close()
+
+
+def test_the_engine_caches_parquet_footers_and_still_sees_a_file_rewritten_in_place(
+    tmp_path: Path,
+) -> None:
+    import os
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    part = tmp_path / "part.parquet"
+    pq.write_table(pa.table({"eventname": ["GetObject"] * 3}), part)
+    engine = duckdb_engine.DuckDBEngine([])
+    cursor = engine.cursor()
+    try:
+        for con in (engine.con, cursor.con):
+            setting = con.execute("SELECT current_setting('parquet_metadata_cache')").fetchone()
+            assert setting == (True,)
+        count = f"SELECT count(*) FROM read_parquet('{part}')"
+        assert engine.con.execute(count).fetchone() == (3,)
+        # Lake parts are never rewritten, but another tool might: the cached footer of the
+        # old file must not answer for the new one.
+        pq.write_table(pa.table({"eventname": ["PutObject"] * 5}), part)
+        stat = part.stat()
+        os.utime(part, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))
+        assert engine.con.execute(count).fetchone() == (5,)
+    finally:
+        cursor.close()
+        engine.close()

@@ -629,6 +629,22 @@ def test_only_the_struct_fields_named_are_read_and_filters_stay_on_stored_column
     )
 
 
+def test_each_scan_reads_only_the_struct_fields_its_own_select_names() -> None:
+    sql = duck(
+        "WITH keys AS (SELECT useridentity.accesskeyid AS k FROM cloudtrail), "
+        "who AS (SELECT useridentity.arn AS a, useridentity.type AS t FROM cloudtrail) "
+        "SELECT * FROM keys, who"
+    )
+    assert sql == (
+        "WITH keys AS (SELECT useridentity.accesskeyid AS k FROM (SELECT * REPLACE ("
+        "{'accesskeyid': cloudtrail.useridentity.\"accesskeyid\"} AS useridentity) "
+        "FROM cloudtrail AS cloudtrail) AS cloudtrail), "
+        "who AS (SELECT useridentity.arn AS a, useridentity.type AS t FROM (SELECT * REPLACE ("
+        "{'arn': cloudtrail.useridentity.\"arn\", 'type': cloudtrail.useridentity.\"type\"} "
+        "AS useridentity) FROM cloudtrail AS cloudtrail) AS cloudtrail) SELECT * FROM keys, who"
+    )
+
+
 @pytest.mark.parametrize(
     "sql",
     [
@@ -658,6 +674,14 @@ def test_structs_used_whole_or_unknown_paths_are_left_alone(sql: str) -> None:
         "WHERE a IS NOT NULL ORDER BY 1, 2",
         "SELECT eventname FROM cloudtrail WHERE useridentity.arn IN (SELECT useridentity.arn "
         "FROM cloudtrail c2 WHERE c2.useridentity.type = 'IAMUser') ORDER BY 1",
+        # the inner scan names a field of the outer one's (a correlated subquery)
+        "SELECT eventname FROM cloudtrail c WHERE EXISTS (SELECT 1 FROM cloudtrail d "
+        "WHERE d.useridentity.accountid = c.useridentity.accountid "
+        "AND c.useridentity.type = 'IAMUser' AND d.eventid <> c.eventid) ORDER BY 1",
+        "WITH k AS (SELECT useridentity.type AS t, useridentity.arn AS key FROM cloudtrail), "
+        "a AS (SELECT useridentity.accountid AS acct, useridentity.arn AS key FROM cloudtrail) "
+        "SELECT t, acct, count(*) AS n FROM a JOIN k ON a.key = k.key GROUP BY 1, 2 "
+        "ORDER BY 1, 2",
     ],
 )
 def test_pruned_structs_give_the_same_rows_as_whole_ones(lake, sql: str) -> None:

@@ -829,9 +829,12 @@ def _rule_prune_structs(tree: exp.Expression, notes: list[str]) -> exp.Expressio
     DuckDB reads single struct fields from Parquet, but once a plan materializes rows (a CTE,
     ``count(DISTINCT ...)``, a window) it reads the whole struct: 10x the bytes for
     ``useridentity``. Each ``cloudtrail`` in the query becomes a subquery whose structs keep
-    just the fields used, which gives the same answers for every dotted access. Left alone
-    whenever a struct is used whole (``SELECT *``, ``useridentity IS NULL``, ``to_json(...)``)
-    or a path is not in the schema (the engine then reports it as written).
+    just the fields used, which gives the same answers for every dotted access. The fields
+    are those named in the SELECT that reads that ``cloudtrail`` (its subqueries included):
+    no other part of the query can reach its columns except through that SELECT's output,
+    so one scan does not read the fields another scan needs. Left alone whenever a struct is
+    used whole (``SELECT *``, ``useridentity IS NULL``, ``to_json(...)``) or a path is not in
+    the schema (the engine then reports it as written).
     """
     tables = [
         t
@@ -841,22 +844,11 @@ def _rule_prune_structs(tree: exp.Expression, notes: list[str]) -> exp.Expressio
     if not tables or any(_expands_star(s) for s in tree.find_all(exp.Star)):
         return tree
     relations = _relations(tree)
-    needed: dict[str, _Needed] = {}
-    whole: set[str] = set()
-    for _, _, names in _dotted_chains(tree):
-        if names[0] in STRUCT_COLUMNS and names[0] not in relations:
-            at = 0
-        elif len(names) > 1 and names[0] in relations and names[1] in STRUCT_COLUMNS:
-            at = 1
-        else:
-            continue
-        struct = names[at]
-        if not _add_path(needed.setdefault(struct, {}), STRUCT_COLUMNS[struct], names[at + 1 :]):
-            whole.add(struct)
-    pruned = {name: n for name, n in needed.items() if name not in whole and n}
-    if not pruned:
-        return tree
     for table in tables:
+        scope = table.find_ancestor(exp.Select) or tree
+        pruned = _struct_fields_named(scope, relations)
+        if not pruned:
+            continue
         alias = exp.to_identifier(table.alias or TABLE).sql(dialect="duckdb")
         replace = ", ".join(
             f"{_struct_literal(f'{alias}.{name}', n)} AS {name}"
@@ -875,6 +867,23 @@ def _rule_prune_structs(tree: exp.Expression, notes: list[str]) -> exp.Expressio
         sub = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier(alias)))
         tree = _replace(tree, table, sub)
     return tree
+
+
+def _struct_fields_named(scope: exp.Expression, relations: set[str]) -> dict[str, _Needed]:
+    """The struct fields ``scope`` names, by struct; structs used whole are left out."""
+    needed: dict[str, _Needed] = {}
+    whole: set[str] = set()
+    for _, _, names in _dotted_chains(scope):
+        if names[0] in STRUCT_COLUMNS and names[0] not in relations:
+            at = 0
+        elif len(names) > 1 and names[0] in relations and names[1] in STRUCT_COLUMNS:
+            at = 1
+        else:
+            continue
+        struct = names[at]
+        if not _add_path(needed.setdefault(struct, {}), STRUCT_COLUMNS[struct], names[at + 1 :]):
+            whole.add(struct)
+    return {name: n for name, n in needed.items() if name not in whole and n}
 
 
 def _expands_star(star: exp.Star) -> bool:

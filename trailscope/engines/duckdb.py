@@ -177,6 +177,11 @@ class DuckDBEngine:
 
     def _create_view(self) -> None:
         self.con.execute("SET GLOBAL TimeZone = 'UTC'")  # GLOBAL: for cursors too
+        # Parquet footers parsed once per file, not once per query: lake parts are never
+        # rewritten in place (compaction writes new names), so a cached footer cannot go
+        # stale, and DuckDB bounds the cache by its memory limit. Measured on 1M events: the
+        # saved queries 3-25 ms faster each (identity-chains 169 -> 144 ms).
+        self.con.execute("SET GLOBAL parquet_metadata_cache = true")
         for macro in MACROS:
             self.con.execute(f"CREATE OR REPLACE MACRO {macro}")
         self._create_partitions_view()
