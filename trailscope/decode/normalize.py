@@ -295,8 +295,9 @@ class _FastChunk:
 
     def __init__(self) -> None:
         self.columns: list[list[Any]] = [[] for _ in EVENT_FIELDS]
-        #: per nested field: distinct raw text -> position in ``distinct`` (-1 for JSON null)
-        self.seen: dict[int, dict[bytes, int]] = {i: {} for i in _NESTED}
+        #: per nested field: distinct raw text -> position in ``distinct``; None for JSON null
+        #: and for an absent field
+        self.seen: dict[int, dict[bytes | None, int | None]] = {i: {None: None} for i in _NESTED}
         self.distinct: dict[int, list[Any]] = {i: [] for i in _NESTED}
 
     @property
@@ -319,27 +320,24 @@ class _FastChunk:
         return len(recs)
 
     def _positions(self, i: int, values: Sequence[Any]) -> list[int | None]:
-        if values.count(None) == len(values):  # absent in every event (addendum, often)
+        if _all_none(values):  # absent in every event (addendum, often)
             return [None] * len(values)
         seen, distinct = self.seen[i], self.distinct[i]
+        # Per value, only C-level passes (copy out, look up); Python runs once per new text.
+        try:
+            raws: list[bytes | None] = list(map(bytes, values))
+        except TypeError:  # some events lack the field
+            raws = [None if v is None else bytes(v) for v in values]
         decode = _nested_decoders()[i].decode
-        out: list[int | None] = []
-        for value in values:
-            if value is None:
-                out.append(None)
-                continue
-            raw = bytes(value)
-            at = seen.get(raw)
-            if at is None:
+        for raw in dict.fromkeys(raws):
+            if raw not in seen:
                 decoded = decode(raw)
                 if decoded is None:
-                    at = -1
+                    seen[raw] = None
                 else:
-                    at = len(distinct)
+                    seen[raw] = len(distinct)
                     distinct.append(decoded)
-                seen[raw] = at
-            out.append(None if at < 0 else at)
-        return out
+        return list(map(seen.__getitem__, raws))
 
     def build(self) -> pa.Table:
         """Column by column: no per-event dicts are ever built."""
@@ -366,10 +364,17 @@ def _struct_children(parents: list[Any], fields: tuple[Field, ...]) -> list[pa.A
     return [_build(values, f) for values, f in zip(columns, fields, strict=True)]
 
 
+def _all_none(values: Sequence[Any]) -> bool:
+    """``any`` stops at the first present value, which for a column with values is nearly
+    always the first; ``count(None)`` compared every value with None (a rich comparison per
+    string: 1.7 us per event over all columns, a tenth of the decode)."""
+    return not any(values) and values.count(None) == len(values)
+
+
 def _build(values: Sequence[Any], f: Field) -> pa.Array:
-    if values.count(None) == len(values):
-        # Many fields are absent from whole chunks (apiVersion, insightDetails, ...): counting
-        # is a C loop over identities, building would convert each None.
+    if _all_none(values):
+        # Many fields are absent from whole chunks (apiVersion, insightDetails, ...): building
+        # would convert each None.
         return pa.nulls(len(values), arrow_type(f, batch=True))
     kind = f.kind
     if kind is Kind.STR:
@@ -452,7 +457,7 @@ def _msgspec_type(f: Field) -> tuple[Any, Any]:
 
 def _msgspec_struct(f: Field) -> type[msgspec.Struct]:
     fields = [(c.json_name, *_msgspec_type(c)) for c in f.children]
-    return msgspec.defstruct(f"Fast_{f.json_name}", fields, forbid_unknown_fields=True)
+    return msgspec.defstruct(f"Fast_{f.json_name}", fields, forbid_unknown_fields=True, gc=False)
 
 
 #: Positions (in EVENT_FIELDS) of the top-level structs and lists, decoded once per distinct text.
@@ -468,8 +473,10 @@ def _fast_decoder() -> msgspec.json.Decoder:
         (f.json_name, msgspec.Raw, None) if i in _NESTED else (f.json_name, *_msgspec_type(f))
         for i, f in enumerate(EVENT_FIELDS)
     ]
-    event = msgspec.defstruct("Fast_Event", fields, forbid_unknown_fields=True)
-    doc = msgspec.defstruct("Fast_Doc", [("Records", list[event])], forbid_unknown_fields=True)
+    event = msgspec.defstruct("Fast_Event", fields, forbid_unknown_fields=True, gc=False)
+    doc = msgspec.defstruct(
+        "Fast_Doc", [("Records", list[event])], forbid_unknown_fields=True, gc=False
+    )
     return msgspec.json.Decoder(doc)
 
 
