@@ -15,8 +15,8 @@ from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import accumulate
+from typing import TYPE_CHECKING
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -25,6 +25,9 @@ from trailscope.decode.schema import FILE_SCHEMA, SOURCEKEY
 from trailscope.lake import writer
 from trailscope.lake.manifest import LakeState, Manifest, ObjectRecord, PartRecord, new_commit
 from trailscope.lake.storage import Storage
+
+if TYPE_CHECKING:  # imported where used: ingest workers load this module but never need it
+    import duckdb
 
 
 @dataclass
@@ -128,6 +131,8 @@ class DedupIndex:
         candidates = pc.filter(ids, hit)
         new = read_part(self.storage, part.tmp_path)
         if self._con is None:  # opened once: a connection costs about 20 ms
+            import duckdb
+
             self._con = duckdb.connect()
             # Kept for the whole run, so it must not keep what it read: its file cache grew
             # with every collision (+200 MB over 3M events).
@@ -186,6 +191,7 @@ def _rows_with_ids(
     decoding other columns where nothing matches (about 3x faster than pyarrow); objects on S3
     are read through pyarrow's filesystem as a dataset, which DuckDB filters the same way.
     """
+    import duckdb
     import pyarrow.dataset as ds
 
     own = con is None
@@ -289,6 +295,8 @@ def _retrying_on_vanished_parts(
     part meanwhile (the read fails), catch up with its commit and run it again. A read can
     also fail with nothing new to catch up with, when it met a part in the moment another
     writer renamed it from its staged name: that is retried a few times after a short pause."""
+    import duckdb
+
     unexplained = 0
     for _ in range(20):
         try:

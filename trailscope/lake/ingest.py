@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -21,8 +22,9 @@ from datetime import date, timedelta
 from itertools import chain, islice
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from trailscope.decode.normalize import ObjectOutcome, decode_batch
+from trailscope.decode.normalize import ObjectOutcome, decode_batch, time_id_keys
 from trailscope.decode.schema import BATCH_SCHEMA
 from trailscope.errors import SourceReadError
 from trailscope.lake import writer
@@ -129,27 +131,39 @@ def process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutput
         gc.enable()
 
 
-def _context_rows(source: Source, context: list[SourceObject]) -> pa.Table | None:
-    """Rows of the context objects, to dedup against only (their own batch stores them).
-    One that cannot be read or decoded is left out: the committing process's check against
-    the lake still catches any copy it would have caught."""
+def _context_rows(source: Source, context: list[SourceObject], batch: pa.Table) -> pa.Table | None:
+    """Rows of the context objects that may repeat events of ``batch``, to dedup against only
+    (their own batch stores them). Each object's event times and ids are read first, and only
+    an object sharing a (time, id) with the batch is decoded in full: most share none, and a
+    batch continues every stream, so this is most of the context's cost saved. One that cannot
+    be read or decoded is left out: the committing process's check against the lake still
+    catches any copy it would have caught."""
+    if not context or not batch.num_rows:
+        return None
+    present = _time_id_keys(batch)
     items = []
     for obj in context:
         try:
-            items.append((obj.key, source.read(obj)))
+            data = source.read(obj)
         except SourceReadError:
             continue
+        keys = time_id_keys(data)
+        if keys is None or pc.any(pc.is_in(pa.array(keys), value_set=present)).as_py():
+            items.append((obj.key, data))
     table = decode_batch(items).table if items else None
     return table if table is not None and table.num_rows else None
+
+
+def _time_id_keys(table: pa.Table) -> pa.Array:
+    """What :func:`time_id_keys` gives for each row of a decoded table."""
+    parts = [pc.fill_null(table.column(c), "") for c in ("eventtime", "eventid")]
+    return pc.binary_join_element_wise(*parts, "\x00").combine_chunks()
 
 
 def _process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutput:
     objects = batch.objects
     records: list[ObjectRecord] = []
     tables: list[pa.Table] = []
-    context = _context_rows(source, batch.context)
-    if context is not None:
-        tables.append(context)
     bytes_read = 0
     for start in range(0, len(objects), DECODE_CHUNK):
         chunk = objects[start : start + DECODE_CHUNK]
@@ -175,6 +189,9 @@ def _process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutpu
             else:
                 records.append(_record_from_outcome(obj, outcomes[obj.key]))
     table = pa.concat_tables(tables) if tables else BATCH_SCHEMA.empty_table()
+    context = _context_rows(source, batch.context, table)
+    if context is not None:
+        table = pa.concat_tables([context, table])
     reference = context.num_rows if context is not None else 0
     days, duplicates = writer.sort_and_split(table, reference_rows=reference)
     parts, ids = [], []
@@ -228,18 +245,26 @@ def _record_from_outcome(obj: SourceObject, outcome: ObjectOutcome) -> ObjectRec
 
 
 def plan_batches(
-    objects: Iterable[SourceObject], batch_bytes: int = DEFAULT_BATCH_BYTES
+    objects: Iterable[SourceObject], batch_bytes: int = DEFAULT_BATCH_BYTES, lanes: int = 1
 ) -> Iterator[Batch]:
     """Group objects by delivery day so each batch writes to few partitions; give each batch
-    the preceding object of every stream it continues (see :attr:`Batch.context`)."""
-    ordered = sorted(objects, key=lambda o: (o.info.day or date.min, o.key))
+    the preceding object of every stream it continues (see :attr:`Batch.context`).
+
+    With ``lanes`` workers, the run is cut into a multiple of ``lanes`` batches of nearly
+    equal size (each at most ``batch_bytes``): workers take batches in turns, so a last,
+    smaller batch would run alone while the other workers wait (on 1M events, 25 batches
+    left one worker idle for most of a batch at the end)."""
+    ordered = sorted(objects, key=_plan_order)
+    target = even_batch_bytes(sum(o.size for o in ordered), batch_bytes, lanes)
     batch = Batch([])
     size = 0
     last: dict[str, deque[SourceObject]] = {}  # stream -> its latest objects planned
     entered: set[str] = set()  # streams the current batch already has
     for obj in ordered:
         if batch.objects and (
-            size + obj.size > batch_bytes or len(batch.objects) >= MAX_BATCH_OBJECTS
+            size >= target
+            or size + obj.size > batch_bytes
+            or len(batch.objects) >= MAX_BATCH_OBJECTS
         ):
             yield batch
             batch, size = Batch([]), 0
@@ -255,6 +280,24 @@ def plan_batches(
         size += obj.size
     if batch.objects:
         yield batch
+
+
+_DELIVERED_AT = re.compile(r"_(\d{8}T\d{4,6}Z)_[^/]*$")
+
+
+def _plan_order(obj: SourceObject) -> tuple[date, str, str]:
+    """Delivery day, then delivery time across streams (the time in a log file's name), then key."""
+    found = _DELIVERED_AT.search(obj.key)
+    return (obj.info.day or date.min, found.group(1) if found else "", obj.key)
+
+
+def even_batch_bytes(total: int, batch_bytes: int, lanes: int) -> int:
+    """Bytes per batch for a multiple of ``lanes`` batches over ``total``, none larger than
+    ``batch_bytes`` (batches close once they reach it)."""
+    batches = -(-total // batch_bytes) if batch_bytes > 0 else 1
+    if lanes > 1 and batches > 1:
+        batches = -(-batches // lanes) * lanes
+    return max(1, -(-total // max(1, batches)))
 
 
 def _stream(obj: SourceObject) -> str | None:
@@ -311,6 +354,7 @@ def run_ingest(
     *,
     runner: BatchRunner = run_serial,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
+    lanes: int = 1,
     progress: ProgressFn | None = None,
     objects: Iterable[SourceObject] | None = None,
     settle: Callable[[set[str]], None] | None = None,
@@ -351,7 +395,7 @@ def run_ingest(
     if progress:
         progress(0, total, 0)
     settled: set[str] = set()
-    for output in runner(source, manifest.storage, plan_batches(planned, batch_bytes)):
+    for output in runner(source, manifest.storage, plan_batches(planned, batch_bytes, lanes)):
         _account(summary, output, commit_batch(manifest, state, index, output))
         touched.update(p.partition for p in output.parts if p.rows)
         if settle is not None:

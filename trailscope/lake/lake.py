@@ -337,14 +337,16 @@ class Lake:
             def settle(partitions: set[str]) -> None:
                 compacted.update(compaction.compact_each(self.manifest, state, partitions))
 
+            lanes = workers or default_workers()
             touched = run_ingest(
                 src,
                 self.manifest,
                 state,
                 flt,
                 summary,
-                runner=runner or process_pool(workers or default_workers()),
+                runner=runner or process_pool(lanes),
                 batch_bytes=batch_bytes,
+                lanes=1 if runner else lanes,
                 progress=progress,
                 objects=objects,
                 settle=settle if compact else None,
