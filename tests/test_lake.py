@@ -323,33 +323,6 @@ def test_batches_carry_the_preceding_objects_of_the_streams_they_continue(
     assert plan(flat) == [(["a", "b"], []), (["c"], [])]  # undated keys: in no stream
 
 
-def test_batches_follow_delivery_time_across_streams(tmp_path: Path) -> None:
-    # A file holds events of its delivery day and the day before: planned stream by stream,
-    # each stream's first files after midnight landed in a different batch, and every one of
-    # those batches wrote a small part for the day before (compaction then rewrote the day).
-    names = {
-        "eu-west-1": ["20240701T0010Z_b", "20240701T0015Z_a"],
-        "us-east-1": ["20240701T0005Z_z", "20240701T0015Z_c"],
-    }
-    for region, stamps in names.items():
-        for stamp in stamps:
-            key = (
-                f"AWSLogs/111122223333/CloudTrail/{region}/2024/07/01/"
-                f"111122223333_CloudTrail_{region}_{stamp}.json.gz"
-            )
-            _write(tmp_path / key, [_event(stamp, "2024-07-01T00:00:00Z")])
-    objects = list(LocalSource(str(tmp_path)).iter_objects())
-    planned = [
-        o.key.rsplit("_", 2)[-2:] for b in ingest_mod.plan_batches(objects) for o in b.objects
-    ]
-    assert planned == [
-        ["20240701T0005Z", "z.json.gz"],
-        ["20240701T0010Z", "b.json.gz"],
-        ["20240701T0015Z", "a.json.gz"],  # same minute: by key, eu-west-1 first
-        ["20240701T0015Z", "c.json.gz"],
-    ]
-
-
 def test_context_objects_are_decoded_in_full_only_when_they_may_hold_a_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -254,7 +253,7 @@ def plan_batches(
     equal size (each at most ``batch_bytes``): workers take batches in turns, so a last,
     smaller batch would run alone while the other workers wait (on 1M events, 25 batches
     left one worker idle for most of a batch at the end)."""
-    ordered = sorted(objects, key=_plan_order)
+    ordered = sorted(objects, key=lambda o: (o.info.day or date.min, o.key))
     target = even_batch_bytes(sum(o.size for o in ordered), batch_bytes, lanes)
     batch = Batch([])
     size = 0
@@ -280,15 +279,6 @@ def plan_batches(
         size += obj.size
     if batch.objects:
         yield batch
-
-
-_DELIVERED_AT = re.compile(r"_(\d{8}T\d{4,6}Z)_[^/]*$")
-
-
-def _plan_order(obj: SourceObject) -> tuple[date, str, str]:
-    """Delivery day, then delivery time across streams (the time in a log file's name), then key."""
-    found = _DELIVERED_AT.search(obj.key)
-    return (obj.info.day or date.min, found.group(1) if found else "", obj.key)
 
 
 def even_batch_bytes(total: int, batch_bytes: int, lanes: int) -> int:
