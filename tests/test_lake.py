@@ -323,36 +323,6 @@ def test_batches_carry_the_preceding_objects_of_the_streams_they_continue(
     assert plan(flat) == [(["a", "b"], []), (["c"], [])]  # undated keys: in no stream
 
 
-def test_context_objects_are_decoded_in_full_only_when_they_may_hold_a_copy(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from trailscope.decode.normalize import decode_batch
-
-    folder = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/07/01"
-    _write(tmp_path / folder / "f1.json.gz", [_event("one", "2024-07-01T10:00:00Z")])
-    copied = _event("two", "2024-07-01T10:05:00Z")
-    _write(tmp_path / folder / "f2.json.gz", [copied, _event("three", "2024-07-01T10:06:00Z")])
-    source = LocalSource(str(tmp_path))
-    context = sorted(source.iter_objects(), key=lambda o: o.key)
-    batch = decode_batch([("f3", gzip.compress(json.dumps({"Records": [copied]}).encode()))])
-    decoded: list[str] = []
-
-    def recording(items):  # type: ignore[no-untyped-def]
-        decoded.extend(key.rsplit("/", 1)[-1] for key, _ in items)
-        return decode_batch(items)
-
-    monkeypatch.setattr(ingest_mod, "decode_batch", recording)
-    rows = ingest_mod._context_rows(source, context, batch.table)
-    assert decoded == ["f2.json.gz"]  # f1 shares no (time, id) with the batch
-    assert rows is not None and rows.column("eventid").to_pylist() == ["two", "three"]
-    # the same (time, id) but another event: still decoded, compared in full later
-    other = dict(copied, eventName="DeleteObject")
-    batch = decode_batch([("f4", gzip.compress(json.dumps({"Records": [other]}).encode()))])
-    decoded.clear()
-    assert ingest_mod._context_rows(source, context, batch.table) is not None
-    assert decoded == ["f2.json.gz"]
-
-
 def test_a_run_is_cut_into_equal_batches_one_round_per_worker(tmp_path: Path) -> None:
     # Workers take batches in turns: a small last batch would run alone at the end.
     from dataclasses import replace
@@ -370,8 +340,8 @@ def test_a_run_is_cut_into_equal_batches_one_round_per_worker(tmp_path: Path) ->
     assert sizes(2) == [200, 200, 200, 200]  # 3 rounded up to 4: two rounds of two
     assert sizes(3) == [300, 300, 200]  # already one round of three
     assert ingest_mod.even_batch_bytes(800, 300, 2) == 200
-    assert ingest_mod.even_batch_bytes(250, 300, 2) == 250  # one batch stays one batch
-    assert ingest_mod.even_batch_bytes(0, 300, 2) == 1
+    assert ingest_mod.even_batch_bytes(250, 300, 2) == 300  # one batch stays one batch
+    assert ingest_mod.even_batch_bytes(800, 300, 1) == 300  # one worker: greedy
 
 
 def _short(key: str) -> str:

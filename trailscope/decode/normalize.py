@@ -480,28 +480,6 @@ def _fast_decoder() -> msgspec.json.Decoder:
     return msgspec.json.Decoder(doc)
 
 
-def time_id_keys(data: bytes) -> list[str] | None:
-    """``eventTime`` and ``eventID`` of each event of an ordinary trail file, joined by NUL:
-    enough to tell whether it may hold a copy of another event, for a quarter of the cost of
-    decoding it. None for anything else (the caller decodes that in full)."""
-    try:
-        text = records.gunzip_if_needed(data)
-        if not _fast_path_applies(text):
-            return None
-        recs = _keys_decoder().decode(text).Records
-    except (records.NotCloudTrail, msgspec.ValidationError, msgspec.DecodeError):
-        return None
-    return [f"{r.eventTime or ''}\x00{r.eventID or ''}" for r in recs]
-
-
-@cache
-def _keys_decoder() -> msgspec.json.Decoder:
-    event = msgspec.defstruct(
-        "Keys_Event", [("eventTime", str | None, None), ("eventID", str | None, None)], gc=False
-    )
-    return msgspec.json.Decoder(msgspec.defstruct("Keys_Doc", [("Records", list[event])]))
-
-
 @cache
 def _nested_decoders() -> dict[int, msgspec.json.Decoder]:
     return {i: msgspec.json.Decoder(_msgspec_type(EVENT_FIELDS[i])[0]) for i in _NESTED}

@@ -21,9 +21,8 @@ from datetime import date, timedelta
 from itertools import chain, islice
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from trailscope.decode.normalize import ObjectOutcome, decode_batch, time_id_keys
+from trailscope.decode.normalize import ObjectOutcome, decode_batch
 from trailscope.decode.schema import BATCH_SCHEMA
 from trailscope.errors import SourceReadError
 from trailscope.lake import writer
@@ -130,39 +129,27 @@ def process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutput
         gc.enable()
 
 
-def _context_rows(source: Source, context: list[SourceObject], batch: pa.Table) -> pa.Table | None:
-    """Rows of the context objects that may repeat events of ``batch``, to dedup against only
-    (their own batch stores them). Each object's event times and ids are read first (a
-    quarter of the cost of decoding it), and only an object sharing a (time, id) with the
-    batch is decoded in full: most share none. One that cannot be read or decoded is left
-    out: the committing process's check against the lake still catches any copy it would
-    have caught."""
-    if not context or not batch.num_rows:
-        return None
-    present = _time_id_keys(batch)
+def _context_rows(source: Source, context: list[SourceObject]) -> pa.Table | None:
+    """Rows of the context objects, to dedup against only (their own batch stores them).
+    One that cannot be read or decoded is left out: the committing process's check against
+    the lake still catches any copy it would have caught."""
     items = []
     for obj in context:
         try:
-            data = source.read(obj)
+            items.append((obj.key, source.read(obj)))
         except SourceReadError:
             continue
-        keys = time_id_keys(data)
-        if keys is None or pc.any(pc.is_in(pa.array(keys), value_set=present)).as_py():
-            items.append((obj.key, data))
     table = decode_batch(items).table if items else None
     return table if table is not None and table.num_rows else None
-
-
-def _time_id_keys(table: pa.Table) -> pa.Array:
-    """What :func:`time_id_keys` gives for each row of a decoded table."""
-    parts = [pc.fill_null(table.column(c), "") for c in ("eventtime", "eventid")]
-    return pc.binary_join_element_wise(*parts, "\x00").combine_chunks()
 
 
 def _process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutput:
     objects = batch.objects
     records: list[ObjectRecord] = []
     tables: list[pa.Table] = []
+    context = _context_rows(source, batch.context)
+    if context is not None:
+        tables.append(context)
     bytes_read = 0
     for start in range(0, len(objects), DECODE_CHUNK):
         chunk = objects[start : start + DECODE_CHUNK]
@@ -188,9 +175,6 @@ def _process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutpu
             else:
                 records.append(_record_from_outcome(obj, outcomes[obj.key]))
     table = pa.concat_tables(tables) if tables else BATCH_SCHEMA.empty_table()
-    context = _context_rows(source, batch.context, table)
-    if context is not None:
-        table = pa.concat_tables([context, table])
     reference = context.num_rows if context is not None else 0
     days, duplicates = writer.sort_and_split(table, reference_rows=reference)
     parts, ids = [], []
@@ -284,10 +268,11 @@ def plan_batches(
 def even_batch_bytes(total: int, batch_bytes: int, lanes: int) -> int:
     """Bytes per batch for a multiple of ``lanes`` batches over ``total``, none larger than
     ``batch_bytes`` (batches close once they reach it)."""
-    batches = -(-total // batch_bytes) if batch_bytes > 0 else 1
-    if lanes > 1 and batches > 1:
-        batches = -(-batches // lanes) * lanes
-    return max(1, -(-total // max(1, batches)))
+    if lanes <= 1 or total <= batch_bytes:
+        return batch_bytes  # one worker, or one batch: nothing to even out
+    batches = -(-total // batch_bytes)
+    batches = -(-batches // lanes) * lanes
+    return max(1, -(-total // batches))
 
 
 def _stream(obj: SourceObject) -> str | None:
