@@ -163,6 +163,10 @@ def test_row_groups_are_slices_of_time_with_rows_grouped_by_api(
         g for p in (tmp_path / "lake" / "events").rglob("*.parquet") for g in _row_group_runs(p)
     ]
     assert all(_grouped_in_time_order(keys, times) for keys, times in merged)
+    for part in (tmp_path / "lake" / "events").rglob("*.parquet"):
+        meta = pq.ParquetFile(part).metadata
+        sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+        assert set(sizes[:-1]) <= {100} and 0 < sizes[-1] <= 100  # whole row groups
     assert Counter(lake_event_ids(tmp_path / "lake")) == ids_before
 
 

@@ -9,7 +9,7 @@ one row group whatever the partition's size.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -23,6 +23,9 @@ from trailscope.lake.storage import Storage
 MAX_FILES = 4
 #: About 120 MB of Parquet: large enough for efficient scans, small enough to rewrite.
 TARGET_ROWS = 1_000_000
+#: Rows read from a part at a time. A row group is gathered from several reads, cut where it
+#: fills up; reading whole row groups let up to 100k rows pile up before each write.
+READ_BATCH_ROWS = 16 * 1024
 
 
 @dataclass
@@ -64,15 +67,16 @@ def merge_parts(storage: Storage, item: CompactionPlan) -> list[writer.StagedPar
     sink: _Sink | None = None
 
     def flush() -> None:
-        nonlocal pending, pending_rows, sink
+        nonlocal pending_rows, sink
         if not pending_rows:
             return
         if sink is None:
             sink = _Sink(storage, item.partition)
-        chunk = pa.Table.from_batches(pending, schema=BATCH_SCHEMA)
-        chunk = chunk.take(writer.lake_order(chunk))
-        sink.write(chunk)
-        pending, pending_rows = [], 0
+        sink.write(_in_lake_order(pending))
+        pending_rows = 0
+        # The allocator keeps freed row groups' pages otherwise: about 40 MB more resident at
+        # the peak of a 300k-row merge, whose live Arrow memory is under 80 MB.
+        pa.default_memory_pool().release_unused()
         if sink.rows >= TARGET_ROWS:
             out.append(sink.close())
             sink = None
@@ -82,15 +86,43 @@ def merge_parts(storage: Storage, item: CompactionPlan) -> list[writer.StagedPar
             # Repeating strings stay dictionaries from file to file: 45 % less CPU and a
             # third less memory than expanding them (measured on a 430k-row merge).
             reader = pq.ParquetFile(fh, read_dictionary=DICTIONARY_PATHS)
-            for batch in reader.iter_batches(batch_size=writer.ROW_GROUP_ROWS):
-                pending.append(batch.cast(BATCH_SCHEMA) if batch.schema != BATCH_SCHEMA else batch)
-                pending_rows += batch.num_rows
-                if pending_rows >= writer.ROW_GROUP_ROWS:
-                    flush()
+            for batch in _reads(reader):
+                if batch.schema != BATCH_SCHEMA:
+                    batch = batch.cast(BATCH_SCHEMA)
+                while batch.num_rows:  # whole row groups: cut a read where one fills up
+                    room = writer.ROW_GROUP_ROWS - pending_rows
+                    pending.append(batch.slice(0, room))
+                    pending_rows += pending[-1].num_rows
+                    batch = batch.slice(room)
+                    if pending_rows >= writer.ROW_GROUP_ROWS:
+                        flush()
     flush()
     if sink is not None:
         out.append(sink.close())
     return out
+
+
+def _reads(reader: pq.ParquetFile) -> Iterator[pa.RecordBatch]:
+    """A part's rows, READ_BATCH_ROWS at a time, row group by row group: a read that spans two
+    row groups fails for nested columns ("Nested data conversions not implemented for chunked
+    array outputs")."""
+    for group in range(reader.num_row_groups):
+        yield from reader.iter_batches(batch_size=READ_BATCH_ROWS, row_groups=[group])
+
+
+def _in_lake_order(batches: list[pa.RecordBatch]) -> pa.Table:
+    """The rows of ``batches`` (emptied) in the lake's order, reordered column by column: each
+    source column is let go once reordered, so the merge holds one copy of the rows plus one
+    column, not two copies (a 300k-row merge peaked at 147 MB of Arrow memory, now 78, for
+    no more CPU than reordering the whole table at once)."""
+    table = pa.Table.from_batches(batches, schema=BATCH_SCHEMA)
+    batches.clear()
+    order = writer.lake_order(table)
+    columns = table.columns
+    del table
+    for i, column in enumerate(columns):
+        columns[i] = column.take(order)
+    return pa.Table.from_arrays(columns, schema=BATCH_SCHEMA)
 
 
 def _min_time(storage: Storage, rel: str) -> str:
