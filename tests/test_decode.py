@@ -11,7 +11,7 @@ import pytest
 from trailfiles import trail_event_files
 
 from trailscope.decode import decode_object
-from trailscope.decode.normalize import decode_batch, parse_event_time
+from trailscope.decode.normalize import NestedValues, decode_batch, parse_event_time
 from trailscope.decode.schema import BATCH_SCHEMA, FILE_SCHEMA
 from trailscope.synth import synth_trail
 
@@ -96,6 +96,32 @@ def test_a_batch_builds_repeated_nested_values_once_and_spreads_them_to_every_ro
     assert first[0]["useridentity"] is None
     assert first[1]["tlsdetails"] is None
     assert first[2]["resources"] is None
+
+
+def test_calls_sharing_deferred_nested_values_give_the_same_rows_once_materialized(
+    synth_files: list[Path],
+) -> None:
+    # Ingest decodes a batch in several calls that share the nested values they met, and
+    # carries them as positions through the sort: rows taken in any order from several calls,
+    # tolerant-path files among them, must come back with their own values.
+    files = synth_files[:30]
+    doc = json.loads(gzip.decompress(files[3].read_bytes()))
+    doc["Records"][0]["userIdentity"]["userName"] = "only-in-the-pretty-file"
+    items = [(str(p), p.read_bytes()) for p in files]
+    items[3] = (str(files[3]), json.dumps(doc, indent=2).encode())  # the tolerant path
+    expected = decode_batch(items).table
+    nested = NestedValues(deferred=True)
+    calls = [decode_batch(items[:10], nested), decode_batch(items[10:], nested)]
+    assert not calls[0].outcomes[3].fast_path
+    table = pa.concat_tables([c.table for c in calls])
+    assert table.schema.field("useridentity").type == pa.int32()
+    assert nested.count[1] < table.num_rows  # values repeat: each was built once
+    order = pa.array(range(table.num_rows - 1, -1, -1))
+    rows = nested.materialize(table.take(order))
+    assert rows.schema == BATCH_SCHEMA
+    assert rows.to_pylist() == expected.take(order).to_pylist()
+    names = [u and u["username"] for u in rows.column("useridentity").to_pylist()]
+    assert names.count("only-in-the-pretty-file") == 1
 
 
 def test_a_nested_value_the_fast_path_cannot_store_sends_only_its_file_to_the_tolerant_path(

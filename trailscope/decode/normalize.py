@@ -89,23 +89,28 @@ def decode_object(key: str, data: bytes) -> DecodeResult:
     return decode_batch([(key, data)])
 
 
-def decode_batch(items: list[tuple[str, bytes]]) -> DecodeResult:
+def decode_batch(
+    items: list[tuple[str, bytes]], nested: NestedValues | None = None
+) -> DecodeResult:
     """Bytes of many source objects -> one normalized table plus per-object outcomes.
 
     Ordinary trail files go through the fast path together; anything else is handled alone by
-    the tolerant path.
+    the tolerant path. Calls that pass the same ``nested`` share the work on nested values that
+    repeat from one call to the next (the same sessions and TLS clients call all day); when it
+    is ``deferred``, the table holds their positions, for ``nested.materialize``.
     """
+    nested = nested if nested is not None else NestedValues()
     outcomes = [ObjectOutcome(key) for key, _ in items]
     parts: list[_Part] = []
     fast = _Part()
-    chunk = _FastChunk()
+    chunk = _FastChunk(nested)
 
     def flush_fast() -> None:
         nonlocal fast, chunk
         if chunk.rows:
             fast.table = chunk.build()
             parts.append(fast)
-            fast, chunk = _Part(), _FastChunk()
+            fast, chunk = _Part(), _FastChunk(nested)
 
     for outcome, (_, data) in zip(outcomes, items, strict=True):
         try:
@@ -125,6 +130,8 @@ def decode_batch(items: list[tuple[str, bytes]]) -> DecodeResult:
             parts.append(part)
     flush_fast()
     tables = [_finish(part) for part in parts]
+    if nested.deferred:
+        tables = [nested.adopt(t) for t in tables]
     table = pa.concat_tables(tables) if tables else BATCH_SCHEMA.empty_table()
     return DecodeResult(table, outcomes)
 
@@ -282,23 +289,113 @@ def _fast_path_applies(text: bytes) -> bool:
     return newline == -1 or not text[newline:].strip()
 
 
-class _FastChunk:
-    """Columns of a few thousand events from ordinary trail files, gathered file by file.
+class NestedValues:
+    """The distinct nested values (``userIdentity``, ``resources``, ``tlsDetails``,
+    ``addendum``) met so far, once each: decoded, and built into Arrow.
 
-    Nested values (``userIdentity``, ``resources``, ``tlsDetails``, ``addendum``) repeat heavily:
-    one role session or one TLS client calls many times. The file decoder therefore keeps each
-    as raw bytes, and only the first occurrence of each distinct text in the chunk is decoded and
-    validated; the column is built from the distinct values and spread back with ``take``.
+    They repeat heavily: one role session or one TLS client calls many times. The file decoder
+    therefore keeps each as raw bytes, and only the first occurrence of each distinct text is
+    decoded and validated; a chunk's column is then a ``take`` from the values built so far.
     Identical bytes decode to identical values, so this is exactly as strict as decoding every
-    occurrence, and about twice as fast as building every nested value.
+    occurrence. Kept for a whole worker batch rather than one chunk, a value is built once
+    instead of once in each of the chunks it appears in (on the 1M trail, a batch has half as
+    many distinct identities as its chunks together, and a quarter as many resources and TLS
+    details).
     """
 
-    def __init__(self) -> None:
-        self.columns: list[list[Any]] = [[] for _ in EVENT_FIELDS]
-        #: per nested field: distinct raw text -> position in ``distinct``; None for JSON null
+    def __init__(self, *, deferred: bool = False) -> None:
+        #: per nested field: distinct raw text -> position in its values; None for JSON null
         #: and for an absent field
         self.seen: dict[int, dict[bytes | None, int | None]] = {i: {None: None} for i in _NESTED}
-        self.distinct: dict[int, list[Any]] = {i: [] for i in _NESTED}
+        #: decoded values not yet built into ``built``, and how many values exist in all
+        self.pending: dict[int, list[Any]] = {i: [] for i in _NESTED}
+        self.count: dict[int, int] = dict.fromkeys(_NESTED, 0)
+        self.built: dict[int, pa.Array | None] = dict.fromkeys(_NESTED)
+        #: tables carry each nested value as its position (int32) until :meth:`materialize`
+        self.deferred = deferred
+
+    def positions(self, i: int, values: Sequence[Any]) -> list[int | None]:
+        """Each value's position among the distinct values of field ``i``."""
+        if _all_none(values):  # absent in every event (addendum, often)
+            return [None] * len(values)
+        seen, pending = self.seen[i], self.pending[i]
+        # Per value, only C-level passes (copy out, look up); Python runs once per new text.
+        try:
+            raws: list[bytes | None] = list(map(bytes, values))
+        except TypeError:  # some events lack the field
+            raws = [None if v is None else bytes(v) for v in values]
+        decode = _nested_decoders()[i].decode
+        for raw in dict.fromkeys(raws):
+            if raw not in seen:
+                decoded = decode(raw)
+                if decoded is None:
+                    seen[raw] = None
+                else:
+                    seen[raw] = self.count[i]
+                    self.count[i] += 1
+                    pending.append(decoded)
+        return list(map(seen.__getitem__, raws))
+
+    def column(self, i: int, positions: list[int | None]) -> pa.Array:
+        """Field ``i`` of a chunk's rows, from their positions (the positions themselves when
+        deferred)."""
+        if self.deferred:
+            self._build_pending(i)
+            return pa.array(positions, pa.int32())
+        if _all_none(positions):
+            return pa.nulls(len(positions), arrow_type(EVENT_FIELDS[i], batch=True))
+        self._build_pending(i)
+        values = self.built[i]
+        assert values is not None
+        return values.take(pa.array(positions, pa.int32()))
+
+    def adopt(self, table: pa.Table) -> pa.Table:
+        """A table with nested values (the tolerant path's) -> one with positions: its values
+        are appended to the distinct ones (unchecked for repeats: that path is rare)."""
+        for i in _NESTED:
+            name = EVENT_FIELDS[i].name
+            at = table.schema.get_field_index(name)
+            if table.schema.field(at).type == pa.int32():
+                continue
+            self._build_pending(i)
+            values = table.column(at).combine_chunks()
+            built = self.built[i]
+            self.built[i] = values if built is None else pa.concat_arrays([built, values])
+            start = self.count[i]
+            self.count[i] += len(values)
+            positions = pa.array(range(start, start + len(values)), pa.int32())
+            table = table.set_column(at, pa.field(name, pa.int32()), positions)
+        return table
+
+    def materialize(self, table: pa.Table) -> pa.Table:
+        """Positions -> the nested values they stand for (after sorting, before writing)."""
+        for i in _NESTED:
+            f = EVENT_FIELDS[i]
+            at = table.schema.get_field_index(f.name)
+            if at < 0 or table.schema.field(at).type != pa.int32():
+                continue
+            typ = arrow_type(f, batch=True)
+            built = self.built[i]
+            positions = table.column(at).combine_chunks()
+            values = pa.nulls(len(positions), typ) if built is None else built.take(positions)
+            table = table.set_column(at, pa.field(f.name, typ), values)
+        return table
+
+    def _build_pending(self, i: int) -> None:
+        if self.pending[i]:
+            piece = _build(self.pending[i], EVENT_FIELDS[i])
+            self.pending[i] = []
+            built = self.built[i]
+            self.built[i] = piece if built is None else pa.concat_arrays([built, piece])
+
+
+class _FastChunk:
+    """Columns of a few thousand events from ordinary trail files, gathered file by file;
+    nested values go through :class:`NestedValues`."""
+
+    def __init__(self, nested: NestedValues) -> None:
+        self.columns: list[list[Any]] = [[] for _ in EVENT_FIELDS]
+        self.nested = nested
 
     @property
     def rows(self) -> int:
@@ -312,47 +409,24 @@ class _FastChunk:
                 return None  # an empty file is the tolerant path's to judge
             columns = list(zip(*map(msgspec.structs.astuple, recs), strict=True))
             for i in _NESTED:
-                columns[i] = self._positions(i, columns[i])
+                columns[i] = self.nested.positions(i, columns[i])
         except (msgspec.ValidationError, msgspec.DecodeError):
             return None
         for mine, theirs in zip(self.columns, columns, strict=True):
             mine.extend(theirs)
         return len(recs)
 
-    def _positions(self, i: int, values: Sequence[Any]) -> list[int | None]:
-        if _all_none(values):  # absent in every event (addendum, often)
-            return [None] * len(values)
-        seen, distinct = self.seen[i], self.distinct[i]
-        # Per value, only C-level passes (copy out, look up); Python runs once per new text.
-        try:
-            raws: list[bytes | None] = list(map(bytes, values))
-        except TypeError:  # some events lack the field
-            raws = [None if v is None else bytes(v) for v in values]
-        decode = _nested_decoders()[i].decode
-        for raw in dict.fromkeys(raws):
-            if raw not in seen:
-                decoded = decode(raw)
-                if decoded is None:
-                    seen[raw] = None
-                else:
-                    seen[raw] = len(distinct)
-                    distinct.append(decoded)
-        return list(map(seen.__getitem__, raws))
-
     def build(self) -> pa.Table:
         """Column by column: no per-event dicts are ever built."""
         arrays: list[pa.Array] = []
         for i, (values, f) in enumerate(zip(self.columns, EVENT_FIELDS, strict=True)):
-            if i in self.distinct:
-                if not self.distinct[i]:  # null in every event
-                    arrays.append(pa.nulls(self.rows, arrow_type(f, batch=True)))
-                    continue
-                spread = pa.array(values, pa.int32())
-                arrays.append(_build(self.distinct[i], f).take(spread))
+            if i in _NESTED:
+                arrays.append(self.nested.column(i, values))
             else:
                 arrays.append(_build(values, f))
         arrays.append(pa.nulls(self.rows, pa.string()))  # extra: the fast path has no unknowns
-        return pa.Table.from_arrays(arrays, schema=_BATCH_ROWS)
+        schema = _DEFERRED_ROWS if self.nested.deferred else _BATCH_ROWS
+        return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _struct_children(parents: list[Any], fields: tuple[Field, ...]) -> list[pa.Array]:
@@ -464,6 +538,11 @@ def _msgspec_struct(f: Field) -> type[msgspec.Struct]:
 _NESTED: tuple[int, ...] = tuple(
     i for i, f in enumerate(EVENT_FIELDS) if f.kind in (Kind.STRUCT, Kind.LIST)
 )
+_NESTED_NAMES = frozenset(EVENT_FIELDS[i].name for i in _NESTED)
+#: _BATCH_ROWS with each nested value as its position in a :class:`NestedValues`.
+_DEFERRED_ROWS = pa.schema(
+    [pa.field(f.name, pa.int32()) if f.name in _NESTED_NAMES else f for f in _BATCH_ROWS]
+)
 
 
 @cache
@@ -478,6 +557,12 @@ def _fast_decoder() -> msgspec.json.Decoder:
         "Fast_Doc", [("Records", list[event])], forbid_unknown_fields=True, gc=False
     )
     return msgspec.json.Decoder(doc)
+
+
+def warm_decoders() -> None:
+    """Build the fast path's decoders ahead of the first file (worker start-up)."""
+    _fast_decoder()
+    _nested_decoders()
 
 
 @cache

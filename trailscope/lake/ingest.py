@@ -22,7 +22,12 @@ from itertools import chain, islice
 
 import pyarrow as pa
 
-from trailscope.decode.normalize import ObjectOutcome, decode_batch
+from trailscope.decode.normalize import (
+    NestedValues,
+    ObjectOutcome,
+    decode_batch,
+    warm_decoders,
+)
 from trailscope.decode.schema import BATCH_SCHEMA
 from trailscope.errors import SourceReadError
 from trailscope.lake import writer
@@ -116,6 +121,11 @@ class Batch:
     context: list[SourceObject] = field(default_factory=list)
 
 
+def _warm_worker() -> None:
+    """A worker's first task, while the parent still lists: build the decoders."""
+    warm_decoders()
+
+
 def _worker_batch(batch: Batch) -> BatchOutput:
     return process_batch(_WORKER["source"], _WORKER["storage"], batch)  # type: ignore[arg-type]
 
@@ -129,7 +139,9 @@ def process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutput
         gc.enable()
 
 
-def _context_rows(source: Source, context: list[SourceObject]) -> pa.Table | None:
+def _context_rows(
+    source: Source, context: list[SourceObject], nested: NestedValues
+) -> pa.Table | None:
     """Rows of the context objects, to dedup against only (their own batch stores them).
     One that cannot be read or decoded is left out: the committing process's check against
     the lake still catches any copy it would have caught."""
@@ -139,7 +151,7 @@ def _context_rows(source: Source, context: list[SourceObject]) -> pa.Table | Non
             items.append((obj.key, source.read(obj)))
         except SourceReadError:
             continue
-    table = decode_batch(items).table if items else None
+    table = decode_batch(items, nested).table if items else None
     return table if table is not None and table.num_rows else None
 
 
@@ -147,7 +159,9 @@ def _process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutpu
     objects = batch.objects
     records: list[ObjectRecord] = []
     tables: list[pa.Table] = []
-    context = _context_rows(source, batch.context)
+    # Nested values travel as positions through the sort and are built per day's rows.
+    nested = NestedValues(deferred=True)
+    context = _context_rows(source, batch.context, nested)
     if context is not None:
         tables.append(context)
     bytes_read = 0
@@ -163,7 +177,7 @@ def _process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutpu
                 continue
             bytes_read += len(data)
             items.append((obj.key, data))
-        result = decode_batch(items)
+        result = decode_batch(items, nested)
         if result.table.num_rows:
             tables.append(result.table)
         outcomes = {o.key: o for o in result.outcomes}
@@ -176,10 +190,12 @@ def _process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutpu
                 records.append(_record_from_outcome(obj, outcomes[obj.key]))
     table = pa.concat_tables(tables) if tables else BATCH_SCHEMA.empty_table()
     reference = context.num_rows if context is not None else 0
-    days, duplicates = writer.sort_and_split(table, reference_rows=reference)
+    days, duplicates = writer.sort_and_split(
+        table, reference_rows=reference, materialize=nested.materialize
+    )
     parts, ids = [], []
     for partition, rows in days:
-        parts.append(writer.write_part(storage, partition, rows))
+        parts.append(writer.write_part(storage, partition, nested.materialize(rows)))
         ids.append(rows.column("eventid").combine_chunks())
     return BatchOutput(records, parts, ids, duplicates, bytes_read, [o.key for o in objects])
 
@@ -343,7 +359,42 @@ def run_ingest(
     delivery day D, the partitions before D-1 are done. The caller still settles every
     touched partition at the end (one touched again is simply settled again).
     """
+    try:
+        return _run_ingest(
+            source,
+            manifest,
+            state,
+            flt,
+            summary,
+            runner,
+            batch_bytes,
+            lanes,
+            progress,
+            objects,
+            settle,
+        )
+    finally:
+        close = getattr(runner, "close", None)  # workers started early, if nothing ran them
+        if close is not None:
+            close()
+
+
+def _run_ingest(
+    source: Source,
+    manifest: Manifest,
+    state: LakeState,
+    flt: ListFilter,
+    summary: IngestSummary,
+    runner: BatchRunner,
+    batch_bytes: int,
+    lanes: int,
+    progress: ProgressFn | None,
+    objects: Iterable[SourceObject] | None,
+    settle: Callable[[set[str]], None] | None,
+) -> set[str]:
     started = time.monotonic()
+    start = getattr(runner, "start", None)  # a runner that can start its workers early
+    planned_bytes = 0
     planned: list[SourceObject] = []
     skipped: list[ObjectRecord] = []
     digests: list[tuple[SourceObject, ObjectRecord]] = []
@@ -353,6 +404,10 @@ def run_ingest(
             summary.already_ingested += 1
         elif obj.info.kind in _DECODED_KINDS:
             planned.append(obj)
+            planned_bytes += obj.size
+            if start is not None and planned_bytes > 2 * batch_bytes:
+                start(source, manifest.storage)  # enough for workers: let them import now
+                start = None
         else:
             skipped.append(_record(obj, "skipped", reason=f"{obj.info.kind} object"))
             if obj.info.kind is ObjectKind.DIGEST:
@@ -420,7 +475,7 @@ def _keep_digest_signatures(
         list(pool.map(fetch, digests[1:]))
 
 
-def process_pool(workers: int) -> BatchRunner:
+class PoolRunner:
     """Batches in ``workers`` processes, each kept busy with at most one batch queued
     (bounded memory).
 
@@ -429,34 +484,60 @@ def process_pool(workers: int) -> BatchRunner:
     same whatever the number of workers or the batch size.
 
     A run of one batch (an incremental run, often) is decoded in this process: starting
-    workers (about 0.4 s of imports each) would cost more than the batch, for no parallelism.
+    workers (about 0.3 s of imports each) would cost more than the batch, for no parallelism.
+    Once listing has found enough for several batches, :meth:`start` launches the workers, so
+    their imports overlap the rest of the listing instead of following it.
     """
-    if workers <= 1:
-        return run_serial
 
-    def run(source: Source, storage: Storage, batches: Iterator[Batch]) -> Iterator[BatchOutput]:
-        batches = iter(batches)
-        first = list(islice(batches, 2))
-        if len(first) < 2:
-            yield from run_serial(source, storage, iter(first))
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def start(self, source: Source, storage: Storage) -> None:
+        """Launch the workers now; each imports the decoder while this process lists on."""
+        if self._pool is not None:
             return
-        batches = chain(first, batches)
         ctx = multiprocessing.get_context("spawn")  # fork after pyarrow threads start is unsafe
-        with ProcessPoolExecutor(
-            max_workers=workers,
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers,
             mp_context=ctx,
             initializer=_init_worker,
             initargs=(source, storage),
-        ) as pool:
+        )
+        for _ in range(self.workers):  # one task each: the pool spawns a process per task
+            self._pool.submit(_warm_worker)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def __call__(
+        self, source: Source, storage: Storage, batches: Iterator[Batch]
+    ) -> Iterator[BatchOutput]:
+        batches = iter(batches)
+        first = list(islice(batches, 2))
+        if len(first) < 2 and self._pool is None:
+            yield from run_serial(source, storage, iter(first))
+            return
+        self.start(source, storage)
+        pool = self._pool
+        assert pool is not None
+        try:
             pending: deque[Future[BatchOutput]] = deque()
-            for batch in batches:
+            for batch in chain(first, batches):
                 pending.append(pool.submit(_worker_batch, batch))
-                if len(pending) >= workers * 2:
+                if len(pending) >= self.workers * 2:
                     yield pending.popleft().result()
             while pending:
                 yield pending.popleft().result()
+        finally:
+            self.close()
 
-    return run
+
+def process_pool(workers: int) -> BatchRunner:
+    """The default runner: :class:`PoolRunner`, or this process alone for one worker."""
+    return PoolRunner(workers) if workers > 1 else run_serial
 
 
 def default_workers() -> int:

@@ -162,7 +162,9 @@ def _ranks(column: pa.ChunkedArray) -> pa.Array:
 
 
 def sort_and_split(
-    table: pa.Table, reference_rows: int = 0
+    table: pa.Table,
+    reference_rows: int = 0,
+    materialize: Callable[[pa.Table], pa.Table] | None = None,
 ) -> tuple[list[tuple[str, pa.Table]], int]:
     """Sort by event time (which also orders dates), drop re-delivered copies, and cut at UTC
     day boundaries; returns the days' rows and how many copies were dropped.
@@ -173,12 +175,13 @@ def sort_and_split(
     only rows equal in every column but the source key are copies, and the sort being stable,
     the copy kept is the first in ``table``. The first ``reference_rows`` rows are only
     compared against: their copies are dropped, and they are left out (another batch stores
-    them).
+    them). ``materialize`` turns rows whose nested values travel as positions (see
+    ``NestedValues``) into full rows, for comparing candidate copies.
     """
     if table.num_rows == 0:
         return [], 0
     order = pc.sort_indices(table, sort_keys=SORT_KEYS)
-    copies = _copies(table, order, reference_rows)
+    copies = _copies(table, order, reference_rows, materialize)
     dropped = sum(1 for _, original in copies if original >= reference_rows)
     keep = pc.greater_equal(order, reference_rows) if reference_rows else None
     if copies:
@@ -208,7 +211,12 @@ def sort_and_split(
     return out, dropped
 
 
-def _copies(table: pa.Table, order: pa.Array, reference_rows: int) -> list[tuple[int, int]]:
+def _copies(
+    table: pa.Table,
+    order: pa.Array,
+    reference_rows: int,
+    materialize: Callable[[pa.Table], pa.Table] | None = None,
+) -> list[tuple[int, int]]:
     """(position in ``order``, row in ``table``) of each row that repeats an earlier row of
     its run of equal (time, id)."""
     n = len(order)
@@ -235,6 +243,8 @@ def _copies(table: pa.Table, order: pa.Array, reference_rows: int) -> list[tuple
     # One-row slices, not take(): take would first concatenate every column of the batch
     # (unifying the decode chunks' dictionaries) to pick a few dozen rows.
     picked = pa.concat_tables([table.slice(i, 1) for i in originals])
+    if materialize is not None:
+        picked = materialize(picked)
     prints = iter(zip(originals, row_fingerprints(picked), strict=True))
     copies = []
     for run in runs:
