@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from trailfiles import trail_event_files
 
-from trailscope.decode import decode_object
+from trailscope.decode import decode_object, normalize
 from trailscope.decode.normalize import NestedValues, decode_batch, parse_event_time
 from trailscope.decode.schema import BATCH_SCHEMA, FILE_SCHEMA
 from trailscope.synth import synth_trail
@@ -122,6 +122,20 @@ def test_calls_sharing_deferred_nested_values_give_the_same_rows_once_materializ
     assert rows.to_pylist() == expected.take(order).to_pylist()
     names = [u and u["username"] for u in rows.column("useridentity").to_pylist()]
     assert names.count("only-in-the-pretty-file") == 1
+
+
+def test_nested_texts_that_share_a_crc_still_get_their_own_values(
+    synth_files: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Distinct nested texts are told apart by CRC-32 and then compared byte for byte; a
+    # collision must switch the field to keying by text, never give a row another's value.
+    items = [(str(p), p.read_bytes()) for p in synth_files[:30]]
+    expected = decode_batch(items).table
+    monkeypatch.setattr(normalize, "crc32", lambda raw: len(bytes(raw)) % 3)
+    nested = NestedValues()
+    collided = decode_batch(items, nested).table
+    assert sorted(nested.by_text) == sorted(i for i in normalize._NESTED if nested.count[i])
+    assert collided.to_pylist() == expected.to_pylist()
 
 
 def test_a_nested_value_the_fast_path_cannot_store_sends_only_its_file_to_the_tolerant_path(
