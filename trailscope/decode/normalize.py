@@ -302,7 +302,9 @@ class NestedValues:
     occurrence. Kept for a whole worker batch rather than one chunk, a value is built once
     instead of once in each of the chunks it appears in (on the 1M trail, a batch has half as
     many distinct identities as its chunks together, and a quarter as many resources and TLS
-    details).
+    details). ``deferred``: chunks hold only the positions, which the sort moves as plain
+    integers; :meth:`materialize` puts the values in place once, just before writing (a
+    struct of 26 fields costs about 0.6 µs per row to copy).
     """
 
     def __init__(self, *, deferred: bool = False) -> None:
