@@ -374,7 +374,6 @@ class NestedValues:
         """Field ``i`` of a chunk's rows, from their positions (the positions themselves when
         deferred)."""
         if self.deferred:
-            self._build_pending(i)
             return pa.array(positions, pa.int32())
         if _all_none(positions):
             return pa.nulls(len(positions), arrow_type(EVENT_FIELDS[i], batch=True))
@@ -409,6 +408,7 @@ class NestedValues:
             if at < 0 or table.schema.field(at).type != pa.int32():
                 continue
             typ = arrow_type(f, batch=True)
+            self._build_pending(i)
             built = self.built[i]
             positions = table.column(at).combine_chunks()
             values = pa.nulls(len(positions), typ) if built is None else built.take(positions)

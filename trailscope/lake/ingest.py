@@ -121,11 +121,6 @@ class Batch:
     context: list[SourceObject] = field(default_factory=list)
 
 
-def _warm_worker() -> None:
-    """A worker's first task, while the parent still lists: build the decoders."""
-    warm_decoders()
-
-
 def _worker_batch(batch: Batch) -> BatchOutput:
     return process_batch(_WORKER["source"], _WORKER["storage"], batch)  # type: ignore[arg-type]
 
@@ -359,39 +354,6 @@ def run_ingest(
     delivery day D, the partitions before D-1 are done. The caller still settles every
     touched partition at the end (one touched again is simply settled again).
     """
-    try:
-        return _run_ingest(
-            source,
-            manifest,
-            state,
-            flt,
-            summary,
-            runner,
-            batch_bytes,
-            lanes,
-            progress,
-            objects,
-            settle,
-        )
-    finally:
-        close = getattr(runner, "close", None)  # workers started early, if nothing ran them
-        if close is not None:
-            close()
-
-
-def _run_ingest(
-    source: Source,
-    manifest: Manifest,
-    state: LakeState,
-    flt: ListFilter,
-    summary: IngestSummary,
-    runner: BatchRunner,
-    batch_bytes: int,
-    lanes: int,
-    progress: ProgressFn | None,
-    objects: Iterable[SourceObject] | None,
-    settle: Callable[[set[str]], None] | None,
-) -> set[str]:
     started = time.monotonic()
     start = getattr(runner, "start", None)  # a runner that can start its workers early
     planned_bytes = 0
@@ -505,9 +467,10 @@ class PoolRunner:
             initargs=(source, storage),
         )
         for _ in range(self.workers):  # one task each: the pool spawns a process per task
-            self._pool.submit(_warm_worker)
+            self._pool.submit(warm_decoders)  # while this process still lists
 
     def close(self) -> None:
+        """Shut the workers down (also those started for a run that then failed)."""
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None

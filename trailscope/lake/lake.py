@@ -26,6 +26,7 @@ from trailscope.lake.ingest import (
     DEFAULT_BATCH_BYTES,
     BatchRunner,
     IngestSummary,
+    PoolRunner,
     ProgressFn,
     default_workers,
     process_pool,
@@ -338,19 +339,24 @@ class Lake:
                 compacted.update(compaction.compact_each(self.manifest, state, partitions))
 
             lanes = workers or default_workers()
-            touched = run_ingest(
-                src,
-                self.manifest,
-                state,
-                flt,
-                summary,
-                runner=runner or process_pool(lanes),
-                batch_bytes=batch_bytes,
-                lanes=1 if runner else lanes,
-                progress=progress,
-                objects=objects,
-                settle=settle if compact else None,
-            )
+            pool = None if runner else process_pool(lanes)
+            try:
+                touched = run_ingest(
+                    src,
+                    self.manifest,
+                    state,
+                    flt,
+                    summary,
+                    runner=runner or pool,
+                    batch_bytes=batch_bytes,
+                    lanes=1 if runner else lanes,
+                    progress=progress,
+                    objects=objects,
+                    settle=settle if compact else None,
+                )
+            finally:
+                if isinstance(pool, PoolRunner):
+                    pool.close()  # workers started early for a run that failed before them
             if compact and touched:
                 settle(touched)
             summary.compacted_partitions = len(compacted)
