@@ -506,6 +506,44 @@ def test_compaction_rewrites_every_value_as_it_was(trail, tmp_path: Path) -> Non
     assert _rows_by_id(tmp_path / "after") == _rows_by_id(tmp_path / "before")
 
 
+def test_compaction_merges_partitions_side_by_side_with_the_same_result(
+    trail, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``parallel``, two partitions' merges run at the same time (each waits at a barrier
+    for the other, which a one-at-a-time compaction would never reach), and the lake ends the
+    same as with one merge at a time."""
+    import shutil
+    import threading
+
+    from trailscope.lake import compact as compact_mod
+
+    root, _ = trail
+    Lake(tmp_path / "before").ingest(str(root), workers=1, batch_bytes=24 * 1024, compact=False)
+    for name in ("serial", "parallel"):
+        shutil.copytree(tmp_path / "before", tmp_path / name)
+    serial = Lake(tmp_path / "serial")
+    changed = serial.compact(full=True)
+    assert changed >= 2
+
+    merge_parts = compact_mod.merge_parts
+    both_merging = threading.Barrier(2, timeout=30)
+    merged: list[str] = []
+
+    def meeting(storage, item):  # type: ignore[no-untyped-def]
+        if len(merged) < 2:
+            merged.append(item.partition)
+            both_merging.wait()
+        return merge_parts(storage, item)
+
+    monkeypatch.setattr(compact_mod, "merge_parts", meeting)
+    parallel = Lake(tmp_path / "parallel")
+    state = parallel.manifest.load()
+    assert len(compact_mod.compact_each(parallel.manifest, state, full=True, parallel=2)) == changed
+    assert len(set(merged)) == 2
+    assert parallel.info().files == serial.info().files
+    assert _rows_by_id(tmp_path / "parallel") == _rows_by_id(tmp_path / "serial")
+
+
 def test_bad_input_is_quarantined_with_reasons_and_nothing_else_is_lost(tmp_path: Path) -> None:
     src = tmp_path / "src"
     base = src / "AWSLogs/111122223333/CloudTrail/us-east-1/2024/07/01"

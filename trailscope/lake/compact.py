@@ -9,7 +9,9 @@ one row group whatever the partition's size.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -162,9 +164,10 @@ def compact(
     partitions: set[str] | None = None,
     *,
     full: bool = False,
+    parallel: int = 1,
 ) -> int:
     """Merge per plan, one commit per partition; returns how many partitions changed."""
-    return len(compact_each(manifest, state, partitions, full=full))
+    return len(compact_each(manifest, state, partitions, full=full, parallel=parallel))
 
 
 def compact_each(
@@ -173,30 +176,64 @@ def compact_each(
     partitions: set[str] | None = None,
     *,
     full: bool = False,
+    parallel: int = 1,
 ) -> set[str]:
-    """Like :func:`compact`; returns the partitions that changed."""
+    """Like :func:`compact`; returns the partitions that changed.
+
+    ``parallel``: partitions merged at once, each in a thread (pyarrow reads, sorts and
+    writes without the GIL). Only where nothing else needs the cores and memory: ingest
+    compacts one partition at a time while its workers run (two merges at once saved 0.3 s
+    on 1M events but held two merges' row groups in memory beside the workers, +450 MB at 3M
+    events), and with ``parallel`` when they have finished.
+    """
+    storage = manifest.storage
     changed = set()
-    # One partition at a time: merging two at once saved 0.3 s on 1M events but held two
-    # merges' row groups and writers in memory (+450 MB at 3M events).
-    for item in plan(state, partitions, full=full):
-        if _commit_merge(manifest, state, item):
-            changed.add(item.partition)
-        # Give the merge's buffers back: ingest compacts while its workers run, and the
-        # allocator would otherwise keep the largest merge's memory for the rest of the run.
-        pa.default_memory_pool().release_unused()
+    items = plan(state, partitions, full=full)
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        # At most ``parallel`` merges staged ahead of the commits, which stay in plan order
+        # in this thread (the manifest takes one commit at a time).
+        staging: deque[tuple[CompactionPlan, Future[list[writer.StagedPart] | None]]] = deque()
+        for item in items:
+            staging.append((item, pool.submit(_stage_merge, storage, item)))
+            if len(staging) >= parallel:
+                _commit_next(manifest, state, staging, changed)
+        while staging:
+            _commit_next(manifest, state, staging, changed)
     return changed
 
 
-def _commit_merge(manifest: Manifest, state: LakeState, item: CompactionPlan) -> int:
-    """Merge one partition's chosen parts and commit the result; 1 if the partition changed."""
-    storage = manifest.storage
+def _commit_next(
+    manifest: Manifest,
+    state: LakeState,
+    staging: deque[tuple[CompactionPlan, Future[list[writer.StagedPart] | None]]],
+    changed: set[str],
+) -> None:
+    item, future = staging.popleft()
+    staged = future.result()
+    if staged is not None and _commit_merge(manifest, state, item, staged):
+        changed.add(item.partition)
+    # Give the merge's buffers back: ingest compacts while its workers run, and the
+    # allocator would otherwise keep the largest merge's memory for the rest of the run.
+    pa.default_memory_pool().release_unused()
+
+
+def _stage_merge(storage: Storage, item: CompactionPlan) -> list[writer.StagedPart] | None:
+    """One partition's chosen parts merged into staged files; None if they are gone."""
     try:
         staged = merge_parts(storage, item)
     except OSError:
         if storage.is_local:
             raise
-        return 0  # another writer compacted this partition meanwhile; it is in good hands
+        return None  # another writer compacted this partition meanwhile; it is in good hands
     storage.fsync_tree([p.tmp_path for p in staged])
+    return staged
+
+
+def _commit_merge(
+    manifest: Manifest, state: LakeState, item: CompactionPlan, staged: list[writer.StagedPart]
+) -> int:
+    """Commit one partition's merged parts; 1 if the partition changed."""
+    storage = manifest.storage
     commit = new_commit(
         "compact",
         add=[PartRecord(p.path, p.partition, p.rows, p.bytes) for p in staged],

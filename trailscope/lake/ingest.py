@@ -351,8 +351,9 @@ def run_ingest(
     ``settle`` (compaction) is called with partitions the rest of the run is unlikely to
     touch, while the workers go on with later batches: batches follow delivery days, and a
     file holds events of its delivery day and the day before, so once the commits reach
-    delivery day D, the partitions before D-1 are done. The caller still settles every
-    touched partition at the end (one touched again is simply settled again).
+    delivery day D, the partitions before D-1 are done (they are settled once the next batch
+    is committed). The caller still settles every touched partition at the end (one touched
+    again is simply settled again).
     """
     started = time.monotonic()
     start = getattr(runner, "start", None)  # a runner that can start its workers early
@@ -387,15 +388,20 @@ def run_ingest(
     if progress:
         progress(0, total, 0)
     settled: set[str] = set()
+    ready: set[str] = set()
     for output in runner(source, manifest.storage, plan_batches(planned, batch_bytes, lanes)):
         _account(summary, output, commit_batch(manifest, state, index, output))
         touched.update(p.partition for p in output.parts if p.rows)
+        if settle is not None and ready:
+            # Settled one batch late, while the workers go on with later batches: the last
+            # batch's settled days are then left to the caller's final settle, which can
+            # merge several partitions at once (here they would be merged one by one after
+            # the workers had finished).
+            settle(ready)
+            index.forget(ready)  # their parts were replaced
+            settled |= ready
         if settle is not None:
             ready = _settled_partitions(output, touched - settled)
-            if ready:
-                settle(ready)
-                index.forget(ready)  # their parts were replaced
-                settled |= ready
         done += len(output.objects)
         if progress:
             progress(done, total, summary.events_added)

@@ -358,7 +358,10 @@ class Lake:
                 if isinstance(pool, PoolRunner):
                     pool.close()  # workers started early for a run that failed before them
             if compact and touched:
-                settle(touched)
+                # The workers have exited: the last days' merges may share the cores now.
+                compacted.update(
+                    compaction.compact_each(self.manifest, state, touched, parallel=lanes)
+                )
             summary.compacted_partitions = len(compacted)
         return summary
 
@@ -368,7 +371,7 @@ class Lake:
         with self.writer_lock("compact"):
             state = self.manifest.load()
             self._recover(state)
-            return compaction.compact(self.manifest, state, full=full)
+            return compaction.compact(self.manifest, state, full=full, parallel=default_workers())
 
     def _recover(self, state: LakeState) -> None:
         """Finish what a crashed writer left, including the Athena manifests of its last
