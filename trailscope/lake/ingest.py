@@ -396,15 +396,15 @@ def run_ingest(
     for output in runner(source, manifest.storage, plan_batches(planned, batch_bytes, lanes)):
         _account(summary, output, commit_batch(manifest, state, index, output))
         touched.update(p.partition for p in output.parts if p.rows)
-        if settle is not None and ready:
-            # Settled one batch late, while the workers go on with later batches: the last
-            # batch's settled days are then left to the caller's final settle, which can
-            # merge several partitions at once (here they would be merged one by one after
-            # the workers had finished).
-            settle(ready)
-            index.forget(ready)  # their parts were replaced
-            settled |= ready
         if settle is not None:
+            if ready:
+                # Settled one batch late, while the workers go on with later batches: the
+                # last batch's settled days are then left to the caller's final settle, which
+                # can merge several partitions at once (here they would be merged one by one
+                # after the workers had finished).
+                settle(ready)
+                index.forget(ready)  # their parts were replaced
+                settled |= ready
             ready = _settled_partitions(output, touched - settled)
         done += len(output.objects)
         if progress:

@@ -335,8 +335,10 @@ class Lake:
             self._recover(state)
             compacted: set[str] = set()
 
-            def settle(partitions: set[str]) -> None:
-                compacted.update(compaction.compact_each(self.manifest, state, partitions))
+            def settle(partitions: set[str], parallel: int = 1) -> None:
+                compacted.update(
+                    compaction.compact_each(self.manifest, state, partitions, parallel=parallel)
+                )
 
             lanes = workers or default_workers()
             pool = None if runner else process_pool(lanes)
@@ -358,10 +360,7 @@ class Lake:
                 if isinstance(pool, PoolRunner):
                     pool.close()  # workers started early for a run that failed before them
             if compact and touched:
-                # The workers have exited: the last days' merges may share the cores now.
-                compacted.update(
-                    compaction.compact_each(self.manifest, state, touched, parallel=lanes)
-                )
+                settle(touched, parallel=lanes)  # the workers have exited: share the cores
             summary.compacted_partitions = len(compacted)
         return summary
 
