@@ -700,3 +700,44 @@ def test_sorting_drops_copies_and_leaves_reference_rows_out() -> None:
     assert sort_and_split(table.slice(0, 3), reference_rows=3) == ([], 0)
     alone, none = sort_and_split(table.slice(3, 1))
     assert [rows.column("eventid").to_pylist() for _, rows in alone] == [["a"]] and none == 0
+
+
+def test_copies_are_judged_by_content_when_their_stored_text_differs() -> None:
+    """Rows stored alike are copies at once; rows whose JSON differs only in key order are
+    still copies (the full comparison), and a changed value is not."""
+    from datetime import UTC, datetime
+
+    import pyarrow as pa
+
+    from trailscope.lake.writer import sort_and_split
+
+    t = datetime(2024, 7, 1, 5, tzinfo=UTC)
+    table = pa.table(
+        {
+            "eventid": ["same", "same", "order", "order", "value", "value", "mixed", "mixed"],
+            "requestparameters": [
+                '{"a":1,"b":[2]}',
+                '{"a":1,"b":[2]}',
+                '{"a":1,"b":2}',
+                '{"b":2,"a":1}',
+                '{"a":1}',
+                '{"a":2}',
+                '{"a":1}',
+                '{"a":1}',
+            ],
+            "eventtime_ts": [t] * 8,
+            "sourcekey": ["k1", "k2"] * 4,
+        }
+    )
+    days, dropped = sort_and_split(table)
+    kept = days[0][1]
+    assert dropped == 3
+    pairs = zip(kept["eventid"].to_pylist(), kept["requestparameters"].to_pylist(), strict=True)
+    assert sorted(pairs) == [
+        ("mixed", '{"a":1}'),
+        ("order", '{"a":1,"b":2}'),
+        ("same", '{"a":1,"b":[2]}'),
+        ("value", '{"a":1}'),
+        ("value", '{"a":2}'),
+    ]
+    assert kept["sourcekey"].to_pylist().count("k1") == 4

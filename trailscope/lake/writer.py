@@ -243,19 +243,71 @@ def _copies(
     # One-row slices, not take(): take would first concatenate every column of the batch
     # (unifying the decode chunks' dictionaries) to pick a few dozen rows.
     picked = pa.concat_tables([table.slice(i, 1) for i in originals])
-    if materialize is not None:
-        picked = materialize(picked)
-    prints = iter(zip(originals, row_fingerprints(picked), strict=True))
+    alike = _runs_stored_alike(picked, runs)
     copies = []
-    for run in runs:
+    unsure: list[int] = []  # rows of ``picked`` in runs that need the full comparison
+    at = 0
+    for run, same in zip(runs, alike, strict=True):
+        if same:  # every later row is stored exactly as the first: all copies
+            copies.extend((p, originals[at + j]) for j, p in enumerate(run) if j)
+        else:
+            unsure.extend(range(at, at + len(run)))
+        at += len(run)
+    if not unsure:
+        return copies
+    rows = picked.take(unsure)
+    if materialize is not None:
+        rows = materialize(rows)
+    prints = iter(zip(unsure, row_fingerprints(rows), strict=True))
+    for run, same in zip(runs, alike, strict=True):
+        if same:
+            continue
         seen: set[bytes] = set()
         for position in run:
-            original, fingerprint = next(prints)
+            row, fingerprint = next(prints)
             if fingerprint in seen:
-                copies.append((position, original))
+                copies.append((position, originals[row]))
             else:
                 seen.add(fingerprint)
     return copies
+
+
+def _runs_stored_alike(picked: pa.Table, runs: list[list[int]]) -> list[bool]:
+    """For each run (consecutive rows of ``picked``), whether every later row holds exactly
+    the values of its first row in every column but the source key.
+
+    Values equal as stored are equal in content, so such rows are copies without building
+    their fingerprints in Python (about 0.2 ms a row: a tenth of a worker's sort and split).
+    A run where some row differs as stored (JSON with its keys in another order, a nested
+    value that is not the same text) goes to the full comparison; so does a column that
+    cannot be compared here."""
+    firsts: list[int] = []
+    laters: list[int] = []
+    owners: list[int] = []
+    at = 0
+    for k, run in enumerate(runs):
+        for j in range(1, len(run)):
+            firsts.append(at)
+            laters.append(at + j)
+            owners.append(k)
+        at += len(run)
+    rows = picked.drop_columns([SOURCEKEY]).combine_chunks()
+    left, right = rows.take(firsts), rows.take(laters)
+    same = pa.array([True] * len(firsts))
+    for a, b in zip(left.columns, right.columns, strict=True):
+        if pa.types.is_dictionary(a.type):
+            a, b = a.cast(a.type.value_type), b.cast(b.type.value_type)
+        if pa.types.is_nested(a.type):
+            same = pa.array([False] * len(firsts))
+            break
+        equal = pc.fill_null(pc.equal(a, b), False)
+        both_null = pc.and_(pc.is_null(a), pc.is_null(b))
+        same = pc.and_(same, pc.or_(equal, both_null))
+    alike = [True] * len(runs)
+    for owner, ok in zip(owners, same.to_pylist(), strict=True):
+        if not ok:
+            alike[owner] = False
+    return alike
 
 
 def _fingerprint(row: dict) -> bytes:
