@@ -165,3 +165,31 @@ def test_batches_carry_the_batch_schema_and_cast_losslessly_to_the_stored_one(
     assert result.table.schema == BATCH_SCHEMA
     stored = result.table.cast(FILE_SCHEMA)
     assert stored.to_pylist() == result.table.to_pylist()
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        ["2024-07-01T10:00:00Z", "2024-07-01 10:00:01Z", "2024-12-31T23:59:59Z"],
+        ["2024-07-01T10:00:00Z", "2024-07-01T10:05Z", "2024-07-01T10:00:00.250Z"],
+        ["2024-07-01T10:00:00Z", "2024-02-30T10:00:00Z", "2024-07-01T10:00:00+02:00"],
+    ],
+)
+def test_event_times_read_in_bulk_agree_with_the_one_by_one_reading(times: list[str]) -> None:
+    # Arrow's ISO cast (the bulk reading) accepts forms the one-by-one reading refuses, such
+    # as minutes without seconds: those must still be quarantined.
+    events = [{"eventTime": t, "eventID": f"e{i}", "eventName": "X"} for i, t in enumerate(times)]
+    text = json.dumps({"Records": events}, separators=(",", ":")).encode()
+    result = decode_object("k.json", text)
+    expected = {t: parse_event_time(t) for t in times}
+    got = dict(
+        zip(
+            result.table.column("eventtime").to_pylist(),
+            result.table.column("eventtime_ts").to_pylist(),
+            strict=True,
+        )
+    )
+    assert got == {t: v for t, v in expected.items() if v is not None}
+    assert result.outcomes[0].quarantined == [
+        (i, f"unparseable eventTime {t!r}") for i, t in enumerate(times) if expected[t] is None
+    ]
