@@ -50,9 +50,9 @@ from trailscope.decode.schema import (
 #: CloudTrail's own limit is far below this; anything larger is not an event we can store sanely.
 MAX_EVENT_BYTES = 16 * 1024 * 1024
 _NULL_RAW = msgspec.Raw(b"null")
-#: What the fast decoder gives for an absent free-form or nested field: empty raw text instead
-#: of None, so a column of them is all raw texts, hashed and compared in C-level passes
-#: without a Python-level test for None per value (about 2 % of a worker).
+#: What the fast decoder gives for an absent nested field: empty raw text instead of None, so
+#: a column of them is all raw texts, hashed and compared in C-level passes without a
+#: Python-level test for None per value (about 2 % of a worker).
 _ABSENT = msgspec.Raw(b"")
 _ABSENT_CRC = crc32(_ABSENT)
 #: Records converted to Arrow at a time: column-wise passes over more than a few thousand

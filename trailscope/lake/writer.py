@@ -277,7 +277,7 @@ def _runs_stored_alike(picked: pa.Table, runs: list[list[int]]) -> list[bool]:
     the values of its first row in every column but the source key.
 
     Values equal as stored are equal in content, so such rows are copies without building
-    their fingerprints in Python (about 0.2 ms a row: a tenth of a worker's sort and split).
+    their fingerprints in Python (about 0.2 ms a row: 4 % of a worker's CPU on the 1M trail).
     A run where some row differs as stored (JSON with its keys in another order, a nested
     value that is not the same text) goes to the full comparison; so does a column that
     cannot be compared here."""
