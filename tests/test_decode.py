@@ -193,3 +193,55 @@ def test_event_times_read_in_bulk_agree_with_the_one_by_one_reading(times: list[
     assert result.outcomes[0].quarantined == [
         (i, f"unparseable eventTime {t!r}") for i, t in enumerate(times) if expected[t] is None
     ]
+
+
+def _compact(doc: dict) -> bytes:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize(
+    "field",
+    ['"eventName":"X\xff"', '"requestParameters":{"a":"\xc3("}', '"userIdentity":{"type":"\xff"}'],
+    ids=["string", "free-form JSON", "nested"],
+)
+def test_a_file_that_is_not_utf8_is_quarantined_and_the_batch_goes_on(
+    synth_files: list[Path], field: str
+) -> None:
+    # msgspec reports bad UTF-8 in a string as UnicodeDecodeError, and leaves it unchecked in
+    # raw JSON texts: either used to end the whole run.
+    event = '{"eventVersion":"1.08","eventTime":"2024-07-01T10:00:00Z","eventID":"e1",' + field
+    bad = ('{"Records":[' + event + "}]}").encode("latin-1")
+    accented = _compact(
+        {"Records": [{"eventTime": "2024-07-01T10:00:00Z", "requestParameters": {"a": "café"}}]}
+    )
+    good = [(str(p), p.read_bytes()) for p in synth_files[:3]]
+    expected = decode_batch(good).table.num_rows
+    result = decode_batch([good[0], ("bad", bad), good[1], ("accented", accented), good[2]])
+    outcomes = {o.key: o for o in result.outcomes}
+    assert outcomes["bad"].quarantined == [
+        (None, "not JSON: str is not valid UTF-8: surrogates not allowed: line 1 column 1 (char 0)")
+    ]
+    assert outcomes["accented"].fast_path and outcomes["accented"].events == 1
+    assert result.table.num_rows == expected + 1
+    assert '{"a":"café"}' in result.table.column("requestparameters").to_pylist()
+
+
+def test_free_form_json_is_stored_as_its_text_null_and_absent_as_null() -> None:
+    events = [
+        {"eventTime": "2024-07-01T10:00:00Z", "requestParameters": {"b": [1, 2]}},
+        {"eventTime": "2024-07-01T10:00:01Z", "requestParameters": None},
+        {"eventTime": "2024-07-01T10:00:02Z"},
+        {"eventTime": "2024-07-01T10:00:03Z", "requestParameters": 'a "quoted" string'},
+        {"eventTime": "2024-07-01T10:00:04Z", "requestParameters": []},
+    ]
+    result = decode_object("k.json", _compact({"Records": events}))
+    assert result.outcomes[0].fast_path
+    assert result.table.column("requestparameters").to_pylist() == [
+        '{"b":[1,2]}',
+        None,
+        None,
+        'a "quoted" string',
+        "[]",
+    ]
+    result.table.validate(full=True)
+
