@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 from trailfiles import trail_event_files
 
-from trailscope.decode import decode_object, normalize
+from trailscope.decode import decode_object, normalize, records
 from trailscope.decode.normalize import NestedValues, decode_batch, parse_event_time
 from trailscope.decode.schema import BATCH_SCHEMA, FILE_SCHEMA
 from trailscope.synth import synth_trail
@@ -245,3 +245,39 @@ def test_free_form_json_is_stored_as_its_text_null_and_absent_as_null() -> None:
     ]
     result.table.validate(full=True)
 
+
+def _gz(text: bytes) -> bytes:
+    return gzip.compress(text, mtime=0)
+
+
+def test_gzip_objects_of_several_members_are_read_whole(synth_files: list[Path]) -> None:
+    # One-call gunzip (libdeflate) reads only a first member: an object whose trailer is not
+    # its first member's must be read by the streaming reader, every member of it.
+    first, second = (gzip.decompress(p.read_bytes()) for p in synth_files[:2])
+    two = decode_object("two.json.gz", _gz(first + b"\n") + _gz(second))  # NDJSON, 2 members
+    one = decode_object("one.json.gz", _gz(first + b"\n"))
+    both = decode_batch([("a", _gz(first)), ("b", _gz(second))])
+    assert two.outcomes[0].quarantined == [] and one.outcomes[0].quarantined == []
+    assert two.table.num_rows == both.table.num_rows > one.table.num_rows
+    assert records.gunzip_if_needed(_gz(first) + _gz(second)) == first + second
+    assert records.gunzip_if_needed(_gz(first)) == first
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (lambda z: z[:-20], "damaged gzip: Compressed file ended before the end-of-stream marker"),
+        (lambda z: z[:-8] + b"\0\0\0\0" + z[-4:], "damaged gzip: CRC check failed"),
+        (lambda z: z[:-4] + b"\xff\xff\xff\x7f", "damaged gzip: Incorrect length of data produced"),
+        (lambda z: z + b"junk", "damaged gzip: Compressed file ended before the end-of-stream"),
+    ],
+    ids=["truncated", "bad CRC", "size beyond any deflate ratio", "trailing bytes"],
+)
+def test_damaged_gzip_is_quarantined_with_the_damage_named(
+    synth_files: list[Path], damage: object, reason: str
+) -> None:
+    data = damage(synth_files[0].read_bytes())  # type: ignore[operator]
+    result = decode_object("bad.json.gz", data)
+    [(position, got)] = result.outcomes[0].quarantined
+    assert position is None and got.startswith(reason)
+    assert result.table.num_rows == 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import deflate
 import orjson
 from zlib_ng import gzip_ng
 
@@ -39,14 +40,46 @@ class Unwrapped:
     rejects: list[tuple[int, str]] = field(default_factory=list)
 
 
-def gunzip_if_needed(data: bytes) -> bytes:
+#: Deflate cannot expand data more than about 1032 times; a larger size in a gzip trailer is
+#: damage, and must not size a buffer.
+_MAX_DEFLATE_RATIO = 1032
+
+
+def gunzip_if_needed(data: bytes) -> bytes | bytearray:
     """Decompress gzip (detected by magic number, not by file name)."""
     if not data.startswith(GZIP_MAGIC):
         return data
+    whole = _gunzip_one_member(data)
+    if whole is not None:
+        return whole
     try:
         return gzip_ng.decompress(data)
     except (OSError, EOFError, ValueError) as exc:  # zlib-ng raises these for damaged streams
         raise NotCloudTrail(f"damaged gzip: {_short(exc)}") from exc
+
+
+def _gunzip_one_member(data: bytes) -> bytearray | None:
+    """A gzip object of one member, in one call to libdeflate; None for anything else.
+
+    libdeflate decompresses a whole buffer in about half the CPU time of zlib-ng's streaming
+    reader, which is a tenth of a worker's time. It reads only the first member of a gzip
+    object, though, and ignores what follows it, so its result is taken only when that
+    member's length and CRC are the ones in the object's last eight bytes, the trailer of its
+    last member. Anything else (several members, trailing bytes, damage, a trailer claiming
+    more than deflate can expand to) is read by zlib-ng, which reads every member and names
+    the damage. One shape reads alike both ways and is left so: an object made of
+    identical members, whose repeated events would be dropped as re-delivered copies anyway.
+    """
+    size = int.from_bytes(data[-4:], "little")
+    if not 0 < size <= _MAX_DEFLATE_RATIO * len(data):
+        return None
+    try:
+        out = deflate.gzip_decompress(data, size)
+    except deflate.DeflateError:
+        return None
+    if len(out) != size or deflate.crc32(out) != int.from_bytes(data[-8:-4], "little"):
+        return None
+    return out
 
 
 def parse_json_documents(text: bytes) -> list[Any]:
