@@ -313,6 +313,36 @@ def test_closing_a_view_stops_its_warm_up_and_refuses_more(demo_lake):
     assert exc.value.message == "the lake view is closed (the server is stopping)"
 
 
+def test_a_warm_up_query_interrupted_by_closing_ends_quietly_other_errors_still_raise(
+    demo_lake, monkeypatch
+):
+    # Closing interrupts the query in flight with DuckDB's own error (not a TrailscopeError);
+    # the warm-up thread used to die with it and pytest reported an unhandled thread error.
+    from trailscope.web import pages
+
+    view = LakeView(demo_lake.path, cache_size=0)
+    calls = []
+
+    def interrupted(v, dash, params):
+        calls.append(dash)
+        v.close()
+        raise OSError("INTERRUPT Error: Interrupted!")
+
+    monkeypatch.setattr(pages, "dashboard_data", interrupted)
+    pages.warm(view)
+    assert len(calls) == 1
+
+    other = LakeView(demo_lake.path, cache_size=0)
+
+    def broken(v, dash, params):
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(pages, "dashboard_data", broken)
+    with pytest.raises(OSError, match="disk on fire"):
+        pages.warm(other)
+    other.close()
+
+
 def test_exit_with_a_query_running_in_a_background_thread_is_clean(demo_lake):
     """A thread still inside DuckDB when Python finalizes would abort the process ('terminate
     called ...', exit 134): views still open are closed at exit, interrupting their queries."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Any
 
@@ -207,6 +206,12 @@ def warm(view: LakeView) -> None:
     for dash in DASHBOARDS.values():
         if view.closed:
             return
-        with contextlib.suppress(TrailscopeError):
+        try:
             dashboard_data(view, dash, {})
+        except TrailscopeError:
+            pass
+        except Exception:
+            if view.closed:  # the server stopped and interrupted the query in flight
+                return
+            raise
         time.sleep(WARM_PAUSE)
