@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from trailfiles import trail_event_files
 
@@ -152,6 +153,27 @@ def test_a_nested_value_the_fast_path_cannot_store_sends_only_its_file_to_the_to
     assert odd_outcome.unknown_fields == 1 and odd_outcome.events == len(doc["Records"])
     extra = [r for r in result.table.column("extra").to_pylist() if r is not None]
     assert extra == ['{"userIdentity.nickname":"unknown to the schema"}']
+    # The odd value is met when the chunk is built: the other files are then decided one by
+    # one, and their rows are exactly those they give without the odd file.
+    by_key = result.table.filter(pc.not_equal(result.table.column("sourcekey"), "odd"))
+    assert _sorted_rows(by_key) == _sorted_rows(decode_batch(good).table)
+
+
+def _sorted_rows(table: pa.Table) -> list[dict]:
+    return sorted(table.to_pylist(), key=lambda r: (r["sourcekey"], r["eventid"]))
+
+
+def test_a_chunk_is_also_cut_by_the_size_of_its_texts(
+    synth_files: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Raw texts are cut by int32 offsets, so a chunk is built before its texts could overflow
+    # them; here every file makes a chunk of its own, with the same rows.
+    items = [(str(p), p.read_bytes()) for p in synth_files[:12]]
+    whole = decode_batch(items).table
+    monkeypatch.setattr(normalize, "_MAX_CHUNK_TEXT", 1)
+    cut = decode_batch(items).table
+    assert _sorted_rows(cut) == _sorted_rows(whole) and cut.num_rows > 0
+    assert len(cut.column("eventid").chunks) == len(items)
 
 
 def test_batches_carry_the_batch_schema_and_cast_losslessly_to_the_stored_one(

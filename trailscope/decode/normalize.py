@@ -54,10 +54,12 @@ MAX_EVENT_BYTES = 16 * 1024 * 1024
 #: of None (JSON text is never empty), so a column of them is all raw texts, hashed, compared
 #: or joined in C-level passes without a Python-level test for None per value.
 _ABSENT = msgspec.Raw(b"")
-_ABSENT_CRC = crc32(_ABSENT)
+_ABSENT_CRC = crc32(b"")
 #: Records converted to Arrow at a time: column-wise passes over more than a few thousand
 #: structs fall out of CPU cache (measured: 2k events/chunk is about 30 % faster than 8k).
 FAST_CHUNK_EVENTS = 2048
+#: A chunk's texts are cut by int32 offsets: it is also built once its files hold this much.
+_MAX_CHUNK_TEXT = 1 << 30
 
 
 @dataclass
@@ -109,15 +111,13 @@ def decode_batch(
     nested = nested if nested is not None else NestedValues()
     outcomes = [ObjectOutcome(key) for key, _ in items]
     parts: list[_Part] = []
-    fast = _Part()
     chunk = _FastChunk(nested)
 
     def flush_fast() -> None:
-        nonlocal fast, chunk
+        nonlocal chunk
         if chunk.rows:
-            fast.table = chunk.build()
-            parts.append(fast)
-            fast, chunk = _Part(), _FastChunk(nested)
+            parts.extend(chunk.parts())
+            chunk = _FastChunk(nested)
 
     for outcome, (_, data) in zip(outcomes, items, strict=True):
         try:
@@ -125,11 +125,8 @@ def decode_batch(
         except records.NotCloudTrail as exc:
             outcome.quarantined.append((None, str(exc)))
             continue
-        count = chunk.add(text) if _fast_path_applies(text) else None
-        if count is not None:
-            outcome.fast_path = True
-            fast.add(outcome, range(count))
-            if chunk.rows >= FAST_CHUNK_EVENTS:
+        if _fast_path_applies(text) and chunk.add(outcome, text):
+            if chunk.full:
                 flush_fast()
             continue
         part = _slow_decode(text, outcome)
@@ -337,7 +334,7 @@ class NestedValues:
         #: JSON null and for an absent field), and the first text met with that CRC
         #: (an absent field is the empty text, with its CRC)
         self.seen: dict[int, dict[int, int | None]] = {i: {_ABSENT_CRC: None} for i in _NESTED}
-        self.first: dict[int, dict[int, Any]] = {i: {_ABSENT_CRC: _ABSENT} for i in _NESTED}
+        self.first: dict[int, dict[int, bytes]] = {i: {_ABSENT_CRC: b""} for i in _NESTED}
         #: fields where two texts shared a CRC: distinct raw text -> position
         self.by_text: dict[int, dict[bytes, int | None]] = {}
         #: decoded values not yet built into ``built``, and how many values exist in all
@@ -347,38 +344,47 @@ class NestedValues:
         #: tables carry each nested value as its position (int32) until :meth:`materialize`
         self.deferred = deferred
 
-    def positions(self, i: int, values: Sequence[Any]) -> list[int | None]:
-        """Each value's position among the distinct values of field ``i``.
+    def positions(self, i: int, joined: bytes, lengths: list[int]) -> pa.Array:
+        """Each value's position among the distinct values of field ``i`` (null: absent or
+        JSON null), from a chunk's raw texts, joined, and their lengths.
 
-        Texts are told apart by their CRC-32 (hardware-assisted, C-level, read in place):
-        Python's own hash of a copy of each text was a tenth of the decode. Every value is
-        then compared byte for byte with the first text of its CRC, so a collision (two texts,
-        one CRC) is caught, and the field falls back to keying by the texts themselves."""
-        if not any(values):  # absent in every event (addendum, often); stops at a present one
-            return [None] * len(values)
+        Arrow tells the chunk's texts apart (hashing and comparing them in place); only the
+        few distinct ones are looked up here. A new one is decoded, and so validated: the
+        error that raises (a value the schema does not allow) is the caller's to handle.
+        """
+        count = len(lengths)
+        if not joined:  # absent in every event (addendum, often)
+            return pa.nulls(count, pa.int32())
+        encoded = pc.dictionary_encode(_binary_texts(joined, lengths)[0])
+        at = self._distinct_positions(i, encoded.dictionary.to_pylist())
+        return pa.array(at, pa.int32()).take(encoded.indices)
+
+    def _distinct_positions(self, i: int, texts: list[bytes]) -> list[int | None]:
+        """Texts are looked up by their CRC-32 (hardware-assisted, C-level); each is then
+        compared byte for byte with the first text of its CRC, so a collision (two texts, one
+        CRC) is caught, and the field falls back to keying by the texts themselves."""
         if i in self.by_text:
-            return self._positions_by_text(i, values)
-        keys = list(map(crc32, values))
+            return self._positions_by_text(i, texts)
+        keys = list(map(crc32, texts))
         seen, first = self.seen[i], self.first[i]
-        for key in dict.fromkeys(filterfalse(seen.__contains__, keys)):  # new texts: rare
-            raw = values[keys.index(key)]
-            first[key] = msgspec.Raw(bytes(raw))  # its own copy, not the file's text
+        for key in dict.fromkeys(filterfalse(seen.__contains__, keys)):
+            raw = texts[keys.index(key)]
             seen[key] = self._add(i, raw)
-        if all(map(eq, values, map(first.__getitem__, keys))):
+            first[key] = raw
+        if all(map(eq, texts, map(first.__getitem__, keys))):
             return list(map(seen.__getitem__, keys))
         # Two texts share a CRC: from now on this field is keyed by its texts.
-        self.by_text[i] = {bytes(raw): seen[key] for key, raw in first.items()}
-        return self._positions_by_text(i, values)
+        self.by_text[i] = {raw: seen[key] for key, raw in first.items()}
+        return self._positions_by_text(i, texts)
 
-    def _positions_by_text(self, i: int, values: Sequence[Any]) -> list[int | None]:
+    def _positions_by_text(self, i: int, texts: list[bytes]) -> list[int | None]:
         seen = self.by_text[i]
-        raws = list(map(bytes, values))
-        for raw in dict.fromkeys(raws):
+        for raw in texts:
             if raw not in seen:
                 seen[raw] = self._add(i, raw)
-        return list(map(seen.__getitem__, raws))
+        return list(map(seen.__getitem__, texts))
 
-    def _add(self, i: int, raw: Any) -> int | None:
+    def _add(self, i: int, raw: bytes) -> int | None:
         """Decode (and so validate) a new distinct text; its position, None for JSON null."""
         decoded = _nested_decoders()[i].decode(raw)
         if decoded is None:
@@ -387,17 +393,17 @@ class NestedValues:
         self.count[i] += 1
         return self.count[i] - 1
 
-    def column(self, i: int, positions: list[int | None]) -> pa.Array:
+    def column(self, i: int, positions: pa.Array) -> pa.Array:
         """Field ``i`` of a chunk's rows, from their positions (the positions themselves when
         deferred)."""
         if self.deferred:
-            return pa.array(positions, pa.int32())
-        if _all_none(positions):
+            return positions
+        if positions.null_count == len(positions):
             return pa.nulls(len(positions), arrow_type(EVENT_FIELDS[i], batch=True))
         self._build_pending(i)
         values = self.built[i]
         assert values is not None
-        return values.take(pa.array(positions, pa.int32()))
+        return values.take(positions)
 
     def adopt(self, table: pa.Table) -> pa.Table:
         """A table with nested values (the tolerant path's) -> one with positions: its values
@@ -442,52 +448,105 @@ class NestedValues:
 
 class _FastChunk:
     """Columns of a few thousand events from ordinary trail files, gathered file by file;
-    nested values go through :class:`NestedValues`."""
+    nested values go through :class:`NestedValues` when the chunk is built."""
 
     def __init__(self, nested: NestedValues) -> None:
-        #: per field, its values; for free-form JSON, the lengths of the raw texts, which are
-        #: in ``texts``, joined file by file
+        #: per field, its values; for nested and free-form JSON, the lengths of the raw texts,
+        #: which are in ``texts``, joined file by file
         self.columns: list[list[Any]] = [[] for _ in EVENT_FIELDS]
-        self.texts: dict[int, list[bytes]] = {i: [] for i in _FREE_FORM}
+        self.texts: dict[int, list[bytes]] = {i: [] for i in _RAW_FIELDS}
         self.nested = nested
+        #: the files taken: (owner, text, events), to decide them one by one if need be
+        self.files: list[tuple[ObjectOutcome, bytes | bytearray, int]] = []
+        #: bytes of the files' texts, which bound the joined raw texts (int32 offsets)
+        self.size = 0
 
     @property
     def rows(self) -> int:
         return len(self.columns[0])
 
-    def add(self, text: bytes | bytearray) -> int | None:
-        """Take one file's events; None (and nothing taken) when the tolerant path must decide."""
+    @property
+    def full(self) -> bool:
+        return self.rows >= FAST_CHUNK_EVENTS or self.size >= _MAX_CHUNK_TEXT
+
+    def add(self, outcome: ObjectOutcome, text: bytes | bytearray) -> bool:
+        """Take one file's events; False (and nothing taken) when the tolerant path must decide."""
         try:
             recs = _fast_decoder().decode(text).Records
             if not recs:
-                return None  # an empty file is the tolerant path's to judge
+                return False  # an empty file is the tolerant path's to judge
             columns = list(zip(*map(msgspec.structs.astuple, recs), strict=True))
-            for i in _NESTED:
-                columns[i] = self.nested.positions(i, columns[i])
-            texts = [_joined_texts(columns[i]) for i in _FREE_FORM]
-        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
-            return None  # (msgspec reports a string that is not UTF-8 as UnicodeDecodeError)
-        for i, (joined, lengths) in zip(_FREE_FORM, texts, strict=True):
+            texts = [_joined_texts(columns[i], check_utf8=i in _FREE_FORM) for i in _RAW_FIELDS]
+        except _REJECTED:
+            return False
+        for i, (joined, lengths) in zip(_RAW_FIELDS, texts, strict=True):
             self.texts[i].append(joined)
             self.columns[i].extend(lengths)
             columns[i] = ()
         for mine, theirs in zip(self.columns, columns, strict=True):
             mine.extend(theirs)
-        return len(recs)
+        self.files.append((outcome, text, len(recs)))
+        self.size += len(text)
+        outcome.fast_path = True
+        return True
+
+    def parts(self) -> list[_Part]:
+        """The chunk as one part; file by file when it holds a nested value that the fast
+        path does not take (found as the chunk's distinct values are decoded)."""
+        if len(self.files) > 1:
+            try:
+                part = _Part(self.build())
+            except _REJECTED:
+                return [
+                    p
+                    for owner, text, _ in self.files
+                    for p in _decide_alone(owner, text, self.nested)
+                ]
+        else:
+            ((owner, text, _),) = self.files
+            return _decide_alone(owner, text, self.nested, self)
+        for owner, _, count in self.files:
+            part.add(owner, range(count))
+        return [part]
 
     def build(self) -> pa.Table:
         """Column by column: no per-event dicts are ever built."""
         arrays: list[pa.Array] = []
+        nested = self.nested
         for i, (values, f) in enumerate(zip(self.columns, EVENT_FIELDS, strict=True)):
             if i in _NESTED:
-                arrays.append(self.nested.column(i, values))
-            elif i in self.texts:
+                at = nested.positions(i, b"".join(self.texts[i]), values)
+                arrays.append(nested.column(i, at))
+            elif i in _FREE_FORM:
                 arrays.append(_json_texts(b"".join(self.texts[i]), values))
             else:
                 arrays.append(_build(values, f))
         arrays.append(pa.nulls(self.rows, pa.string()))  # extra: the fast path has no unknowns
-        schema = _DEFERRED_ROWS if self.nested.deferred else _BATCH_ROWS
+        schema = _DEFERRED_ROWS if nested.deferred else _BATCH_ROWS
         return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _decide_alone(
+    owner: ObjectOutcome,
+    text: bytes | bytearray,
+    nested: NestedValues,
+    chunk: _FastChunk | None = None,
+) -> list[_Part]:
+    """One file by the fast path, or else by the tolerant path (which coerces or quarantines
+    what the fast path refused)."""
+    if chunk is None:
+        chunk = _FastChunk(nested)
+        chunk.add(owner, text)  # taken before, in a larger chunk
+    if chunk.rows:
+        try:
+            part = _Part(chunk.build())
+            part.add(owner, range(chunk.rows))
+            return [part]
+        except _REJECTED:
+            pass
+    owner.fast_path = False
+    slow = _slow_decode(text, owner)
+    return [] if slow is None else [slow]
 
 
 def _struct_children(parents: list[Any], fields: tuple[Field, ...]) -> list[pa.Array]:
@@ -550,18 +609,29 @@ def _build(values: Sequence[Any], f: Field) -> pa.Array:
     return built.take(pa.array(index, pa.int32()))
 
 
-def _joined_texts(values: Sequence[msgspec.Raw]) -> tuple[bytes, list[int]]:
-    """One file's raw texts of a free-form field, joined, and their lengths (0: absent).
+def _joined_texts(values: Sequence[msgspec.Raw], *, check_utf8: bool) -> tuple[bytes, list[int]]:
+    """One file's raw texts of a field, joined, and their lengths (0: absent).
 
-    Done file by file because msgspec leaves raw texts unchecked: they are checked here to be
-    UTF-8 (raising UnicodeDecodeError, which sends this file alone to the tolerant path) before
-    Arrow takes them as strings unchecked. Joining costs about what one ``bytes`` copy per
-    value did; the gain is in building the column (see :func:`_json_texts`).
+    Done file by file so that free-form texts, which msgspec leaves unchecked, are checked to
+    be UTF-8 (raising UnicodeDecodeError, which sends this file alone to the tolerant path)
+    before Arrow takes them as strings unchecked. Nested texts need no check: each distinct one
+    is decoded, and so checked, when its chunk is built.
     """
     joined = b"".join(values)
-    if not joined.isascii():
+    if check_utf8 and not joined.isascii():
         joined.decode()
     return joined, list(map(len, values))
+
+
+def _binary_texts(joined: bytes, lengths: list[int]) -> tuple[pa.Array, pa.Buffer]:
+    """The texts as one binary array over the joined bytes, and its offsets."""
+    count = len(lengths)
+    # Offsets summed by Arrow: in Python (accumulate) they cost 4x as much.
+    sizes = struct.pack(f"={count + 1}i", 0, *lengths)
+    offsets = pc.cumulative_sum_checked(
+        pa.Array.from_buffers(pa.int32(), count + 1, [None, pa.py_buffer(sizes)])
+    ).buffers()[1]
+    return pa.Array.from_buffers(pa.binary(), count, [None, offsets, pa.py_buffer(joined)]), offsets
 
 
 _QUOTE = pa.scalar(ord('"'), pa.uint8())
@@ -573,13 +643,9 @@ def _json_texts(joined: bytes, lengths: list[int]) -> pa.Array:
     count = len(lengths)
     if not joined:
         return pa.nulls(count, pa.string())
-    data = pa.py_buffer(joined)
-    # Offsets summed by Arrow: in Python (accumulate) they cost 4x as much.
-    sizes = struct.pack(f"={count + 1}i", 0, *lengths)
-    offsets = pc.cumulative_sum(
-        pa.Array.from_buffers(pa.int32(), count + 1, [None, pa.py_buffer(sizes)])
-    ).buffers()[1]
-    text = pa.Array.from_buffers(pa.string(), count, [None, offsets, data])
+    binary, offsets = _binary_texts(joined, lengths)
+    data = binary.buffers()[2]
+    text = binary.view(pa.string())
     starts = pa.Array.from_buffers(pa.int32(), count, [None, offsets])
     first_bytes = pa.Array.from_buffers(pa.uint8(), len(joined), [None, data]).take(
         pc.min_element_wise(starts, len(joined) - 1)  # (an absent last value starts past the end)
@@ -632,6 +698,11 @@ _NESTED: tuple[int, ...] = tuple(
 _NESTED_NAMES = frozenset(EVENT_FIELDS[i].name for i in _NESTED)
 #: Positions of the top-level free-form JSON fields, kept as their raw text.
 _FREE_FORM: tuple[int, ...] = tuple(i for i, f in enumerate(EVENT_FIELDS) if f.kind is Kind.JSON)
+#: Fields the file decoder keeps as raw text.
+_RAW_FIELDS = _NESTED + _FREE_FORM
+#: What a fast-path decode raises for input the tolerant path must decide (msgspec reports a
+#: string that is not UTF-8 as UnicodeDecodeError).
+_REJECTED = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError)
 #: _BATCH_ROWS with each nested value as its position in a :class:`NestedValues`.
 _DEFERRED_ROWS = pa.schema(
     [pa.field(f.name, pa.int32()) if f.name in _NESTED_NAMES else f for f in _BATCH_ROWS]
