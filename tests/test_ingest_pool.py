@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterator
+from dataclasses import fields
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -11,8 +14,10 @@ import trailscope.lake.lake as lake_module
 from trailscope.errors import SourceError
 from trailscope.lake.ingest import PoolRunner
 from trailscope.lake.lake import Lake
+from trailscope.lake.manifest import ObjectRecord
 from trailscope.lake.storage import Storage
 from trailscope.sources.base import NO_FILTER, ListFilter, Source, SourceObject
+from trailscope.sources.layout import KeyInfo, ObjectKind
 from trailscope.sources.local import LocalSource
 from trailscope.synth import synth_trail
 
@@ -48,9 +53,9 @@ class RecordingPool(PoolRunner):
             self.listed_at_start.append(len(self.source.listed))
         super().start(source, storage)
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
         self.closed += 1
-        super().close()
+        super().close(wait=wait)
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +106,21 @@ def test_workers_started_early_are_shut_down_when_the_listing_fails(
     (runner,) = pools
     assert runner.listed_at_start and runner.closed == 1 and runner._pool is None
     assert lake.info().events == 0  # nothing was committed
+
+
+def test_what_travels_to_and_from_workers_pickles_whole() -> None:
+    # Batches and their records pickle as their field values (fast): every field must survive,
+    # including one added later to the class and not to its pickling.
+    info = KeyInfo(ObjectKind.LOG, "111122223333", "eu-west-1", date(2024, 7, 1), "o-abcdefghij")
+    obj = SourceObject("AWSLogs/x.json.gz", "s3://b/AWSLogs/x.json.gz", 42, "etag", info)
+    assert pickle.loads(pickle.dumps(obj)) == obj
+    values = {}
+    for f in fields(ObjectRecord):  # a value unlike the default for every field
+        values[f.name] = {
+            "int": 7,
+            "bool": True,
+            "list[list[Any]]": [[1, "late"]],
+            "dict[str, str] | None": {"signature": "ab"},
+        }.get(str(f.type), f"{f.name}-value")
+    record = ObjectRecord(**values)
+    assert pickle.loads(pickle.dumps(record)) == record

@@ -138,6 +138,10 @@ class SourceObject:
     version: str  # S3 ETag, or f"{mtime_ns}-{size}" locally: changes when the content does
     info: KeyInfo
 
+    def __reduce__(self) -> tuple[type[SourceObject], tuple[object, ...]]:
+        # As KeyInfo's: batches of hundreds of objects are pickled for each worker task.
+        return SourceObject, (self.key, self.uri, self.size, self.version, self.info)
+
 
 @runtime_checkable
 class Source(Protocol):
