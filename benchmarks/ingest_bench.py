@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import gc
 import gzip
+import multiprocessing
 import os
 import shutil
 import statistics
@@ -181,6 +182,8 @@ def step_trailscope(trail: str, lake: str, workers: str) -> None:
     from trailscope import Lake
 
     summary = Lake(lake).ingest(trail, workers=int(workers))
+    for worker in multiprocessing.active_children():  # they exit on their own once idle
+        worker.join()
     me = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # the worker processes, joined
     print(

@@ -451,10 +451,9 @@ class _FastChunk:
     nested values go through :class:`NestedValues` when the chunk is built."""
 
     def __init__(self, nested: NestedValues) -> None:
-        #: per field, its values; for nested and free-form JSON, the lengths of the raw texts,
-        #: which are in ``texts``, joined file by file
+        #: per field, its values (nested and free-form JSON as raw texts, views of the files'
+        #: texts)
         self.columns: list[list[Any]] = [[] for _ in EVENT_FIELDS]
-        self.texts: dict[int, list[bytes]] = {i: [] for i in _RAW_FIELDS}
         self.nested = nested
         #: the files taken: (owner, text, events), to decide them one by one if need be
         self.files: list[tuple[ObjectOutcome, bytes | bytearray, int]] = []
@@ -475,14 +474,9 @@ class _FastChunk:
             recs = _fast_decoder().decode(text).Records
             if not recs:
                 return False  # an empty file is the tolerant path's to judge
-            columns = list(zip(*map(msgspec.structs.astuple, recs), strict=True))
-            texts = [_joined_texts(columns[i], check_utf8=i in _FREE_FORM) for i in _RAW_FIELDS]
+            columns = zip(*map(msgspec.structs.astuple, recs), strict=True)
         except _REJECTED:
             return False
-        for i, (joined, lengths) in zip(_RAW_FIELDS, texts, strict=True):
-            self.texts[i].append(joined)
-            self.columns[i].extend(lengths)
-            columns[i] = ()
         for mine, theirs in zip(self.columns, columns, strict=True):
             mine.extend(theirs)
         self.files.append((outcome, text, len(recs)))
@@ -491,8 +485,9 @@ class _FastChunk:
         return True
 
     def parts(self) -> list[_Part]:
-        """The chunk as one part; file by file when it holds a nested value that the fast
-        path does not take (found as the chunk's distinct values are decoded)."""
+        """The chunk as one part; file by file when it holds a value that the fast path does
+        not take, found as the chunk is built: a nested value the schema refuses (met when
+        the chunk's distinct values are decoded), or free-form JSON that is not UTF-8."""
         if len(self.files) > 1:
             try:
                 part = _Part(self.build())
@@ -515,10 +510,10 @@ class _FastChunk:
         nested = self.nested
         for i, (values, f) in enumerate(zip(self.columns, EVENT_FIELDS, strict=True)):
             if i in _NESTED:
-                at = nested.positions(i, b"".join(self.texts[i]), values)
+                at = nested.positions(i, b"".join(values), list(map(len, values)))
                 arrays.append(nested.column(i, at))
             elif i in _FREE_FORM:
-                arrays.append(_json_texts(b"".join(self.texts[i]), values))
+                arrays.append(_json_texts(_utf8(b"".join(values)), list(map(len, values))))
             else:
                 arrays.append(_build(values, f))
         arrays.append(pa.nulls(self.rows, pa.string()))  # extra: the fast path has no unknowns
@@ -609,18 +604,13 @@ def _build(values: Sequence[Any], f: Field) -> pa.Array:
     return built.take(pa.array(index, pa.int32()))
 
 
-def _joined_texts(values: Sequence[msgspec.Raw], *, check_utf8: bool) -> tuple[bytes, list[int]]:
-    """One file's raw texts of a field, joined, and their lengths (0: absent).
-
-    Done file by file so that free-form texts, which msgspec leaves unchecked, are checked to
-    be UTF-8 (raising UnicodeDecodeError, which sends this file alone to the tolerant path)
-    before Arrow takes them as strings unchecked. Nested texts need no check: each distinct one
-    is decoded, and so checked, when its chunk is built.
-    """
-    joined = b"".join(values)
-    if check_utf8 and not joined.isascii():
+def _utf8(joined: bytes) -> bytes:
+    """Raw texts joined, checked to be UTF-8: msgspec leaves them unchecked, and Arrow takes
+    them as strings unchecked (UnicodeDecodeError sends the chunk's files to be decided one by
+    one). Nested texts need no check: each distinct one is decoded, and so checked."""
+    if not joined.isascii():
         joined.decode()
-    return joined, list(map(len, values))
+    return joined
 
 
 def _binary_texts(joined: bytes, lengths: list[int]) -> tuple[pa.Array, pa.Buffer]:
@@ -698,8 +688,6 @@ _NESTED: tuple[int, ...] = tuple(
 _NESTED_NAMES = frozenset(EVENT_FIELDS[i].name for i in _NESTED)
 #: Positions of the top-level free-form JSON fields, kept as their raw text.
 _FREE_FORM: tuple[int, ...] = tuple(i for i, f in enumerate(EVENT_FIELDS) if f.kind is Kind.JSON)
-#: Fields the file decoder keeps as raw text.
-_RAW_FIELDS = _NESTED + _FREE_FORM
 #: What a fast-path decode raises for input the tolerant path must decide (msgspec reports a
 #: string that is not UTF-8 as UnicodeDecodeError).
 _REJECTED = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError)
