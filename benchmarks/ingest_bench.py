@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import gc
 import gzip
-import multiprocessing
 import os
 import shutil
 import statistics
@@ -36,11 +35,14 @@ OUT = HERE / "out"
 
 
 class TreeMemory:
-    """Peak resident memory of a process and all its descendants, sampled every 20 ms."""
+    """Peak resident memory of a process and all its descendants, sampled every 20 ms, and
+    the CPU time each descendant had used when last seen (worker processes may be children
+    of a fork server, whose ends the process's own ``RUSAGE_CHILDREN`` does not see)."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.peak = 0
+        self.cpu: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -54,8 +56,15 @@ class TreeMemory:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, sum(_rss(p) for p in _tree(self.pid)))
+            tree = _tree(self.pid)
+            self.peak = max(self.peak, sum(_rss(p) for p in tree))
+            for p in tree[1:]:
+                self.cpu[p] = max(self.cpu.get(p, 0.0), _cpu(p))
             time.sleep(0.02)
+
+    @property
+    def descendants_cpu(self) -> float:
+        return sum(self.cpu.values())
 
 
 def _tree(pid: int) -> list[int]:
@@ -83,8 +92,19 @@ def _rss(pid: int) -> int:
     return 0
 
 
-def run_measured(args: list[str]) -> tuple[float, int, str]:
-    """Run a child Python process; return (wall seconds, peak tree RSS bytes, stdout)."""
+def _cpu(pid: int) -> float:
+    """User + system CPU seconds of a live process."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_measured(args: list[str]) -> tuple[float, int, str, float]:
+    """Run a child Python process; return (wall seconds, peak tree RSS bytes, stdout, CPU
+    seconds of its descendants)."""
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, text=True)
     with TreeMemory(proc.pid) as mem:
@@ -92,7 +112,7 @@ def run_measured(args: list[str]) -> tuple[float, int, str]:
     wall = time.perf_counter() - start
     if proc.returncode:
         raise SystemExit(f"benchmark step failed: {args}")
-    return wall, mem.peak, stdout
+    return wall, mem.peak, stdout, mem.descendants_cpu
 
 
 def ensure_trail(events: int, seed: int, days: int = 8) -> Path:
@@ -182,16 +202,12 @@ def step_trailscope(trail: str, lake: str, workers: str) -> None:
     from trailscope import Lake
 
     summary = Lake(lake).ingest(trail, workers=int(workers))
-    for worker in multiprocessing.active_children():  # they exit on their own once idle
-        worker.join()
     me = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # the worker processes, joined
     print(
         summary.events_added,
         summary.compacted_partitions,
         summary.read,
         f"{me.ru_utime + me.ru_stime:.1f}",
-        f"{kids.ru_utime + kids.ru_stime:.1f}",
     )
 
 
@@ -224,7 +240,7 @@ def measure(
         if with_duckdb:
             dest = OUT / "duckdb-copy"
             shutil.rmtree(dest, ignore_errors=True)
-            wall, mem, outp = run_measured([me, "_duckdb", str(trail), str(dest)])
+            wall, mem, outp, _ = run_measured([me, "_duckdb", str(trail), str(dest)])
             duckdb_runs.append(wall)
             res["duckdb_mem"] = max(mem, res.get("duckdb_mem", 0))
             print(
@@ -232,7 +248,7 @@ def measure(
                 f"({outp.strip()} events)"
             )
             shutil.rmtree(dest, ignore_errors=True)
-        wall, mem, outp = run_measured([me, "_baseline", str(trail)])
+        wall, mem, outp, _ = run_measured([me, "_baseline", str(trail)])
         base_runs.append(wall)
         res["baseline_mem"] = mem
         print(
@@ -240,16 +256,18 @@ def measure(
             f"({outp.strip()} events)"
         )
         shutil.rmtree(lake, ignore_errors=True)
-        wall, mem, outp = run_measured([me, "_trailscope", str(trail), str(lake), str(workers)])
+        wall, mem, outp, cpu_workers = run_measured(
+            [me, "_trailscope", str(trail), str(lake), str(workers)]
+        )
         runs.append((wall, mem))
-        added, compacted, read, cpu_main, cpu_workers = outp.split()
+        added, compacted, read, cpu_main = outp.split()
         print(
             f"trailscope ingest, {workers} workers    : {wall:7.2f} s  {mem / 2**20:7.0f} MB  "
             f"({int(added):,} events, {read} files, {compacted} partitions compacted)"
         )
         print(
-            f"  CPU: workers {cpu_workers} s, committing process {cpu_main} s "
-            f"({(float(cpu_workers) + float(cpu_main)) / events * 1e6:.1f} us per event in all)"
+            f"  CPU: workers {cpu_workers:.1f} s, committing process {cpu_main} s "
+            f"({(cpu_workers + float(cpu_main)) / events * 1e6:.1f} us per event in all)"
         )
     res["baseline_s"] = statistics.median(base_runs)
     res["trailscope_s"] = statistics.median(w for w, _ in runs)
@@ -292,12 +310,12 @@ def scaling(events: int, seed: int, counts: list[int]) -> None:
     for p in log_files(trail):
         p.read_bytes()
     me = str(Path(__file__).resolve())
-    base, _, _ = run_measured([me, "_baseline", str(trail)])
+    base, _, _, _ = run_measured([me, "_baseline", str(trail)])
     print(f"\n== worker scaling, {events:,} events; baseline (gzip+orjson, 1 process) {base:.2f} s")
     lake = OUT / "lake-scaling"
     for n in counts:
         shutil.rmtree(lake, ignore_errors=True)
-        wall, mem, _ = run_measured([me, "_trailscope", str(trail), str(lake), str(n)])
+        wall, mem, _, _ = run_measured([me, "_trailscope", str(trail), str(lake), str(n)])
         print(
             f"{n} worker(s): {wall:7.2f} s  {events / wall:10,.0f} events/s  "
             f"{mem / 2**20:6.0f} MB  ratio to baseline {wall / base:.2f}"
