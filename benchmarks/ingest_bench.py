@@ -36,8 +36,8 @@ OUT = HERE / "out"
 
 class TreeMemory:
     """Peak resident memory of a process and all its descendants, sampled every 20 ms, and
-    the CPU time each descendant had used when last seen (worker processes may be children
-    of a fork server, whose ends the process's own ``RUSAGE_CHILDREN`` does not see)."""
+    the CPU time each descendant had used when last seen (the ingest does not wait for its
+    idle workers to exit, so its own ``RUSAGE_CHILDREN`` misses them)."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid

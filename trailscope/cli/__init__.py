@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+from functools import cache
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +28,10 @@ _FROM_BASE = frozenset({"EXIT_ERROR", "EXIT_OK", "EXIT_QUARANTINED", "app"})
 __all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_QUARANTINED", "app", "commands", "main"]
 
 
+@cache
 def commands() -> ModuleType:
-    """The module holding ``app``, with every command module imported into it."""
+    """The module holding ``app``, with every command module imported into it (once: each
+    name taken from this package asks for it)."""
     base = importlib.import_module(f"{__name__}.base")
     for name in sorted(
         (m.name for m in pkgutil.iter_modules(__path__) if m.name != "base"),

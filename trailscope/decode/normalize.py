@@ -488,18 +488,14 @@ class _FastChunk:
         """The chunk as one part; file by file when it holds a value that the fast path does
         not take, found as the chunk is built: a nested value the schema refuses (met when
         the chunk's distinct values are decoded), or free-form JSON that is not UTF-8."""
-        if len(self.files) > 1:
-            try:
-                part = _Part(self.build())
-            except _REJECTED:
-                return [
-                    p
-                    for owner, text, _ in self.files
-                    for p in _decide_alone(owner, text, self.nested)
-                ]
-        else:
+        if len(self.files) == 1:
             ((owner, text, _),) = self.files
             return _decide_alone(owner, text, self.nested, self)
+        try:
+            part = _Part(self.build())
+        except _REJECTED:
+            alone = (_decide_alone(owner, text, self.nested) for owner, text, _ in self.files)
+            return [p for parts in alone for p in parts]
         for owner, _, count in self.files:
             part.add(owner, range(count))
         return [part]
