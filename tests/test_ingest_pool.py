@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import fields
 from datetime import date
@@ -124,3 +126,43 @@ def test_what_travels_to_and_from_workers_pickles_whole() -> None:
         }.get(str(f.type), f"{f.name}-value")
     record = ObjectRecord(**values)
     assert pickle.loads(pickle.dumps(record)) == record
+
+
+SPY_SCRIPT = """
+import sys
+
+from trailscope.lake import ingest
+from trailscope.lake import lake as lake_module
+
+
+class Spy(ingest.PoolRunner):
+    loaded_at_start: list[bool] = []
+
+    def start(self, source, storage):
+        if self._pool is None:
+            Spy.loaded_at_start.append("pyarrow" in sys.modules)
+        super().start(source, storage)
+
+
+if __name__ == "__main__":
+    lake_module.process_pool = Spy
+    summary = lake_module.Lake(sys.argv[2]).ingest(sys.argv[1], workers=2, batch_bytes=40_000)
+    print(Spy.loaded_at_start, summary.events_added)
+"""
+
+
+def test_workers_start_before_the_committing_process_loads_pyarrow(
+    trail: tuple[Path, int], tmp_path: Path
+) -> None:
+    """Importing trailscope, opening the lake and listing need no pyarrow: the workers import
+    theirs while this process imports its own, instead of after it (about 0.2 s each)."""
+    root, events = trail
+    script = tmp_path / "spy.py"
+    script.write_text(SPY_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), str(root), str(tmp_path / "lake")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["[False]", str(events)]

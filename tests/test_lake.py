@@ -461,11 +461,12 @@ def test_days_are_compacted_during_the_run_once_later_deliveries_leave_them(
 ) -> None:
     """Compaction of a settled day overlaps the workers' later batches instead of waiting for
     the end; the lake is the same, and still at most four files per partition."""
+    from trailscope.lake import commit as commit_mod
     from trailscope.lake import compact as compact_mod
 
     root, _ = trail
     calls: list[tuple[str, object]] = []
-    commit_batch, compact_each = ingest_mod.commit_batch, compact_mod.compact_each
+    commit_batch, compact_each = commit_mod.commit_batch, compact_mod.compact_each
 
     def committing(manifest, state, index, output):  # type: ignore[no-untyped-def]
         calls.append(("commit", max(o.day for o in output.objects if o.day)))
@@ -475,7 +476,7 @@ def test_days_are_compacted_during_the_run_once_later_deliveries_leave_them(
         calls.append(("settle", sorted(partitions)))
         return compact_each(manifest, state, partitions, **kw)
 
-    monkeypatch.setattr(ingest_mod, "commit_batch", committing)
+    monkeypatch.setattr(commit_mod, "commit_batch", committing)
     monkeypatch.setattr(compact_mod, "compact_each", settling)
     lake = Lake(tmp_path / "lake")
     summary = lake.ingest(str(root), workers=1, batch_bytes=24 * 1024)

@@ -27,7 +27,7 @@ import pyarrow.fs as pafs
 
 from trailscope.decode.schema import FILE_SCHEMA, PARTITION, TABLE_SCHEMA
 from trailscope.engines.memory import duckdb_config, keep_freed_heap
-from trailscope.lake.writer import EVENTS_DIR
+from trailscope.lake.publish import EVENTS_DIR
 from trailscope.sql import (
     COMPAT_COLUMNS,
     PARTITIONS_TABLE,

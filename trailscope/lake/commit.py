@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trailscope.decode.schema import FILE_SCHEMA, SOURCEKEY
-from trailscope.lake import writer
+from trailscope.lake import publish, writer
 from trailscope.lake.manifest import LakeState, Manifest, ObjectRecord, PartRecord, new_commit
 from trailscope.lake.storage import Storage
 
@@ -157,7 +157,7 @@ def committed_path(storage: Storage, rel: str) -> str:
     name (with the same rows)."""
     if storage.is_local:
         return rel  # one writer at a time: its parts are published before the lock is released
-    for candidate in (rel, writer.staged_path(rel)):
+    for candidate in (rel, publish.staged_path(rel)):
         if storage.exists(candidate):
             return candidate
     return rel  # renamed in between (or retired): the read says which
@@ -282,7 +282,7 @@ def commit_batch(
             storage.delete(part.tmp_path)
     if committed:
         index.committed(commit.add)
-        writer.publish(
+        publish.publish(
             storage, commit.add, commit.remove, lambda: manifest.published(state, commit)
         )
     return CommitResult(committed, commit.add, commit.objects, dropped, taken)

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trailscope.decode.schema import BATCH_SCHEMA, DICTIONARY_PATHS
-from trailscope.lake import writer
+from trailscope.lake import publish, writer
 from trailscope.lake.manifest import LakeState, Manifest, PartRecord, new_commit
 from trailscope.lake.storage import Storage
 
@@ -244,7 +244,7 @@ def _commit_merge(
         for part in staged:  # another writer compacted these parts first
             storage.delete(part.tmp_path)
         return 0
-    writer.publish(
+    publish.publish(
         storage, commit.add, commit.remove, lambda c=commit: manifest.published(state, c)
     )
     return 1

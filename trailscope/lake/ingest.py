@@ -1,15 +1,19 @@
 """Ingest: list what is new, decode it in worker processes, commit batch by batch.
 
-The unit of work is a *batch of source objects* (:func:`process_batch`): it reads, decodes and
-writes staged part files, and returns what it did. The parent process alone commits, in the order
-results arrive: it drops events the lake already holds (same ``eventid`` and same content), makes
-the commit durable, and only then publishes the parts. So a run killed at any moment leaves either
-whole batches or nothing, and the next run picks up exactly where the log says.
+The unit of work is a *batch of source objects* (:func:`trailscope.lake.stage.process_batch`):
+it reads, decodes and writes staged part files, and returns what it did. The parent process
+alone commits, in the order results arrive: it drops events the lake already holds (same
+``eventid`` and same content), makes the commit durable, and only then publishes the parts. So a
+run killed at any moment leaves either whole batches or nothing, and the next run picks up
+exactly where the log says.
+
+This module imports neither pyarrow nor the decoder: listing a source needs neither, so a large
+run starts its worker processes first and only then imports what committing needs, while the
+workers import the decoder on the other cores (about 0.2 s of start-up each, side by side).
 """
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import os
 import time
@@ -19,23 +23,16 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import chain, islice
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-
-from trailscope.decode.normalize import (
-    NestedValues,
-    ObjectOutcome,
-    decode_batch,
-    warm_decoders,
-)
-from trailscope.decode.schema import BATCH_SCHEMA
 from trailscope.errors import SourceReadError
-from trailscope.lake import writer
-from trailscope.lake.commit import BatchOutput, CommitResult, DedupIndex, commit_batch
 from trailscope.lake.manifest import LakeState, Manifest, ObjectRecord
 from trailscope.lake.storage import Storage
 from trailscope.sources.base import ListFilter, Source, SourceObject
 from trailscope.sources.layout import ObjectKind
+
+if TYPE_CHECKING:
+    from trailscope.lake.commit import BatchOutput, CommitResult
 
 #: Compressed input per batch: about 75,000 events of ordinary CloudTrail. Each batch adds a
 #: part to every day it touches, and the days' extra parts are merged away by the committing
@@ -45,10 +42,6 @@ from trailscope.sources.layout import ObjectKind
 #: memory-frugal workers, 16 MB once peaked at 1,045 MB, and 10 MB was chosen.)
 DEFAULT_BATCH_BYTES = 20 * 1024 * 1024
 MAX_BATCH_OBJECTS = 4096
-#: Objects decoded together before their rows are turned into Arrow (bounds worker memory).
-DECODE_CHUNK = 64
-#: Per-event quarantine entries kept per object; the count is always exact.
-MAX_EVENT_REASONS = 50
 _DECODED_KINDS = (ObjectKind.LOG, ObjectKind.INSIGHT)
 #: Preceding objects of a stream given to the batch that continues it: two, because keys
 #: order files of the same minute by their random suffix, not by time.
@@ -126,80 +119,20 @@ class Batch:
 
 
 def _worker_batch(batch: Batch) -> BatchOutput:
+    from trailscope.lake.stage import process_batch
+
     return process_batch(_WORKER["source"], _WORKER["storage"], batch)  # type: ignore[arg-type]
 
 
-def process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutput:
-    """Read, decode and stage one batch. Runs in a worker process; never commits."""
-    gc.disable()  # millions of short-lived containers: the cyclic GC only burns time here
-    try:
-        return _process_batch(source, storage, batch)
-    finally:
-        gc.enable()
+def _warm_worker() -> None:
+    """A worker's first task, while the committing process lists: import what batches need."""
+    from trailscope.decode.normalize import warm_decoders
+    from trailscope.lake import stage  # noqa: F401
+
+    warm_decoders()
 
 
-def _context_rows(
-    source: Source, context: list[SourceObject], nested: NestedValues
-) -> pa.Table | None:
-    """Rows of the context objects, to dedup against only (their own batch stores them).
-    One that cannot be read or decoded is left out: the committing process's check against
-    the lake still catches any copy it would have caught."""
-    items = []
-    for obj in context:
-        try:
-            items.append((obj.key, source.read(obj)))
-        except SourceReadError:
-            continue
-    table = decode_batch(items, nested).table if items else None
-    return table if table is not None and table.num_rows else None
-
-
-def _process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutput:
-    objects = batch.objects
-    records: list[ObjectRecord] = []
-    tables: list[pa.Table] = []
-    # Nested values travel as positions through the sort and are built per day's rows.
-    nested = NestedValues(deferred=True)
-    context = _context_rows(source, batch.context, nested)
-    if context is not None:
-        tables.append(context)
-    bytes_read = 0
-    for start in range(0, len(objects), DECODE_CHUNK):
-        chunk = objects[start : start + DECODE_CHUNK]
-        items: list[tuple[str, bytes]] = []
-        failed: dict[str, str] = {}
-        for obj in chunk:
-            try:
-                data = source.read(obj)
-            except SourceReadError as exc:
-                failed[obj.key] = exc.reason
-                continue
-            bytes_read += len(data)
-            items.append((obj.key, data))
-        result = decode_batch(items, nested)
-        if result.table.num_rows:
-            tables.append(result.table)
-        outcomes = {o.key: o for o in result.outcomes}
-        for obj in chunk:
-            if obj.key in failed:
-                records.append(
-                    _record(obj, "quarantined", reason=failed[obj.key], read_failed=True)
-                )
-            else:
-                records.append(_record_from_outcome(obj, outcomes[obj.key]))
-    table = pa.concat_tables(tables) if tables else BATCH_SCHEMA.empty_table()
-    reference = context.num_rows if context is not None else 0
-    days, duplicates = writer.sort_and_split(
-        table, reference_rows=reference, materialize=nested.materialize
-    )
-    parts, ids = [], []
-    for partition, rows in days:
-        parts.append(writer.write_part(storage, partition, nested.materialize(rows)))
-        ids.append(rows.column("eventid").combine_chunks())
-    return BatchOutput(records, parts, ids, duplicates, bytes_read, [o.key for o in objects])
-
-
-def _record(obj: SourceObject, status: str, **kw: object) -> ObjectRecord:
+def object_record(obj: SourceObject, status: str, **kw: object) -> ObjectRecord:
     info = obj.info
     return ObjectRecord(
         id=object_id(obj),
@@ -213,30 +146,6 @@ def _record(obj: SourceObject, status: str, **kw: object) -> ObjectRecord:
         day=info.day.isoformat() if info.day else None,
         **kw,  # type: ignore[arg-type]
     )
-
-
-def _record_from_outcome(obj: SourceObject, outcome: ObjectOutcome) -> ObjectRecord:
-    if outcome.rejected:
-        reason = next(r for pos, r in outcome.quarantined if pos is None)
-        return _record(obj, "quarantined", reason=reason)
-    if outcome.is_digest and outcome.events == 0:
-        rec = _record(obj, "skipped", reason="digest document")
-        rec.kind = str(ObjectKind.DIGEST)  # found by content, e.g. in a flat folder
-        return rec
-    event_reasons = [[pos, r] for pos, r in outcome.quarantined]
-    # 'quarantined' is kept for objects that are unusable as a whole; a file whose events were
-    # each quarantined was read fine: it is 'ingested' (with 0 events) and lists their reasons.
-    status = "ingested" if outcome.events or event_reasons else "empty"
-    rec = _record(
-        obj,
-        status,
-        events=outcome.events,
-        quarantined_count=len(event_reasons),
-        quarantined_events=event_reasons[:MAX_EVENT_REASONS],
-        unknown_fields=outcome.unknown_fields,
-        coerced_values=outcome.coerced_values,
-    )
-    return rec
 
 
 # --------------------------------------------------------------------------- parent side
@@ -327,10 +236,12 @@ def _account(summary: IngestSummary, output: BatchOutput, result: CommitResult) 
 
 #: Runs batches somewhere (this process, a process pool, Spark tasks) and yields their
 #: outputs in plan order; the caller commits each as it arrives.
-BatchRunner = Callable[[Source, Storage, Iterator[Batch]], Iterator[BatchOutput]]
+BatchRunner = Callable[[Source, Storage, Iterator[Batch]], Iterator["BatchOutput"]]
 
 
 def run_serial(source: Source, storage: Storage, batches: Iterator[Batch]) -> Iterator[BatchOutput]:
+    from trailscope.lake.stage import process_batch
+
     for batch in batches:
         yield process_batch(source, storage, batch)
 
@@ -376,16 +287,22 @@ def run_ingest(
                 start(source, manifest.storage)  # enough for workers: let them import now
                 start = None
         else:
-            skipped.append(_record(obj, "skipped", reason=f"{obj.info.kind} object"))
+            skipped.append(object_record(obj, "skipped", reason=f"{obj.info.kind} object"))
             if obj.info.kind is ObjectKind.DIGEST:
                 digests.append((obj, skipped[-1]))
     _keep_digest_signatures(source, digests)
+    # Committing needs pyarrow (the duplicate check, the parts' metadata): imported only now,
+    # once the workers started above are importing theirs on the other cores.
+    from trailscope.lake import commit
+
     if skipped:
-        output = BatchOutput(skipped, [], [])
-        result = commit_batch(manifest, state, DedupIndex(manifest.storage, state), output)
+        output = commit.BatchOutput(skipped, [], [])
+        result = commit.commit_batch(
+            manifest, state, commit.DedupIndex(manifest.storage, state), output
+        )
         _account(summary, output, result)
         summary.read -= len(result.objects) if result.committed else 0  # recorded, not read
-    index = DedupIndex(manifest.storage, state)
+    index = commit.DedupIndex(manifest.storage, state)
     touched: set[str] = set()
     total = len(planned)
     done = 0
@@ -394,7 +311,7 @@ def run_ingest(
     settled: set[str] = set()
     ready: set[str] = set()
     for output in runner(source, manifest.storage, plan_batches(planned, batch_bytes, lanes)):
-        _account(summary, output, commit_batch(manifest, state, index, output))
+        _account(summary, output, commit.commit_batch(manifest, state, index, output))
         touched.update(p.partition for p in output.parts if p.rows)
         if settle is not None:
             if ready:
@@ -477,7 +394,7 @@ class PoolRunner:
             initargs=(source, storage),
         )
         for _ in range(self.workers):  # one task each: the pool spawns a process per task
-            self._pool.submit(warm_decoders)  # while this process still lists
+            self._pool.submit(_warm_worker)  # while this process still lists
 
     def close(self, *, wait: bool = True) -> None:
         """Shut the workers down (also those started for a run that then failed). ``wait``:

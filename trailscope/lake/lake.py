@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from trailscope.errors import LakeError
-from trailscope.lake import compact as compaction
-from trailscope.lake import writer
+from trailscope.lake import publish
 from trailscope.lake.ingest import (
     DEFAULT_BATCH_BYTES,
     BatchRunner,
@@ -336,6 +335,8 @@ class Lake:
             compacted: set[str] = set()
 
             def settle(partitions: set[str], parallel: int = 1) -> None:
+                from trailscope.lake import compact as compaction
+
                 compacted.update(
                     compaction.compact_each(self.manifest, state, partitions, parallel=parallel)
                 )
@@ -367,6 +368,8 @@ class Lake:
     def compact(self, *, full: bool = False) -> int:
         """Merge small files; returns how many partitions were rewritten."""
         self.manifest.check_format()
+        from trailscope.lake import compact as compaction
+
         with self.writer_lock("compact"):
             state = self.manifest.load()
             self._recover(state)
@@ -375,7 +378,7 @@ class Lake:
     def _recover(self, state: LakeState) -> None:
         """Finish what a crashed writer left, including the Athena manifests of its last
         commit (writing them is idempotent)."""
-        writer.recover(self.storage, state, exclusive=self.storage.is_local)
+        publish.recover(self.storage, state, exclusive=self.storage.is_local)
         if state.last_commit is not None:
             self.manifest.published(state, state.last_commit)
 

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from trailscope.lake.commit import BatchOutput
-from trailscope.lake.ingest import Batch, BatchRunner, process_batch
+from trailscope.lake.ingest import Batch, BatchRunner
+from trailscope.lake.stage import process_batch
 from trailscope.lake.storage import Storage
 from trailscope.sources.base import Source
 

@@ -19,13 +19,13 @@ import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
-
-import pyarrow as pa
-import pyarrow.fs as pafs
+from typing import TYPE_CHECKING, Any, Protocol
 
 from trailscope.aws import s3_client
 from trailscope.errors import LakeError
+
+if TYPE_CHECKING:  # imported when first used: a run's workers start before pyarrow loads
+    import pyarrow.fs as pafs
 
 
 class Storage(Protocol):
@@ -69,6 +69,8 @@ class LocalStorage:
 
     @property
     def filesystem(self) -> pafs.FileSystem:
+        import pyarrow.fs as pafs
+
         return pafs.LocalFileSystem()
 
     def path(self, rel: str) -> Path:
@@ -88,6 +90,8 @@ class LocalStorage:
 
     def open_input(self, rel: str) -> Any:
         """A native Arrow file (no Python file object in Parquet's hot path)."""
+        import pyarrow as pa
+
         try:
             return pa.OSFile(str(self.path(rel)), "rb")
         except FileNotFoundError:
@@ -98,6 +102,8 @@ class LocalStorage:
             raise
 
     def open_output(self, rel: str) -> Any:
+        import pyarrow as pa
+
         dest = self.path(rel)
         dest.parent.mkdir(parents=True, exist_ok=True)
         return pa.OSFile(str(dest), "wb")
@@ -248,6 +254,8 @@ class S3Storage:
     def filesystem(self) -> pafs.FileSystem:
         """pyarrow's S3 filesystem with the same credentials and endpoint as boto3's client."""
         if self._fs is None:
+            import pyarrow.fs as pafs
+
             session = self._session()
             creds = session.get_credentials()
             options: dict[str, Any] = {"region": session.region_name or "us-east-1"}
