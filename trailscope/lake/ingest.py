@@ -133,6 +133,8 @@ def _warm_worker() -> None:
 
 
 def object_record(obj: SourceObject, status: str, **kw: object) -> ObjectRecord:
+    """The manifest's record of one object: made here for objects skipped at listing, and by
+    :mod:`trailscope.lake.stage` for those a batch read."""
     info = obj.info
     return ObjectRecord(
         id=object_id(obj),
