@@ -451,9 +451,10 @@ class _FastChunk:
     nested values go through :class:`NestedValues` when the chunk is built."""
 
     def __init__(self, nested: NestedValues) -> None:
-        #: per field, its values (nested and free-form JSON as raw texts, views of the files'
-        #: texts)
-        self.columns: list[list[Any]] = [[] for _ in EVENT_FIELDS]
+        #: the files' events as decoded (nested and free-form JSON as raw texts, views of the
+        #: files' texts), turned into columns once, when the chunk is built: transposing file
+        #: by file made a tuple per field per file, and extended every column with it
+        self.records: list[Any] = []
         self.nested = nested
         #: the files taken: (owner, text, events), to decide them one by one if need be
         self.files: list[tuple[ObjectOutcome, bytes | bytearray, int]] = []
@@ -462,7 +463,7 @@ class _FastChunk:
 
     @property
     def rows(self) -> int:
-        return len(self.columns[0])
+        return len(self.records)
 
     @property
     def full(self) -> bool:
@@ -474,11 +475,9 @@ class _FastChunk:
             recs = _fast_decoder().decode(text).Records
             if not recs:
                 return False  # an empty file is the tolerant path's to judge
-            columns = zip(*map(msgspec.structs.astuple, recs), strict=True)
         except _REJECTED:
             return False
-        for mine, theirs in zip(self.columns, columns, strict=True):
-            mine.extend(theirs)
+        self.records.extend(recs)
         self.files.append((outcome, text, len(recs)))
         self.size += len(text)
         outcome.fast_path = True
@@ -504,7 +503,8 @@ class _FastChunk:
         """Column by column: no per-event dicts are ever built."""
         arrays: list[pa.Array] = []
         nested = self.nested
-        for i, (values, f) in enumerate(zip(self.columns, EVENT_FIELDS, strict=True)):
+        columns = zip(*map(msgspec.structs.astuple, self.records), strict=True)
+        for i, (values, f) in enumerate(zip(columns, EVENT_FIELDS, strict=True)):
             if i in _NESTED:
                 at = nested.positions(i, b"".join(values), list(map(len, values)))
                 arrays.append(nested.column(i, at))
