@@ -447,8 +447,8 @@ class NestedValues:
 
 
 class _FastChunk:
-    """Columns of a few thousand events from ordinary trail files, gathered file by file;
-    nested values go through :class:`NestedValues` when the chunk is built."""
+    """A few thousand events from ordinary trail files, gathered file by file and turned into
+    columns when the chunk is built; nested values go through :class:`NestedValues` then."""
 
     def __init__(self, nested: NestedValues) -> None:
         #: the files' events as decoded (nested and free-form JSON as raw texts, views of the

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Protocol, runtime_checkable
 
 from trailscope.errors import SourceError
@@ -140,7 +141,10 @@ class SourceObject:
 
     def __reduce__(self) -> tuple[type[SourceObject], tuple[object, ...]]:
         # As KeyInfo's: batches of hundreds of objects are pickled for each worker task.
-        return SourceObject, (self.key, self.uri, self.size, self.version, self.info)
+        return SourceObject, _source_object_values(self)
+
+
+_source_object_values = attrgetter(*(f.name for f in fields(SourceObject)))
 
 
 @runtime_checkable
