@@ -505,11 +505,15 @@ class _FastChunk:
         nested = self.nested
         columns = zip(*map(msgspec.structs.astuple, self.records), strict=True)
         for i, (values, f) in enumerate(zip(columns, EVENT_FIELDS, strict=True)):
-            if i in _NESTED:
-                at = nested.positions(i, b"".join(values), list(map(len, values)))
-                arrays.append(nested.column(i, at))
-            elif i in _FREE_FORM:
-                arrays.append(_json_texts(_utf8(b"".join(values)), list(map(len, values))))
+            if i in _NESTED or i in _FREE_FORM:
+                lengths = list(map(len, values))
+                # Several fields are absent from whole chunks (addendum, insightDetails...):
+                # joining their empty texts would still visit each one's buffer.
+                joined = b"".join(values) if any(lengths) else b""
+                if i in _NESTED:
+                    arrays.append(nested.column(i, nested.positions(i, joined, lengths)))
+                else:
+                    arrays.append(_json_texts(_utf8(joined), lengths))
             else:
                 arrays.append(_build(values, f))
         arrays.append(pa.nulls(self.rows, pa.string()))  # extra: the fast path has no unknowns
