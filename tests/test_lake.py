@@ -98,6 +98,9 @@ def test_repetitive_fields_inside_structs_are_dictionary_encoded(trail, tmp_path
     assert "RLE_DICTIONARY" in encodings["requestparameters"]  # most calls repeat theirs
     for unique in ("eventid", "requestid", "responseelements"):
         assert "RLE_DICTIONARY" not in encodings[unique], unique
+    for random_ids in ("eventid", "requestid"):  # lengths apart: zstd compresses them faster
+        assert "DELTA_LENGTH_BYTE_ARRAY" in encodings[random_ids], random_ids
+    assert "DELTA_LENGTH_BYTE_ARRAY" not in encodings["eventtime"]  # slower for short texts
 
 
 def test_row_groups_carry_time_statistics_for_pruning(trail, tmp_path: Path) -> None:

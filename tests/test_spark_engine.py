@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -135,6 +136,17 @@ def test_pasted_athena_sql_with_json_and_structs(lake: Lake, engine: SparkEngine
     )
     translation = prepare("spark", sql)
     assert _rows(engine.query(translation.sql)) == _rows(lake.query(sql))
+
+
+def test_spark_reads_the_ids_as_written(lake: Lake, engine: SparkEngine) -> None:
+    """Event and request ids are stored with their lengths apart (DELTA_LENGTH_BYTE_ARRAY):
+    Spark's Parquet reader must give back every one as pyarrow reads it."""
+    sql = "SELECT eventid, requestid, eventtime FROM cloudtrail"
+    on_spark = engine.query(sql)
+    files = [pq.read_table(f, columns=["eventid", "requestid", "eventtime"]) for f in lake.files()]
+    written = pa.concat_tables(files)
+    assert on_spark.num_rows == written.num_rows == lake.info().events
+    assert _rows(on_spark) == _rows(written)
 
 
 def test_json_scalar_text_that_looks_like_json_is_still_text(engine: SparkEngine) -> None:

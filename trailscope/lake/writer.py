@@ -39,6 +39,8 @@ ROW_GROUP_ROWS = 64 * 1024
 #: console actions), so they are dictionary-encoded: measured on 1M events, the lake shrinks
 #: 78 -> 67 MB, writing gets faster, and reading requestparameters 3x faster.
 _NO_DICTIONARY = UNIQUE_VALUED | {"responseelements", EVENTTIME_TS}
+#: Columns of random, unique texts, stored with their lengths apart (see PARQUET_OPTIONS).
+_DELTA_LENGTH = ("eventid", "requestid")
 
 
 def _leaf_paths(field: pa.Field, prefix: str = "") -> list[str]:
@@ -73,6 +75,10 @@ PARQUET_OPTIONS = {
     # about a few calls finds its rows in fewer, smaller pages (measured on 1M events:
     # access-keys-created 152 -> 98 ms of CPU, the lake's size unchanged).
     "data_page_size": 64 * 1024,
+    # Event and request ids are random (UUIDs). Plain encoding puts each one's length before
+    # it, which zstd keeps matching in vain; with the lengths stored apart, writing these two
+    # columns took 35 % less time and they came out 4 % smaller (measured on 1M events).
+    "column_encoding": {name: "DELTA_LENGTH_BYTE_ARRAY" for name in _DELTA_LENGTH},
 }
 
 
