@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
 from trailscope.detect.loader import PRINCIPAL
 from trailscope.detect.model import Rule
+from trailscope.duckconn import connect
 
 _GROUPED = """
 SELECT min(eventtime) AS first_seen,
@@ -124,7 +124,7 @@ def batch_sql(rules: list[Rule]) -> str:
 
 def group_hits(hits: pa.Table, count: int) -> list[pa.Table]:
     """Each rule's finding rows from the matched events (``count`` rules, in order)."""
-    con = duckdb.connect()
+    con = connect()
     try:
         con.register("hits", hits)
         return [con.sql(_GROUPED.format(flag=f"_r{i}")).to_arrow_table() for i in range(count)]

@@ -26,6 +26,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from trailscope.decode.schema import FILE_SCHEMA, PARTITION, TABLE_SCHEMA
+from trailscope.duckconn import connect
 from trailscope.engines.memory import duckdb_config, keep_freed_heap
 from trailscope.lake.publish import EVENTS_DIR
 from trailscope.sql import (
@@ -145,7 +146,7 @@ class DuckDBEngine:
         config = duckdb_config()
         if threads:
             config["threads"] = str(threads)
-        self.con = duckdb.connect(config=config)
+        self.con = connect(config)
         #: Arrow objects the views read; registrations belong to one connection, so
         #: :meth:`cursor` repeats them.
         self._registered: dict[str, Any] = {}

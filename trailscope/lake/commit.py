@@ -131,9 +131,9 @@ class DedupIndex:
         candidates = pc.filter(ids, hit)
         new = read_part(self.storage, part.tmp_path)
         if self._con is None:  # opened once: a connection costs about 20 ms
-            import duckdb
+            from trailscope.duckconn import connect
 
-            self._con = duckdb.connect()
+            self._con = connect()
             # Kept for the whole run, so it must not keep what it read: its file cache grew
             # with every collision (+200 MB over 3M events).
             self._con.execute("SET enable_external_file_cache = false")
@@ -191,11 +191,12 @@ def _rows_with_ids(
     decoding other columns where nothing matches (about 3x faster than pyarrow); objects on S3
     are read through pyarrow's filesystem as a dataset, which DuckDB filters the same way.
     """
-    import duckdb
     import pyarrow.dataset as ds
 
+    from trailscope.duckconn import connect
+
     own = con is None
-    con = con or duckdb.connect()
+    con = con or connect()
     try:
         con.register("candidate_ids", pa.table({"id": ids}))
         if storage.is_local:
