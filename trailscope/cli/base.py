@@ -24,11 +24,12 @@ from rich.table import Table
 
 from trailscope import __version__
 from trailscope.errors import TrailscopeError
+from trailscope.exitcodes import ExitCode
 
-#: Exit codes, documented in ``--help`` and the README.
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_QUARANTINED = 3
+#: Exit codes, documented in ``--help`` and the README (the table: ``trailscope.exitcodes``).
+EXIT_OK = ExitCode.OK
+EXIT_ERROR = ExitCode.ERROR
+EXIT_QUARANTINED = ExitCode.QUARANTINED
 
 app = typer.Typer(
     name="trailscope",
@@ -198,4 +199,4 @@ def guard(fn: Any) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         err.print("interrupted: whatever was committed stays; run the command again to continue")
-        return 130
+        return ExitCode.INTERRUPTED

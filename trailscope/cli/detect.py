@@ -22,9 +22,10 @@ from trailscope.cli.query import (
     _engine_options,
 )
 from trailscope.errors import TrailscopeError
+from trailscope.exitcodes import ExitCode
 
 #: Findings at or above ``--fail-on`` were found (0: none; 1: an error stopped the run).
-EXIT_FINDINGS = 2
+EXIT_FINDINGS = ExitCode.FINDINGS
 
 _SEVERITY_STYLE = {
     "critical": "bold white on red",

@@ -10,9 +10,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from trailscope.cli.base import EXIT_OK, AccountOpt, JsonOpt, RegionFilterOpt, app, err, guard, out
+from trailscope.exitcodes import ExitCode
 
 #: Exit code when verification ran and found problems (documented in --help and docs).
-EXIT_PROBLEMS = 4
+EXIT_PROBLEMS = ExitCode.VERIFY_PROBLEMS
 # (header, by_day column): problems of the same kind share a column to fit a terminal
 _DAY_TABLE = (
     ("account", "account"),
