@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pytest
 from trailfiles import trail_event_files
 
-from trailscope.decode import decode_object, normalize, records
+from trailscope.decode import decode_object, fast, records
 from trailscope.decode.normalize import NestedValues, decode_batch, parse_event_time
 from trailscope.decode.schema import BATCH_SCHEMA, FILE_SCHEMA
 from trailscope.synth import synth_trail
@@ -132,10 +132,10 @@ def test_nested_texts_that_share_a_crc_still_get_their_own_values(
     # collision must switch the field to keying by text, never give a row another's value.
     items = [(str(p), p.read_bytes()) for p in synth_files[:30]]
     expected = decode_batch(items).table
-    monkeypatch.setattr(normalize, "crc32", lambda raw: len(bytes(raw)) % 3)
+    monkeypatch.setattr(fast, "crc32", lambda raw: len(bytes(raw)) % 3)
     nested = NestedValues()
     collided = decode_batch(items, nested).table
-    assert sorted(nested.by_text) == sorted(i for i in normalize._NESTED if nested.count[i])
+    assert sorted(nested.by_text) == sorted(i for i in fast._NESTED if nested.count[i])
     assert collided.to_pylist() == expected.to_pylist()
 
 
@@ -170,7 +170,7 @@ def test_a_chunk_is_also_cut_by_the_size_of_its_texts(
     # them; here every file makes a chunk of its own, with the same rows.
     items = [(str(p), p.read_bytes()) for p in synth_files[:12]]
     whole = decode_batch(items).table
-    monkeypatch.setattr(normalize, "_MAX_CHUNK_TEXT", 1)
+    monkeypatch.setattr(fast, "_MAX_CHUNK_TEXT", 1)
     cut = decode_batch(items).table
     assert _sorted_rows(cut) == _sorted_rows(whole) and cut.num_rows > 0
     assert len(cut.column("eventid").chunks) == len(items)
@@ -226,13 +226,14 @@ def _compact(doc: dict) -> bytes:
     ['"eventName":"X\xff"', '"requestParameters":{"a":"\xc3("}', '"userIdentity":{"type":"\xff"}'],
     ids=["string", "free-form JSON", "nested"],
 )
-def test_a_file_that_is_not_utf8_is_quarantined_and_the_batch_goes_on(
+def test_an_event_that_is_not_utf8_is_quarantined_alone_and_the_batch_goes_on(
     synth_files: list[Path], field: str
 ) -> None:
     # msgspec reports bad UTF-8 in a string as UnicodeDecodeError, and leaves it unchecked in
-    # raw JSON texts: either used to end the whole run.
+    # raw JSON texts: either used to end the whole run, and then to cost the whole file.
+    first = '{"eventVersion":"1.08","eventTime":"2024-07-01T10:00:00Z","eventID":"e0"}'
     event = '{"eventVersion":"1.08","eventTime":"2024-07-01T10:00:00Z","eventID":"e1",' + field
-    bad = ('{"Records":[' + event + "}]}").encode("latin-1")
+    bad = ('{"Records":[' + first + "," + event + "}]}").encode("latin-1")
     accented = _compact(
         {"Records": [{"eventTime": "2024-07-01T10:00:00Z", "requestParameters": {"a": "café"}}]}
     )
@@ -240,12 +241,12 @@ def test_a_file_that_is_not_utf8_is_quarantined_and_the_batch_goes_on(
     expected = decode_batch(good).table.num_rows
     result = decode_batch([good[0], ("bad", bad), good[1], ("accented", accented), good[2]])
     outcomes = {o.key: o for o in result.outcomes}
-    assert outcomes["bad"].quarantined == [
-        (None, "not JSON: str is not valid UTF-8: surrogates not allowed: line 1 column 1 (char 0)")
-    ]
+    assert outcomes["bad"].quarantined == [(1, "event with text that is not valid UTF-8")]
+    assert outcomes["bad"].events == 1
     assert outcomes["accented"].fast_path and outcomes["accented"].events == 1
-    assert result.table.num_rows == expected + 1
+    assert result.table.num_rows == expected + 2
     assert '{"a":"café"}' in result.table.column("requestparameters").to_pylist()
+    assert "e0" in result.table.column("eventid").to_pylist()
 
 
 def test_free_form_json_is_stored_as_its_text_null_and_absent_as_null() -> None:

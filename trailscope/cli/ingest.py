@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -22,9 +23,21 @@ from trailscope.cli.base import (
     print_ingest_summary,
     progress,
 )
+from trailscope.decode.limits import DEFAULT_MAX_OBJECT_BYTES, size_text
 from trailscope.errors import TrailscopeError
 
 # --------------------------------------------------------------------------- ingest
+
+_SIZE_RE = re.compile(r"\s*(\d+)\s*(?:([KMG])(?:i?B)?|B)?\s*", re.IGNORECASE)
+_UNITS = {None: 0, "K": 10, "M": 20, "G": 30}
+
+
+def parse_size(text: str) -> int:
+    """``256MB``, ``1 GiB``, ``4096`` -> bytes (units are binary, as the limits are shown)."""
+    m = _SIZE_RE.fullmatch(text)
+    if m is None or int(m[1]) < 1:
+        raise typer.BadParameter(f"{text!r} is not a size; write it like 256MB, 1GB or 65536")
+    return int(m[1]) << _UNITS[m[2].upper() if m[2] else None]
 
 
 @app.command()
@@ -76,6 +89,13 @@ def ingest(
     spark_master: Annotated[
         str | None, typer.Option(help="Spark master URL for --engine spark (default: local[*]).")
     ] = None,
+    max_object_size: Annotated[
+        str,
+        typer.Option(
+            help="Quarantine, without reading them whole, files larger than this once "
+            "decompressed (CloudTrail's own are a few MB).",
+        ),
+    ] = size_text(DEFAULT_MAX_OBJECT_BYTES).replace(" ", ""),
     as_json: JsonOpt = False,
 ) -> None:
     """Add new and changed CloudTrail files from SOURCE to the lake.
@@ -102,6 +122,8 @@ def ingest(
     """
     from trailscope.lake import Lake
     from trailscope.timeparse import parse_time
+
+    max_object_bytes = parse_size(max_object_size)
 
     def run() -> int:
         runner = None
@@ -131,6 +153,7 @@ def ingest(
                 endpoint_url=endpoint_url,
                 progress=tick,
                 runner=runner,
+                max_object_bytes=max_object_bytes,
             )
         if as_json:
             out.print_json(data=summary.__dict__)

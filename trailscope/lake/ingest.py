@@ -25,6 +25,7 @@ from datetime import date, timedelta
 from itertools import chain, islice
 from typing import TYPE_CHECKING
 
+from trailscope.decode.limits import DEFAULT_LIMITS, DecodeLimits
 from trailscope.errors import SourceReadError
 from trailscope.lake.manifest import LakeState, Manifest, ObjectRecord
 from trailscope.lake.storage import Storage
@@ -116,6 +117,8 @@ class Batch:
     #: decoding the neighbour here (a few ms) drops them in the worker, where the committing
     #: process would instead re-read, compare and rewrite a whole part (about 0.2 s each).
     context: list[SourceObject] = field(default_factory=list)
+    #: what one object may cost to decode, wherever the batch runs
+    limits: DecodeLimits = DEFAULT_LIMITS
 
 
 def _worker_batch(batch: Batch) -> BatchOutput:
@@ -154,7 +157,10 @@ def object_record(obj: SourceObject, status: str, **kw: object) -> ObjectRecord:
 
 
 def plan_batches(
-    objects: Iterable[SourceObject], batch_bytes: int = DEFAULT_BATCH_BYTES, lanes: int = 1
+    objects: Iterable[SourceObject],
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+    lanes: int = 1,
+    limits: DecodeLimits = DEFAULT_LIMITS,
 ) -> Iterator[Batch]:
     """Group objects by delivery day so each batch writes to few partitions; give each batch
     the preceding object of every stream it continues (see :attr:`Batch.context`).
@@ -165,7 +171,7 @@ def plan_batches(
     left one worker idle for most of a batch at the end)."""
     ordered = sorted(objects, key=lambda o: (o.info.day or date.min, o.key))
     target = even_batch_bytes(sum(o.size for o in ordered), batch_bytes, lanes)
-    batch = Batch([])
+    batch = Batch([], limits=limits)
     size = 0
     last: dict[str, deque[SourceObject]] = {}  # stream -> its latest objects planned
     entered: set[str] = set()  # streams the current batch already has
@@ -176,7 +182,7 @@ def plan_batches(
             or len(batch.objects) >= MAX_BATCH_OBJECTS
         ):
             yield batch
-            batch, size = Batch([]), 0
+            batch, size = Batch([], limits=limits), 0
             entered = set()
         stream = _stream(obj)
         if stream is not None:
@@ -261,6 +267,7 @@ def run_ingest(
     progress: ProgressFn | None = None,
     objects: Iterable[SourceObject] | None = None,
     settle: Callable[[set[str]], None] | None = None,
+    limits: DecodeLimits = DEFAULT_LIMITS,
 ) -> set[str]:
     """List (or take ``objects`` as given), plan and run all batches; returns the partitions
     that received parts.
@@ -312,7 +319,8 @@ def run_ingest(
         progress(0, total, 0)
     settled: set[str] = set()
     ready: set[str] = set()
-    for output in runner(source, manifest.storage, plan_batches(planned, batch_bytes, lanes)):
+    batches = plan_batches(planned, batch_bytes, lanes, limits)
+    for output in runner(source, manifest.storage, batches):
         _account(summary, output, commit.commit_batch(manifest, state, index, output))
         touched.update(p.partition for p in output.parts if p.rows)
         if settle is not None:

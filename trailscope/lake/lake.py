@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from trailscope.decode.limits import DEFAULT_MAX_OBJECT_BYTES, DecodeLimits
 from trailscope.errors import LakeError
 from trailscope.lake import publish
 from trailscope.lake.ingest import (
@@ -34,7 +35,7 @@ from trailscope.lake.ingest import (
 from trailscope.lake.lock import WriterLock
 from trailscope.lake.manifest import ATHENA_SETTINGS, LakeState, Manifest
 from trailscope.lake.storage import open_storage
-from trailscope.sources.base import ListFilter, Source, SourceObject, open_source
+from trailscope.sources import ListFilter, Source, SourceObject, open_source
 from trailscope.timeparse import parse_time
 
 if TYPE_CHECKING:  # query machinery is imported on first use: CLI start-up stays fast
@@ -307,13 +308,16 @@ class Lake:
         progress: ProgressFn | None = None,
         objects: Iterable[SourceObject] | None = None,
         runner: BatchRunner | None = None,
+        max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES,
     ) -> IngestSummary:
         """Add every new or changed object of ``source``; safe to re-run, safe to kill.
 
         ``objects``: ingest exactly these (as an S3 event notification names them) instead of
         listing ``source``. ``runner``: where batches run (default: a pool of ``workers``
-        processes; see :mod:`trailscope.lake.spark_ingest` for Spark).
+        processes; see :mod:`trailscope.lake.spark_ingest` for Spark). ``max_object_bytes``:
+        objects larger than this once decompressed are quarantined, not read.
         """
+        limits = DecodeLimits(max_object_bytes=max_object_bytes)
         src = (
             open_source(source, profile=profile, endpoint_url=endpoint_url)
             if isinstance(source, str)
@@ -356,6 +360,7 @@ class Lake:
                     progress=progress,
                     objects=objects,
                     settle=settle if compact else None,
+                    limits=limits,
                 )
             finally:
                 if isinstance(pool, PoolRunner):
