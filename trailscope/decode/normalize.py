@@ -99,7 +99,7 @@ def decode_batch(
     for outcome, (_, data) in zip(outcomes, items, strict=True):
         try:
             text = records.plain_text(
-                records.gunzip_if_needed(data, limits.max_object_bytes), outcome.key
+                records.gunzip_if_needed(data, limits.max_object_bytes, outcome.key)
             )
             if fast_path_applies(text) and chunk.add(outcome, text):
                 if chunk.full:

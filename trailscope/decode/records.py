@@ -94,16 +94,21 @@ _MAX_DEFLATE_RATIO = 1032
 Text = bytes | bytearray
 
 
-def gunzip_if_needed(data: bytes, max_bytes: int = DEFAULT_LIMITS.max_object_bytes) -> Text:
+def gunzip_if_needed(
+    data: bytes, max_bytes: int = DEFAULT_LIMITS.max_object_bytes, key: str = ""
+) -> Text:
     """Decompress gzip (detected by magic number, not by file name), to at most ``max_bytes``.
 
     Raises NotCloudTrail for damage and for content larger than ``max_bytes``, which is found
     out while decompressing: a small object that expands to gigabytes never takes more
-    memory than the limit.
+    memory than the limit. An object named ``.gz`` that is neither gzip nor JSON text is the
+    damaged gzip it claims to be.
     """
+    if len(data) > max_bytes:
+        raise NotCloudTrail(too_large_reason(max_bytes, decompressed=False))
     if not data.startswith(GZIP_MAGIC):
-        if len(data) > max_bytes:
-            raise NotCloudTrail(too_large_reason(max_bytes, decompressed=False))
+        if key.lower().endswith(".gz") and not _looks_like_json(data):
+            raise NotCloudTrail("damaged gzip: not gzip data (no gzip header)")
         return data
     whole = _gunzip_one_member(data, max_bytes)
     if whole is not None:
@@ -153,29 +158,44 @@ def _gunzip_stream(data: bytes, max_bytes: int) -> bytearray:
 
 
 def _gzip_damage(exc: BaseException) -> str:
+    text = _short(exc)
+    if text.startswith("CRC check failed"):
+        return "CRC check failed"  # the reader adds both sums, which tell a user nothing
     # zlib's own errors read "Error -3 while decompressing data: invalid block type".
-    return _short(exc).split("decompressing data: ", 1)[-1]
+    return text.split("decompressing data: ", 1)[-1]
 
 
-def plain_text(data: Text, key: str = "") -> Text:
+def plain_text(data: Text) -> Text:
     """UTF-8 text from an object's decompressed bytes: a UTF-8 byte order mark is dropped (as
-    Python's json does), UTF-16 and UTF-32 (as Windows tools write) are converted. An object
-    named ``.gz`` that is neither gzip nor JSON text is reported as the damaged gzip it is."""
-    head = data[:4]
-    if head[:1] in (b"{", b"["):
-        return data  # the usual case, decided by one byte
+    Python's json does), UTF-16 and UTF-32 (as Windows tools write) are converted."""
+    head = bytes(data[:4])
+    if head[:1] in (b"{", b"[") and head[1:2] != b"\x00":
+        return data  # the usual case, decided by two bytes
     if head.startswith(UTF8_BOM):
         return data[3:]
-    encoding = json.detect_encoding(head) if len(head) == 4 else "utf-8"
-    if encoding not in ("utf-8", "utf-8-sig"):
-        try:
-            return data.decode(encoding).encode()
-        except UnicodeError as exc:
-            raise NotCloudTrail(f"not JSON: not valid {encoding.upper()} text") from exc
-    start = data.lstrip()[:1]
-    if start and start not in (b"{", b"[") and key.lower().endswith(".gz"):
-        raise NotCloudTrail("damaged gzip: not gzip data (no gzip header)")
-    return data
+    if len(head) < 4 or (b"\x00" not in head and not head.startswith(_UTF16_BOMS)):
+        return data
+    encoding = json.detect_encoding(head)
+    try:
+        text = bytes(data).decode(encoding)
+    except UnicodeError as exc:
+        if head.startswith(_UTF16_BOMS):
+            name = encoding.upper().replace("-SIG", "")
+            raise NotCloudTrail(f"not JSON: not valid {name} text") from exc
+        return data  # not text in any of these encodings: the reader says what it is
+    return text.lstrip("\ufeff").encode() if text.lstrip("\ufeff \t\r\n")[:1] in "{[" else data
+
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _looks_like_json(data: Text) -> bool:
+    """Whether bytes start as JSON text does (in any encoding :func:`plain_text` reads)."""
+    head = bytes(data[:64])
+    if len(head) >= 4 and (b"\x00" in head[:4] or head.startswith(_UTF16_BOMS)):
+        head = head.decode(json.detect_encoding(head[:4]), "ignore").encode()
+    start = head.lstrip(b" \t\r\n").removeprefix(UTF8_BOM).lstrip(b" \t\r\n")[:1]
+    return start in (b"", b"{", b"[")
 
 
 # --------------------------------------------------------------------------- text to documents
@@ -213,7 +233,7 @@ def parse_json_documents(
         raise NotCloudTrail(too_deep_reason(limits.max_depth)) from None
     except ValueError:
         pass
-    raise NotCloudTrail(f"not JSON: {_syntax_error(text, whole_err)}") from whole_err
+    raise NotCloudTrail(f"not JSON: {_not_json(text, whole_err)}") from whole_err
 
 
 @dataclass
@@ -251,6 +271,15 @@ def _read_lines(
         else:
             docs.append(BadLine(f"not JSON: {_syntax_error(line, err, line=n)}"))
     return docs, lenient
+
+
+def _not_json(text: Text, err: BaseException) -> str:
+    """Text that is not UTF-8 is said to be so (where, and which byte); else the syntax error."""
+    try:
+        bytes(text).decode()
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})"
+    return _syntax_error(text, err)
 
 
 def _syntax_error(text: Text, err: BaseException, line: int = 1) -> str:
@@ -347,6 +376,9 @@ def _walk(node: Any, out: Unwrapped, depth: int) -> None:
             return
     if isinstance(node.get("data"), dict | list):
         _walk(node["data"], out, depth + 1)
+        return
+    if not node:
+        out.reject("an empty JSON object is not an event")
         return
     keys = ", ".join(list(node)[:5])
     out.reject(f"object is not a CloudTrail event (keys: {keys[:200]})")

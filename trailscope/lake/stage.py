@@ -49,9 +49,13 @@ def _limits(batch: Batch) -> DecodeLimits:
 def _read(source: Source, obj: SourceObject, limits: DecodeLimits) -> bytes:
     """The object's bytes, unless it is too large to hold (then it is not read at all), or
     its reading fails; both raise SourceReadError, whose reason is quarantined."""
-    if obj.size > limits.max_object_bytes:
-        raise _TooLarge(obj.uri, too_large_reason(limits.max_object_bytes, decompressed=False))
-    return source.read(obj, max_bytes=limits.max_object_bytes)
+    limit = limits.max_object_bytes
+    if obj.size > limit:
+        raise _TooLarge(obj.uri, too_large_reason(limit, decompressed=False))
+    data = source.read(obj, max_bytes=limit + 1)
+    if len(data) > limit:  # it grew since it was listed
+        raise _TooLarge(obj.uri, too_large_reason(limit, decompressed=False))
+    return data
 
 
 class _TooLarge(SourceReadError):

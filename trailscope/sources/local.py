@@ -33,7 +33,8 @@ from trailscope.sources.layout import (
 _MISSING_HINT = "check the path; S3 locations are written s3://BUCKET/PREFIX"
 #: The version of an object that could not be looked at: never current, so tried each run.
 UNLISTED = "unlisted"
-BROKEN_LINK = "broken-link"
+#: The version of a file whose size and time could not be read (its reading says why).
+UNREADABLE = "unreadable"
 
 log = logging.getLogger(__name__)
 
@@ -130,28 +131,39 @@ class _Walk:
             yield from self._flat(str(self.root), "")
 
     def _layout(self, path: str, rel: str, pos: Position) -> Iterator[SourceObject]:
-        entries = self._scan(path, rel, pos)
+        entries = self._scan(path, rel)
         if entries is None:
-            yield self._unlisted(path, rel, pos)
+            yield self._unlisted(path, rel)
             return
         for is_dir, entry in entries:
             if not is_dir:
                 yield from self._file(entry, rel + entry.name)
                 continue
             child = pos.child(entry.name)
-            if self.flt.may_contain(child) and self._enter(entry):
-                yield from self._layout(entry.path, f"{rel}{entry.name}/", child)
+            if not self.flt.may_contain(child):
+                continue
+            sub = f"{rel}{entry.name}/"
+            enter = self._enter(entry)
+            if enter is None:
+                yield self._unlisted(entry.path, sub)
+            elif enter:
+                yield from self._layout(entry.path, sub, child)
 
     def _flat(self, path: str, rel: str) -> Iterator[SourceObject]:
-        entries = self._scan(path, rel, None)
+        entries = self._scan(path, rel)
         if entries is None:
-            yield self._unlisted(path, rel, None)
+            yield self._unlisted(path, rel)
             return
         for is_dir, entry in entries:
             if not is_dir:
                 yield from self._file(entry, rel + entry.name)
-            elif self._enter(entry):
-                yield from self._flat(entry.path, f"{rel}{entry.name}/")
+                continue
+            sub = f"{rel}{entry.name}/"
+            enter = self._enter(entry)
+            if enter is None:
+                yield self._unlisted(entry.path, sub)
+            elif enter:
+                yield from self._flat(entry.path, sub)
 
     def _file(self, entry: os.DirEntry[str], key: str) -> Iterator[SourceObject]:
         key = display_path(key)
@@ -160,16 +172,17 @@ class _Walk:
             return
         try:
             st = entry.stat()  # follows symlinks: a linked file is read through the link
-        except OSError:
-            if _is_link(entry):  # its target is missing (or it loops): reading says which
-                yield _object(key, entry.path, 0, BROKEN_LINK, info)
+        except FileNotFoundError:
+            if _is_link(entry):  # its target is missing: reading says so
+                yield _object(key, entry.path, 0, UNREADABLE, info)
             return  # else it vanished since the scan: nothing to read
+        except OSError:  # a link that loops, a folder without search permission...
+            yield _object(key, entry.path, 0, UNREADABLE, info)
+            return
         if stat.S_ISREG(st.st_mode):
             yield _object(key, entry.path, st.st_size, _version(st), info)
 
-    def _scan(
-        self, path: str, rel: str, pos: Position | None
-    ) -> list[tuple[bool, os.DirEntry[str]]] | None:
+    def _scan(self, path: str, rel: str) -> list[tuple[bool, os.DirEntry[str]]] | None:
         """A folder's entries, or None when a sub-folder cannot be listed (the root folder
         that cannot be listed is an error: nothing of the source could be read)."""
         try:
@@ -180,17 +193,21 @@ class _Walk:
             log.warning("skipping a folder that cannot be listed: %s", display_path(path))
             return None
 
-    def _unlisted(self, path: str, rel: str, pos: Position | None) -> SourceObject:
+    def _unlisted(self, path: str, rel: str) -> SourceObject:
         """A folder that could not be listed, as an object whose reading says why: the run
         quarantines it by name instead of stopping, and the next run lists it again."""
         info = KeyInfo(ObjectKind.LOG)  # outside any account: verify has nothing to say of it
         return _object(display_path(rel), path + os.sep, 0, UNLISTED, info)
 
-    def _enter(self, entry: os.DirEntry[str]) -> bool:
+    def _enter(self, entry: os.DirEntry[str]) -> bool | None:
+        """Whether to walk a sub-folder: not twice, not once it vanished; None when it
+        cannot even be looked at (then it is reported)."""
         try:
             st = entry.stat()
-        except OSError:
+        except FileNotFoundError:
             return False
+        except OSError:
+            return None
         return self._first_visit(st)
 
     def _first_visit(self, st: os.stat_result) -> bool:
