@@ -141,7 +141,10 @@ def fingerprint(report: SynthReport) -> dict[str, Any]:
             f"{key}\t{hashlib.sha256(content).hexdigest()}\n"
         )
     files = {
-        name: {"count": len(entries), "sha256": hashlib.sha256("".join(entries).encode()).hexdigest()}
+        name: {
+            "count": len(entries),
+            "sha256": hashlib.sha256("".join(entries).encode()).hexdigest(),
+        }
         for name, entries in sorted(lines.items())
     }
     order = "\n".join(p.as_posix() for p in report.files)
