@@ -61,3 +61,46 @@ def long_time(seconds: int) -> str:
     hour, rest = divmod(second, 3600)
     minute, sec = divmod(rest, 60)
     return f"{prefix}{hour % 12 or 12}:{minute:02d}:{sec:02d} {'AM' if hour < 12 else 'PM'}"
+
+
+class Span:
+    """The time a trail covers: ``days`` whole days from ``first`` (seconds since the epoch).
+
+    A trail normally covers calendar days (``first`` is a midnight); one anchored to end at a
+    moment starts at that moment's time of day instead, so its first and last calendar days
+    are partial, and its stories keep their times of day by being moved whole days into the
+    span (:meth:`place`).
+    """
+
+    __slots__ = ("days", "first")
+
+    def __init__(self, first: int, days: int) -> None:
+        self.first = first
+        self.days = days
+
+    @property
+    def last(self) -> int:
+        """The end of the span (exclusive)."""
+        return self.first + self.days * DAY
+
+    def day_start(self, day: int) -> int:
+        """Midnight of the span's ``day``-th calendar day (day 0 holds :attr:`first`)."""
+        return self.first - self.first % DAY + day * DAY
+
+    def place(self, start: int, room: int = 3600) -> int:
+        """``start`` moved by whole days, keeping its time of day, into the span (times before
+        it wrap round to its last, partial day), leaving ``room`` seconds after it for a story
+        to unfold before the end. Times already in a span of calendar days stay.
+
+        Only on a one-day span anchored at a moment can a story's time of day not fit; it then
+        starts ``room`` before the end instead.
+        """
+        start = self.first + (start - self.first) % (self.days * DAY)
+        if start + room > self.last:
+            start = start - DAY if start - DAY >= self.first else self.last - room
+        return start
+
+    def dates(self) -> list[dt.date]:
+        """The calendar days the span touches."""
+        first, last = day_of(self.first), day_of(self.last - 1)
+        return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]

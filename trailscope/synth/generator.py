@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import orjson
 
 from trailscope.synth.catalogue import generic_mix
-from trailscope.synth.clock import DAY
+from trailscope.synth.clock import Span
 from trailscope.synth.digests import DigestChain, LogReference, Signer
 from trailscope.synth.events import EventFactory
 from trailscope.synth.ids import ALPHANUMERIC, random_text
@@ -57,8 +57,7 @@ class TrailObject:
 class TrailGenerator:
     """Everything that decides a trail's content for a seed and a span.
 
-    :param first_second: the trail's first second (seconds since the epoch).
-    :param days: the span's length in days.
+    :param span: the time the trail covers.
     """
 
     def __init__(
@@ -68,25 +67,16 @@ class TrailGenerator:
         accounts: int,
         regions: Sequence[str],
         org_id: str | None,
-        first_second: int,
-        days: int,
+        span: Span,
     ) -> None:
         self.seed = seed
-        self.first_second = first_second
-        self.days = days
+        self.span = span
         self.world = World(seed, accounts, regions, org_id)
         self.factory = EventFactory(self.world)
         kinds = generic_mix()
         self.mix = GenericMix(self.world, self.factory, seed, kinds)
-        self.stories = StoryWriter(
-            self.factory, kinds, seed=seed, first_second=first_second, days=days
-        )
-        self.planner = Planner(self.world, seed, first_second, days)
-
-    @property
-    def last_second(self) -> int:
-        """The end of the span (exclusive)."""
-        return self.first_second + self.days * DAY
+        self.stories = StoryWriter(self.factory, kinds, seed=seed, span=span)
+        self.planner = Planner(self.world, seed, span)
 
     def plan(
         self, events: int, events_per_file: int, incidents: bool
@@ -119,7 +109,7 @@ class TrailGenerator:
         world = self.world
         rng = random.Random(f"trailscope-synth:{self.seed}:insight-names")
         out = []
-        for file in insight_files(world, self.seed, self.first_second, self.days):
+        for file in insight_files(world, self.seed, self.span):
             suffix = random_text(rng, ALPHANUMERIC, 16)
             key = insight_key(world, file.account, file.region, file.delivery, suffix)
             content = orjson.dumps({"Records": file.events})
@@ -132,7 +122,7 @@ class TrailGenerator:
             TrailObject(
                 writability_check_key(self.world, account.index),
                 b"Configuration writability check\n",
-                self.first_second,
+                self.span.first,
             )
             for account in self.world.accounts
         ]
@@ -145,8 +135,8 @@ class TrailGenerator:
                 self.world,
                 account.index,
                 r,
-                start=self.first_second,
-                first_end=self.first_second + rng.randrange(60, 3600),
+                start=self.span.first,
+                first_end=self.span.first + rng.randrange(60, 3600),
                 signer=signer,
             )
             for account in self.world.accounts

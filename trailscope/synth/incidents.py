@@ -32,7 +32,7 @@ def root_console_login_without_mfa(story: StoryWriter) -> tuple[list[Scripted], 
     world, rng = story.world, story.rng
     a = min(1, len(world.accounts) - 1)
     account, g = world.accounts[a], world.global_index
-    t = story.day_start(story.days // 2) + 3 * 3600 + rng.randrange(300, 3000)
+    t = story.place(story.day_start(story.days // 2) + 3 * 3600 + rng.randrange(300, 3000))
     root = world.root(account, ["203.0.113.45"], [UA_BROWSERS[1]])
     login = story.signin(
         a,
@@ -66,7 +66,7 @@ def console_login_brute_force(story: StoryWriter) -> tuple[list[Scripted], Plant
     account, g = world.accounts[0], world.global_index
     address, user_agent = "203.0.113.201", UA_BROWSERS[3]
     attacker = anonymous(address, user_agent)
-    t = story.day_start(max(0, story.days - 2)) + 2 * 3600 + rng.randrange(0, 1800)
+    t = story.place(story.day_start(max(0, story.days - 2)) + 2 * 3600 + rng.randrange(0, 1800))
     out: list[Scripted] = []
     for i in range(24):
         t += rng.randrange(12, 22)
@@ -97,7 +97,7 @@ def security_group_ssh_open_to_world(
     account = world.accounts[a]
     resources = world.resources[(a, 0)]
     bastion = next(group for group, name in resources.security_groups if name == "bastion")
-    t = story.day_start(min(1, story.days - 1)) + 14 * 3600 + rng.randrange(0, 3000)
+    t = story.place(story.day_start(min(1, story.days - 1)) + 14 * 3600 + rng.randrange(0, 3000))
     principal = account.pools["console"][3]
     kind = story.kinds[ec2.AUTHORIZE_INGRESS]
 
@@ -124,7 +124,7 @@ def cloudtrail_stop_logging(story: StoryWriter) -> tuple[list[Scripted], Planted
     principal = world.role_session(
         account, "Admin", "heidi", user_agents=[UA_CLI[1]], addresses=["203.0.113.99"]
     )
-    t = story.day_start(story.days - 1) + 21 * 3600 + rng.randrange(0, 1800)
+    t = story.place(story.day_start(story.days - 1) + 21 * 3600 + rng.randrange(0, 1800))
     stop_logging = scripted(cloudtrail.SOURCE, "StopLogging", False, cloudtrail.the_trail)
     stop = story.api(stop_logging, 0, g, t, principal)
     t2 = t + 1500 + rng.randrange(600)
@@ -144,7 +144,7 @@ def access_key_created_for_another_user(
     world, rng = story.world, story.rng
     account, g = world.accounts[0], world.global_index
     alice = account.users["alice"]
-    t = story.day_start(story.days // 3) + 11 * 3600 + rng.randrange(0, 3000)
+    t = story.place(story.day_start(story.days // 3) + 11 * 3600 + rng.randrange(0, 3000))
 
     def build(call: CallContext) -> dict[str, Any]:
         return {

@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from trailscope.synth.clock import DAY, iso
+from trailscope.synth.clock import Span, iso
 from trailscope.synth.ids import uuid4_text
 from trailscope.synth.people import UA_SDK, UA_TERRAFORM
 from trailscope.synth.world import World
@@ -34,7 +34,7 @@ def _attribution(attribute: str, value: str, baseline: float, burst: float) -> d
     }
 
 
-def insight_files(world: World, seed: int, first_second: int, days: int) -> list[InsightFile]:
+def insight_files(world: World, seed: int, span: Span) -> list[InsightFile]:
     """Every Insights file of the trail, by delivery time."""
     rng = random.Random(f"trailscope-synth:{seed}:insights")
     files = []
@@ -65,7 +65,9 @@ def insight_files(world: World, seed: int, first_second: int, days: int) -> list
             role = "legacy-reporting-role" if hammered and code else "github-actions-deploy"
             who = f"arn:aws:sts::{account.id}:assumed-role/{role}"
             user_agent = UA_SDK[0] if hammered and code else UA_TERRAFORM[0]
-            start = first_second + rng.randrange(days) * DAY + rng.randrange(9 * 3600, 17 * 3600)
+            start = span.place(
+                span.day_start(rng.randrange(span.days)) + rng.randrange(9 * 3600, 17 * 3600)
+            )
             start -= start % 60
             minutes = rng.randrange(3, 40)
             baseline = round(rng.uniform(0.0005, 0.05), 7)

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from trailscope.synth.clock import DAY, WINDOW, day_of
+from trailscope.synth.clock import DAY, WINDOW, Span, day_of
 from trailscope.synth.ids import ALPHANUMERIC, random_text
 from trailscope.synth.world import World
 
@@ -40,11 +40,10 @@ class FilePlan:
 class Planner:
     """Draws the plan from its own seeded stream, so stories never shift it."""
 
-    def __init__(self, world: World, seed: int, first_second: int, days: int) -> None:
+    def __init__(self, world: World, seed: int, span: Span) -> None:
         self.world = world
         self.rng = random.Random(f"trailscope-synth:{seed}:plan")
-        self.first_second = first_second
-        self.days = days
+        self.span = span
 
     def spread(self, generic_events: int, events_per_file: int) -> list[FilePlan]:
         """Spread the generic events over five-minute files, busier by day than by night."""
@@ -60,12 +59,14 @@ class Planner:
         for a, r in pairs:
             total += world.accounts[a].weight * region_weights[r]
             pair_cumulative.append(total)
-        window_count = self.days * (DAY // WINDOW)
+        first = self.span.first
+        window_count = self.span.days * (DAY // WINDOW)
         window_cumulative = []
         total = 0.0
         for i in range(window_count):
-            day = day_of(self.first_second + i * WINDOW)
-            hour = (i % (DAY // WINDOW)) * WINDOW / 3600 + 1 / 24
+            start = first + i * WINDOW
+            day = day_of(start)
+            hour = start % DAY / 3600 + 1 / 24
             factor = 0.3 + 1.4 * math.exp(-(((hour - 14.5) / 4.2) ** 2))
             if day.weekday() >= 5:
                 factor *= 0.45
@@ -86,7 +87,7 @@ class Planner:
         for (a, r), window, count in zip(chosen_pairs, chosen_windows, counts, strict=True):
             if count == 0:
                 continue
-            plans.append(self.new_file(a, r, self.first_second + window * WINDOW, count))
+            plans.append(self.new_file(a, r, first + window * WINDOW, count))
         return plans
 
     def new_file(self, account: int, region: int, window_start: int, generic: int) -> FilePlan:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from trailscope.synth.catalogue import Kind
 from trailscope.synth.catalogue.kind import Builder, RequestId
-from trailscope.synth.clock import DAY, iso
+from trailscope.synth.clock import Span, iso
 from trailscope.synth.events import EVENT_VERSIONS, EventFactory, ordered
 from trailscope.synth.ids import ALPHANUMERIC, random_text, uuid4_text
 from trailscope.synth.principals import Principal
@@ -37,14 +37,13 @@ class StoryWriter:
         kinds: list[Kind],
         *,
         seed: int,
-        first_second: int,
-        days: int,
+        span: Span,
     ) -> None:
         self.factory = factory
         self.world: World = factory.world
         self.rng = random.Random(f"trailscope-synth:{seed}:script")
-        self.first_second = first_second
-        self.days = days
+        self.span = span
+        self.days = span.days
         self.kinds: dict[str, Kind] = {}
         for kind in kinds:
             self.kinds.setdefault(kind.name, kind)
@@ -54,8 +53,12 @@ class StoryWriter:
         return choices[int(self.rng.random() * len(choices))]
 
     def day_start(self, day: int) -> int:
-        """The first second of the trail's ``day``-th day."""
-        return self.first_second + day * DAY
+        """Midnight of the trail's ``day``-th day."""
+        return self.span.day_start(day)
+
+    def place(self, start: int) -> int:
+        """A story's start moved by whole days into the trail's span (see :class:`Span`)."""
+        return self.span.place(start)
 
     def finish(
         self,

@@ -48,7 +48,7 @@ def daily_federation(story: StoryWriter, day: int) -> list[Scripted]:
     management, g = world.accounts[0], world.global_index
     a = min(1, len(world.accounts) - 1)
     account = world.accounts[a]
-    t = story.day_start(day) + 8 * 3600 + rng.randrange(0, 3600)
+    t = story.place(story.day_start(day) + 8 * 3600 + rng.randrange(0, 3600))
     kinds = story.kinds
     out: list[Scripted] = []
 
@@ -79,7 +79,7 @@ def daily_deploy(story: StoryWriter, day: int) -> list[Scripted]:
     world, rng = story.world, story.rng
     a = min(1, len(world.accounts) - 1)
     principal = world.accounts[a].pools["pipeline"][1]
-    t = story.day_start(day) + 15 * 3600 + rng.randrange(0, 3600)
+    t = story.place(story.day_start(day) + 15 * 3600 + rng.randrange(0, 3600))
     out: list[Scripted] = []
     for name in _DEPLOY:
         t += rng.randrange(2, 40)
@@ -96,7 +96,7 @@ def console_session(story: StoryWriter) -> list[Scripted]:
     address, user_agent = story.pick(world.human_addresses[name]), story.pick(UA_BROWSERS)
     browser = anonymous(address, user_agent)  # before a session exists
     mfa = name != "frank"
-    t = story.day_start(rng.randrange(story.days)) + rng.randrange(7 * 3600, 19 * 3600)
+    t = story.place(story.day_start(rng.randrange(story.days)) + rng.randrange(7 * 3600, 19 * 3600))
     out: list[Scripted] = []
     base_details = {"LoginTo": story.login_to(), "MobileVersion": "No"}
     if rng.random() < 0.25:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from trailscope.errors import TrailscopeError
-from trailscope.synth.clock import day_of, epoch_seconds
+from trailscope.synth.clock import DAY, WINDOW, Span, epoch_seconds
 from trailscope.synth.digests import LogReference, Signer
 from trailscope.synth.generator import TrailGenerator
 from trailscope.synth.incidents import PlantedIncident
@@ -75,6 +75,21 @@ def _prepare(root: Path, overwrite: bool) -> None:
     root.mkdir(parents=True, exist_ok=True)
 
 
+def trail_span(end: dt.date | dt.datetime | None, days: int) -> Span:
+    """The time a trail covers: ``days`` calendar days ending on the date ``end``, or the
+    ``days`` days before the moment ``end`` (to the five minutes, as CloudTrail delivers).
+
+    A naive datetime is taken as UTC.
+    """
+    if isinstance(end, dt.datetime):
+        moment = end if end.tzinfo else end.replace(tzinfo=dt.UTC)
+        last = int(moment.timestamp())
+        last -= last % WINDOW
+        return Span(last - days * DAY, days)
+    first_day = (end or DEFAULT_END) - dt.timedelta(days=days - 1)
+    return Span(epoch_seconds(first_day), days)
+
+
 def check_options(
     *,
     events: int,
@@ -105,7 +120,7 @@ def synth_trail(
     accounts: int = 3,
     regions: tuple[str, ...] = ("us-east-1", "eu-west-1", "ap-southeast-2"),
     days: int = 7,
-    end: dt.date | None = None,
+    end: dt.date | dt.datetime | None = None,
     org_id: str | None = None,
     events_per_file: int = 128,
     digests: bool = True,
@@ -121,7 +136,11 @@ def synth_trail(
 
     ``events`` unique events go into ``CloudTrail/`` log files (Insight events come on top);
     ``redeliver_fraction`` of them are written a second time, byte-identical, in a later file.
-    The trail covers ``days`` days ending on ``end`` (default :data:`DEFAULT_END`). With
+    The trail covers ``days`` calendar days ending on the date ``end`` (default
+    :data:`DEFAULT_END`, so output never depends on today), or, when ``end`` is a datetime,
+    the ``days`` days before that moment (``datetime.now(UTC)`` gives a trail that ends now;
+    its last files are delivered up to a quarter of an hour later and named so, and its
+    digests run to the end of that hour). Stories keep their times of day either way. With
     ``signing_key`` the digests are signed and the signatures (which S3 would keep as object
     metadata) are written to :data:`SIGNATURES_FILE` with the key in :data:`PUBLIC_KEY_FILE`.
     ``progress`` receives the number of unique events of each log file as it is written; the
@@ -138,15 +157,8 @@ def synth_trail(
     )
     root = Path(dest)
     _prepare(root, overwrite)
-    last_day = end or DEFAULT_END
-    first_day = last_day - dt.timedelta(days=days - 1)
     generator = TrailGenerator(
-        seed=seed,
-        accounts=accounts,
-        regions=regions,
-        org_id=org_id,
-        first_second=epoch_seconds(first_day),
-        days=days,
+        seed=seed, accounts=accounts, regions=regions, org_id=org_id, span=trail_span(end, days)
     )
     out = _FolderWriter(root, compresslevel)
     world = generator.world
@@ -155,7 +167,7 @@ def synth_trail(
     redelivery = Redelivery(seed, redeliver_fraction)
     logs: dict[tuple[int, int], list[LogReference]] = {}
     log_events = redelivered = log_files = 0
-    last_delivery = generator.last_second
+    last_delivery = generator.span.last
     for log in generator.log_files(plans, redelivery):
         out.write(log.key, log.content)
         logs.setdefault((log.account, log.region), []).append(log.reference)
@@ -214,7 +226,7 @@ def synth_trail(
         other_files=other_files,
         accounts=[account.id for account in world.accounts],
         regions=list(world.regions),
-        days=[day_of(generator.first_second) + dt.timedelta(days=i) for i in range(days)],
+        days=generator.span.dates(),
         org_id=world.org_id,
         incidents=planted,
         files=out.files,
