@@ -15,7 +15,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from trailscope.cli import EXIT_OK, app
-from trailscope.lake import open_lake
+from trailscope.facade import open_lake
 
 
 def test_demo_writes_ingests_asks_and_detects(tmp_path: Path) -> None:

@@ -81,7 +81,7 @@ def test_a_new_verification_record_is_seen_by_the_next_query(tmp_path: Path) -> 
         validation = "SELECT count(*) AS n FROM cloudtrail_validation"
         assert lake.query(validation).to_pylist() == [{"n": 0}]
         report = verify_trail(str(src))
-        assert record_validation(tmp_path / "lake", report) > 0
+        assert record_validation(Lake(tmp_path / "lake"), report) > 0
         assert lake.storage.exists(VALIDATION_FILE)
         assert lake.query(validation).to_pylist()[0]["n"] > 0
 

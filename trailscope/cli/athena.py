@@ -40,7 +40,7 @@ SinceOpt = Annotated[
 def _lake_and_location(lake: Path | str, location: str | None) -> tuple[object, str, str]:
     """The opened lake, its S3 location, and the first day of its events."""
     from trailscope.athena.ddl import normalize_uri
-    from trailscope.lake import open_lake
+    from trailscope.facade import open_lake
 
     text = str(lake)
     if text.startswith("s3:/") and not text.startswith("s3://"):
@@ -121,7 +121,7 @@ def athena_setup(
     from trailscope.athena.ddl import DEFAULT_TABLE, create_database_ddl, create_table_ddl
     from trailscope.athena.symlinks import write_manifests
     from trailscope.engines.athena import AthenaEngine
-    from trailscope.lake.manifest import ATHENA_SETTINGS
+    from trailscope.lake.paths import ATHENA_SETTINGS
 
     def run() -> int:
         lk, uri, first = _lake_and_location(lake, location)

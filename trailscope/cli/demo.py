@@ -175,7 +175,7 @@ def demo(
     DIR/lake, queried with the embedded engine, checked with the bundled detections, and
     served at http://127.0.0.1:PORT/ (loopback only) until Ctrl-C.
     """
-    from trailscope.lake import Lake
+    from trailscope.facade import Lake
 
     def run() -> int:
         trail = workdir / "trail"

@@ -28,7 +28,8 @@ import pyarrow.fs as pafs
 from trailscope.decode.schema import FILE_SCHEMA, PARTITION, TABLE_SCHEMA
 from trailscope.duckconn import connect
 from trailscope.engines.memory import duckdb_config, keep_freed_heap
-from trailscope.lake.publish import EVENTS_DIR
+from trailscope.lake.paths import EVENTS_DIR
+from trailscope.lake.storage import before_release
 from trailscope.sql import (
     COMPAT_COLUMNS,
     PARTITIONS_TABLE,
@@ -274,6 +275,9 @@ def close_remote_engines() -> None:
     for engine in list(_REMOTE_ENGINES):
         with contextlib.suppress(duckdb.Error):
             engine.close()
+
+
+before_release(close_remote_engines)
 
 
 def _interrupt_after(con: duckdb.DuckDBPyConnection, timeout: float | None) -> Any:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,8 +20,8 @@ import pyarrow.parquet as pq
 
 from trailscope.errors import LakeError
 from trailscope.integrity.report import VerifyReport
-from trailscope.lake.lake import Lake, open_lake
-from trailscope.lake.manifest import META_DIR
+from trailscope.lake.paths import META_DIR
+from trailscope.lake.storage import Storage
 
 VALIDATION_FILE = f"{META_DIR}/integrity/validation.parquet"
 
@@ -40,13 +41,22 @@ VALIDATION_SCHEMA = pa.schema(
 )
 
 
-def _as_lake(lake: Lake | str | os.PathLike[str]) -> Lake:
-    return lake if isinstance(lake, Lake) else open_lake(lake)
+class LakeAccess(Protocol):
+    """What the record needs of a lake (``trailscope.Lake`` has it)."""
+
+    @property
+    def storage(self) -> Storage: ...
+    @property
+    def location(self) -> str: ...
+    @property
+    def root(self) -> Path | None: ...
+
+    def writer_lock(self, operation: str) -> AbstractContextManager[Any]: ...
 
 
-def record_validation(lake: Lake | str | os.PathLike[str], report: VerifyReport) -> int:
+def record_validation(lake: LakeAccess, report: VerifyReport) -> int:
     """Merge ``report``'s per-file verdicts into the lake; returns the rows now recorded."""
-    lk = _as_lake(lake)
+    lk = lake
     verified_at = report.verified_at.astimezone(dt.UTC)
     new = pa.table(
         {
@@ -75,20 +85,20 @@ def record_validation(lake: Lake | str | os.PathLike[str], report: VerifyReport)
     return new.num_rows
 
 
-def validated_files(lake: Lake | str | os.PathLike[str]) -> pa.Table:
+def validated_files(lake: LakeAccess) -> pa.Table:
     """Every recorded verdict (empty, with the schema, if nothing was verified yet)."""
-    return _read(_as_lake(lake))
+    return _read(lake)
 
 
-def validation_path(lake: Lake | str | os.PathLike[str]) -> Path:
+def validation_path(lake: LakeAccess) -> Path:
     """Where the record lives in a local lake."""
-    lk = _as_lake(lake)
+    lk = lake
     if lk.root is None:
         raise LakeError(f"{lk.location} is on S3: use validated_files() to read the record")
     return lk.root / VALIDATION_FILE
 
 
-def _read(lk: Lake) -> pa.Table:
+def _read(lk: LakeAccess) -> pa.Table:
     try:
         data = lk.storage.read_bytes(VALIDATION_FILE)
     except FileNotFoundError:

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from trailscope.decode.schema import FILE_SCHEMA, SOURCEKEY
 from trailscope.lake import publish, writer
 from trailscope.lake.manifest import LakeState, Manifest, ObjectRecord, PartRecord, new_commit
+from trailscope.lake.paths import staged_path
 from trailscope.lake.storage import Storage
 
 if TYPE_CHECKING:  # imported where used: ingest workers load this module but never need it
@@ -157,7 +158,7 @@ def committed_path(storage: Storage, rel: str) -> str:
     name (with the same rows)."""
     if storage.is_local:
         return rel  # one writer at a time: its parts are published before the lock is released
-    for candidate in (rel, publish.staged_path(rel)):
+    for candidate in (rel, staged_path(rel)):
         if storage.exists(candidate):
             return candidate
     return rel  # renamed in between (or retired): the read says which

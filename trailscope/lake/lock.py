@@ -14,7 +14,8 @@ from types import TracebackType
 import orjson
 
 from trailscope.errors import LakeLockedError
-from trailscope.lake.manifest import META_DIR, now_iso
+from trailscope.lake.manifest import now_iso
+from trailscope.lake.paths import META_DIR
 from trailscope.lake.storage import LocalStorage
 
 LOCK_FILE = f"{META_DIR}/lock"

@@ -24,17 +24,11 @@ import msgspec
 import orjson
 
 from trailscope.errors import LakeError
+from trailscope.lake.paths import CHECKPOINT_DIR, FORMAT_FILE, LAST_CHECKPOINT, LOG_DIR
 from trailscope.lake.storage import Storage
 
-META_DIR = "_trailscope"
-LOG_DIR = f"{META_DIR}/log"
-FORMAT_FILE = f"{META_DIR}/lake.json"
 FORMAT_VERSION = 1
 _VERSION_DIGITS = 12
-CHECKPOINT_DIR = f"{META_DIR}/checkpoints"
-LAST_CHECKPOINT = f"{META_DIR}/last_checkpoint.json"
-#: Written by 'trailscope athena setup' with the symlink layout: {"location": "s3://..."}.
-ATHENA_SETTINGS = f"{META_DIR}/athena.json"
 #: A checkpoint every this many commits.
 CHECKPOINT_EVERY = 100
 

@@ -9,17 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trailscope.lake.manifest import LOG_DIR, LakeState, PartRecord
+from trailscope.lake.manifest import LakeState, PartRecord
+from trailscope.lake.paths import EVENTS_DIR, LOG_DIR, TMP_SUFFIX, staged_path
 from trailscope.lake.storage import Storage
-
-EVENTS_DIR = "events"
-TMP_SUFFIX = ".tmp"
-
-
-def staged_path(path: str) -> str:
-    """Where a part waits for its commit: hidden from every reader that globs the folder."""
-    folder, _, name = path.rpartition("/")
-    return f"{folder}/.{name}{TMP_SUFFIX}"
 
 
 def publish(

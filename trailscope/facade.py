@@ -32,7 +32,8 @@ from trailscope.lake.ingest import (
     run_ingest,
 )
 from trailscope.lake.lock import WriterLock
-from trailscope.lake.manifest import ATHENA_SETTINGS, LakeState, Manifest
+from trailscope.lake.manifest import LakeState, Manifest
+from trailscope.lake.paths import ATHENA_SETTINGS
 from trailscope.lake.storage import open_storage
 from trailscope.sources.base import ListFilter, Source, SourceObject, open_source
 from trailscope.timeparse import parse_time
