@@ -12,13 +12,13 @@ import logging
 
 import pyarrow as pa
 
-from trailscope.decode.limits import DEFAULT_LIMITS, DecodeLimits, too_large_reason
+from trailscope.decode.limits import DecodeLimits, too_large_reason
 from trailscope.decode.normalize import NestedValues, ObjectOutcome, decode_batch
 from trailscope.decode.schema import BATCH_SCHEMA
 from trailscope.errors import SourceReadError
 from trailscope.lake import writer
+from trailscope.lake.batch import Batch, object_record
 from trailscope.lake.commit import BatchOutput
-from trailscope.lake.ingest import Batch, object_record
 from trailscope.lake.manifest import ObjectRecord
 from trailscope.lake.storage import Storage
 from trailscope.sources.base import Source, SourceObject
@@ -39,11 +39,6 @@ def process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutput
         return _process_batch(source, storage, batch)
     finally:
         gc.enable()
-
-
-def _limits(batch: Batch) -> DecodeLimits:
-    # Batches planned before limits travelled with them decode within the defaults.
-    return getattr(batch, "limits", None) or DEFAULT_LIMITS
 
 
 def _read(source: Source, obj: SourceObject, limits: DecodeLimits) -> bytes:
@@ -82,7 +77,7 @@ def _process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutpu
     objects = batch.objects
     records: list[ObjectRecord] = []
     tables: list[pa.Table] = []
-    limits = _limits(batch)
+    limits = batch.limits
     # Nested values travel as positions through the sort and are built per day's rows.
     nested = NestedValues(deferred=True, limits=limits)
     context = _context_rows(source, batch.context, nested, limits)
