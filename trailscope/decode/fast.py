@@ -13,10 +13,10 @@ Keeping the strict fast path honest is what lets it be fast: it never has to dec
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cache
-from itertools import accumulate, compress, filterfalse
-from operator import eq
+from itertools import accumulate, compress, filterfalse, repeat
+from operator import add, eq
 from types import GenericAlias
 from typing import Any
 
@@ -277,25 +277,43 @@ class _FastChunk:
         return pa.Table.from_arrays(arrays, schema=schema)
 
 
+#: Values whose brackets are counted together: a run's count bounds the nesting of each value
+#: in it, and counting runs instead of values saves most of the calls (a free-form value holds
+#: two opening brackets on average, so a run rarely reaches the limit).
+_RUN = 32
+
+
 def _nests_deeper(joined: bytes, lengths: list[int], limit: int) -> bool:
     """Whether a value of a chunk's free-form column nests more than ``limit`` levels.
 
-    A value that deep has at least ``limit + 1`` opening brackets and as many closing ones,
-    so only values that long are counted (C-level counts over their bytes), and only one
-    counted past the limit is parsed."""
-    shortest = 2 * (limit + 1)
-    if not joined or max(lengths) < shortest:
+    No value nests deeper than it has opening brackets. They are counted (at C speed, no
+    Python-level step per value) over runs of values; only a run counting more than the limit
+    is looked at value by value, and only a value counting more than the limit is parsed."""
+    if not joined or max(lengths) < 2 * (limit + 1):  # too short to nest that deep
         return False
-    count = joined.count
-    for n, end in compress(
-        zip(lengths, accumulate(lengths), strict=True), map(shortest.__le__, lengths)
-    ):
-        start = end - n
-        if count(b"{", start, end) + count(b"[", start, end) > limit and (
-            jsontext.text_nests_deeper(memoryview(joined)[start:end], limit)
-        ):
-            return True
+    ends = list(accumulate(lengths))
+    run_ends = ends[_RUN - 1 :: _RUN]
+    if len(ends) % _RUN:
+        run_ends.append(ends[-1])
+    run_starts = [0, *run_ends[:-1]]
+    counts = _brackets(joined, run_starts, run_ends)
+    for run in compress(range(len(run_ends)), map(limit.__lt__, counts)):
+        first = run * _RUN
+        value_ends = ends[first : first + _RUN]
+        value_starts = [run_starts[run], *value_ends[:-1]]
+        values = _brackets(joined, value_starts, value_ends)
+        for start, end, count in zip(value_starts, value_ends, values, strict=True):
+            if count > limit and jsontext.text_nests_deeper(memoryview(joined)[start:end], limit):
+                return True
     return False
+
+
+def _brackets(joined: bytes, starts: list[int], ends: list[int]) -> Iterator[int]:
+    """Opening brackets in each ``joined[start:end]``."""
+    count = joined.count
+    curly = map(count, repeat(b"{"), starts, ends)
+    square = map(count, repeat(b"["), starts, ends)
+    return map(add, curly, square)
 
 
 _AWS_PREFIX = "aws:"

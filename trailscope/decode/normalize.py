@@ -87,13 +87,16 @@ def decode_batch(
         nested = NestedValues(limits=limits or DEFAULT_LIMITS)
     limits = limits or nested.limits
     outcomes = [ObjectOutcome(key) for key, _ in items]
-    parts: list[Part] = []
+    # Parts are finished as they come, so the texts they keep (to decode their objects again
+    # one by one should finishing fail) are let go as soon as possible.
+    tables: list[pa.Table] = []
     chunk = _FastChunk(nested)
 
     def flush_fast() -> None:
         nonlocal chunk
         if chunk.rows:
-            parts.extend(chunk.parts())
+            for part in chunk.parts():
+                tables.extend(_finish_each(part, nested))
             chunk = _FastChunk(nested)
 
     for outcome, (_, data) in zip(outcomes, items, strict=True):
@@ -114,9 +117,8 @@ def decode_batch(
             outcome.reject(failure_reason(exc))
             continue
         if part is not None:
-            parts.append(part)
+            tables.extend(_finish_each(part, nested))
     flush_fast()
-    tables = [t for part in parts for t in _finish_each(part, nested)]
     if nested.deferred:
         tables = [nested.adopt(t) for t in tables]
     table = pa.concat_tables(tables) if tables else BATCH_SCHEMA.empty_table()

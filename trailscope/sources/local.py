@@ -86,7 +86,10 @@ class LocalSource:
             raise SourceReadError(obj.uri, _unlisted_reason(path.rstrip(os.sep)))
         try:
             with open(path, "rb") as handle:
-                return handle.read() if max_bytes is None else handle.read(max_bytes)
+                # read(n) allocates n bytes up front: asked only of a file already too large.
+                if max_bytes is None or os.fstat(handle.fileno()).st_size < max_bytes:
+                    return handle.read()
+                return handle.read(max_bytes)
         except FileNotFoundError:
             reason = "broken symbolic link" if os.path.islink(path) else "file vanished"
             raise SourceReadError(obj.uri, reason) from None
