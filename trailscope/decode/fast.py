@@ -12,6 +12,7 @@ Keeping the strict fast path honest is what lets it be fast: it never has to dec
 
 from __future__ import annotations
 
+import logging
 import struct
 from collections.abc import Iterator, Sequence
 from functools import cache
@@ -27,7 +28,14 @@ from zlib_ng.zlib_ng import crc32
 
 from trailscope.decode import jsontext
 from trailscope.decode.limits import DEFAULT_LIMITS, DecodeLimits
-from trailscope.decode.parts import BATCH_ROWS, MAX_EVENT_BYTES, ObjectOutcome, Part, Text
+from trailscope.decode.parts import (
+    BATCH_ROWS,
+    MAX_EVENT_BYTES,
+    ObjectOutcome,
+    Part,
+    Text,
+    failure_reason,
+)
 from trailscope.decode.schema import EVENT_FIELDS, Field, Kind, arrow_type
 from trailscope.decode.tolerant import map_text, slow_decode
 
@@ -41,6 +49,9 @@ _ABSENT_CRC = crc32(b"")
 FAST_CHUNK_EVENTS = 2048
 #: A chunk's texts are cut by int32 offsets: it is also built once its files hold this much.
 _MAX_CHUNK_TEXT = 1 << 30
+
+
+log = logging.getLogger(__name__)
 
 
 class TooDeep(ValueError):
@@ -344,8 +355,15 @@ def decide_alone(
             return [part]
         except REJECTED:
             pass
+        except Exception:  # unforeseen: the tolerant path may still read the file
+            log.warning("%s: fast path failed, tolerant path next", owner.key, exc_info=True)
     owner.fast_path = False
-    slow = slow_decode(text, owner, nested.limits)
+    try:
+        slow = slow_decode(text, owner, nested.limits)
+    except Exception as exc:
+        log.warning("%s: quarantined: decoding failed", owner.key, exc_info=True)
+        owner.reject(failure_reason(exc))
+        return []
     return [] if slow is None else [slow]
 
 

@@ -33,7 +33,7 @@ from trailscope.decode.fast import (
     warm_decoders,
 )
 from trailscope.decode.limits import DEFAULT_LIMITS, DecodeLimits
-from trailscope.decode.parts import MAX_EVENT_BYTES, ObjectOutcome, Part
+from trailscope.decode.parts import MAX_EVENT_BYTES, ObjectOutcome, Part, failure_reason
 from trailscope.decode.schema import BATCH_SCHEMA, EVENTTIME_TS, SOURCEKEY
 from trailscope.decode.tolerant import normalize_event, slow_decode
 
@@ -123,12 +123,6 @@ def decode_batch(
         tables = [nested.adopt(t) for t in tables]
     table = pa.concat_tables(tables) if tables else BATCH_SCHEMA.empty_table()
     return DecodeResult(table, outcomes)
-
-
-def failure_reason(exc: BaseException) -> str:
-    """The one-line reason of an object whose decoding failed in a way nobody foresaw."""
-    text = str(exc).splitlines()[0][:160] if str(exc) else ""
-    return f"cannot be decoded: {type(exc).__name__}" + (f": {text}" if text else "")
 
 
 def _finish_each(part: Part, nested: NestedValues) -> list[pa.Table]:

@@ -10,7 +10,15 @@ import pyarrow as pa
 from trailscope.decode.records import Text
 from trailscope.decode.schema import BATCH_SCHEMA, EVENTTIME_TS, FILE_SCHEMA, SOURCEKEY
 
-__all__ = ["BATCH_ROWS", "MAX_EVENT_BYTES", "STORED_ROWS", "ObjectOutcome", "Part", "Text"]
+__all__ = [
+    "BATCH_ROWS",
+    "MAX_EVENT_BYTES",
+    "STORED_ROWS",
+    "ObjectOutcome",
+    "Part",
+    "Text",
+    "failure_reason",
+]
 
 #: CloudTrail's own limit is far below this; anything larger is not an event we can store sanely.
 MAX_EVENT_BYTES = 16 * 1024 * 1024
@@ -66,3 +74,9 @@ class Part:
     def owners(self) -> list[tuple[ObjectOutcome, int]]:
         """(owner, position in its object) of each row: only for the rare row-by-row path."""
         return [(owner, pos) for owner, positions in self.spans for pos in positions]
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The one-line reason of an object whose decoding failed in a way nobody foresaw."""
+    text = str(exc).splitlines()[0][:160] if str(exc) else ""
+    return f"cannot be decoded: {type(exc).__name__}" + (f": {text}" if text else "")
