@@ -35,6 +35,7 @@ from trailscope.lake.lock import WriterLock
 from trailscope.lake.manifest import LakeState, Manifest
 from trailscope.lake.paths import ATHENA_SETTINGS
 from trailscope.lake.storage import LocalStorage, open_storage
+from trailscope.lake.transaction import RetryPolicy
 from trailscope.sources.base import ListFilter, Source, SourceObject, open_source
 from trailscope.timeparse import parse_time
 
@@ -117,7 +118,7 @@ class Lake:
             return
         from trailscope.athena.symlinks import write_manifests
 
-        for _ in range(10):
+        for _ in RetryPolicy(attempts=10).pauses():
             write_manifests(self.storage, state, self._athena_location, partitions)
             # Another writer may have committed meanwhile and written its manifests from an
             # older state: catch up and write again until the log stands still.
@@ -389,6 +390,7 @@ class Lake:
 
             lanes = workers or default_workers()
             pool = None if runner else process_pool(lanes)
+            chosen: BatchRunner = runner or pool or process_pool(1)
             try:
                 touched = run_ingest(
                     src,
@@ -396,7 +398,7 @@ class Lake:
                     state,
                     flt,
                     summary,
-                    runner=runner or pool,
+                    runner=chosen,
                     batch_bytes=batch_bytes,
                     lanes=1 if runner else lanes,
                     progress=progress,

@@ -218,7 +218,11 @@ class DuckDBEngine:
         )
 
     def query(
-        self, sql: str, *, timeout: float | None = None, params: Sequence[Any] | None = None
+        self,
+        sql: str,
+        *,
+        timeout: float | None = None,
+        params: Sequence[Any] | Mapping[str, Any] | None = None,
     ) -> pa.Table:
         """Run ``sql`` (engine dialect) and return the whole result as Arrow.
 
@@ -240,7 +244,7 @@ class DuckDBEngine:
         sql: str,
         *,
         timeout: float | None = None,
-        params: Sequence[Any] | None = None,
+        params: Sequence[Any] | Mapping[str, Any] | None = None,
         batch_size: int = 65536,
     ) -> pa.RecordBatchReader:
         """Stream the result in batches (exports of millions of rows stay small in memory).

@@ -255,16 +255,16 @@ def run_ingest(
     _keep_digest_signatures(source, digests)
     # Committing needs pyarrow (the duplicate check, the parts' metadata): imported only now,
     # once the workers started above are importing theirs on the other cores.
-    from trailscope.lake import commit
+    from trailscope.lake import commit, dedup
 
     if skipped:
         output = commit.BatchOutput(skipped, [], [])
         result = commit.commit_batch(
-            manifest, state, commit.DedupIndex(manifest.storage, state), output
+            manifest, state, dedup.DedupIndex(manifest.storage, state), output
         )
         _account(summary, output, result)
         summary.read -= len(result.objects) if result.committed else 0  # recorded, not read
-    index = commit.DedupIndex(manifest.storage, state)
+    index = dedup.DedupIndex(manifest.storage, state)
     touched: set[str] = set()
     total = len(planned)
     done = 0

@@ -11,8 +11,6 @@ commit that names it is durable, see :mod:`trailscope.lake.writer`).
 from __future__ import annotations
 
 import gc
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -299,34 +297,6 @@ class Manifest:
             state.apply(commit)
             applied += 1
         return applied
-
-    def append_rebased(
-        self,
-        state: LakeState,
-        commit: Commit,
-        *,
-        still_valid: Callable[[LakeState], bool],
-        attempts: int = 100,
-    ) -> bool:
-        """Append, and when another writer took the number first, catch up and try again.
-
-        ``still_valid`` re-checks the commit against the caught-up state (False: give it up and
-        return False). Used where writers may run at once (S3 lakes); with the local lock the
-        first attempt always wins.
-        """
-        for attempt in range(attempts):
-            try:
-                self.append(state, commit)
-                return True
-            except CommitConflict:
-                self.refresh(state)
-                if not still_valid(state):
-                    return False
-                time.sleep(random.uniform(0, min(1.0, 0.01 * 2**attempt)))
-        raise CommitConflict(
-            f"gave up committing to {self.storage.location} after {attempts} conflicts",
-            hint="too many writers at once; run again",
-        )
 
     def append(self, state: LakeState, commit: Commit) -> None:
         """Make ``commit`` durable as version state.version+1, then apply it to ``state``."""
