@@ -86,6 +86,16 @@ class PartRecord:
 
 
 @dataclass
+class TableRecord:
+    """The committed version of one side table (see :mod:`trailscope.lake.tables`)."""
+
+    name: str
+    path: str  # relative to the lake root: one Parquet file per version
+    rows: int
+    bytes: int
+
+
+@dataclass
 class Commit:
     version: int
     operation: str  # ingest | compact
@@ -94,6 +104,12 @@ class Commit:
     add: list[PartRecord] = field(default_factory=list)
     remove: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    #: side tables this commit replaces (their previous files are in ``remove``)
+    tables: list[TableRecord] = field(default_factory=list)
+
+    def published_paths(self) -> list[str]:
+        """The files this commit makes visible: its parts and side-table versions."""
+        return [p.path for p in self.add] + [t.path for t in self.tables]
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
@@ -105,6 +121,7 @@ class Commit:
                 "add": [p.__dict__ for p in self.add],
                 "remove": self.remove,
                 "info": self.info,
+                **({"tables": [t.__dict__ for t in self.tables]} if self.tables else {}),
             }
         )
 
@@ -135,6 +152,7 @@ class LakeState:
     version: int = 0
     objects: dict[str, ObjectRecord] = field(default_factory=dict)
     parts: dict[str, PartRecord] = field(default_factory=dict)
+    tables: dict[str, TableRecord] = field(default_factory=dict)
     last_commit: Commit | None = None
     commits: int = 0
 
@@ -145,6 +163,8 @@ class LakeState:
             self.parts[part.path] = part
         for obj in commit.objects:
             self.objects[obj.id] = obj
+        for table in commit.tables:
+            self.tables[table.name] = table
         self.version = commit.version
         self.last_commit = commit
         self.commits += 1
@@ -242,6 +262,7 @@ class Manifest:
             objects=list(state.objects.values()),
             add=list(state.parts.values()),
             info={"commits": state.commits},
+            tables=list(state.tables.values()),
         )
         self.storage.write_atomic(_checkpoint_name(state.version), snapshot.to_bytes())
         # Pointer last: it only ever names a complete checkpoint. Racing writers may move it

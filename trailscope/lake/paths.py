@@ -20,3 +20,10 @@ def staged_path(path: str) -> str:
     """Where a part waits for its commit: hidden from every reader that globs the folder."""
     folder, _, name = path.rpartition("/")
     return f"{folder}/.{name}{TMP_SUFFIX}"
+
+
+#: Side tables beside the events: ``tables/<name>/v-<id>.parquet``, one file per version.
+TABLES_DIR = "tables"
+#: The side tables a lake may hold (names only: what each means belongs to its owner). A name
+#: here is what every engine calls the table.
+SIDE_TABLES = frozenset({"cloudtrail_validation", "findings", "suppressions", "accounts"})
