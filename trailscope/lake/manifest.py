@@ -60,8 +60,8 @@ class ObjectRecord:
     #: user metadata kept from the source: a digest's S3 ``signature`` and
     #: ``signature-algorithm``, which a plain copy of the bucket would lose
     meta: dict[str, str] | None = None
-    #: CRC-32 of the object's bytes when it was read: a later version with the same bytes
-    #: (a touched or re-copied file) is recorded without being decoded again
+    #: what identifies the object's content (see trailscope.lake.sourcesums): a later version
+    #: with the same content (a touched or re-copied file) is not decoded again
     checksum: str | None = None
 
     def to_json(self) -> dict[str, Any]:

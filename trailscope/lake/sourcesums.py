@@ -1,9 +1,14 @@
-"""A batch run with a CRC-32 of every source object it reads, kept in the object's record.
+"""A batch run with a checksum of every source object it reads, kept in the object's record.
 
 A copy of a trail whose files were re-copied or touched (new mtimes, same bytes) lists every
-object as changed. With the content's CRC in the log, the next ingest reads such an object,
-finds the same CRC, and records its new version without decoding it again (and without
-comparing every event with the lake's copy of it, which cost five times a fresh ingest).
+object as changed. With the content's checksum in the log, the next ingest reads such an
+object, finds the same checksum, and records its new version without decoding it again (and
+without comparing every event with the lake's copy of it, which cost five times a fresh
+ingest).
+
+For a gzip file (every CloudTrail object) the checksum is the gzip trailer: the CRC-32 and
+length of the uncompressed content, which the compressor computed already, so keeping it costs
+nothing; other objects get a CRC-32 of their bytes.
 """
 
 from __future__ import annotations
@@ -20,7 +25,10 @@ if TYPE_CHECKING:
 
 
 def content_checksum(data: bytes) -> str:
-    """CRC-32 of an object's bytes, as 8 hex digits."""
+    """What identifies an object's content: ``gz:`` and its gzip trailer (CRC-32 and length of
+    the uncompressed bytes), else the CRC-32 of its bytes, as hex."""
+    if len(data) >= 18 and data[:2] == b"\x1f\x8b":
+        return "gz:" + data[-8:].hex()
     return f"{zlib.crc32(data):08x}"
 
 
