@@ -5,8 +5,9 @@ Each commit records, for every part and side-table version, its size, its rows a
 check exists) a CRC-32 of its bytes; Parquet pages carry their own CRCs. The quick check costs
 one listing and a footer read per file: missing, truncated and replaced files, footers that do
 not parse, files no commit names, and commits or checkpoints that do not decode. ``deep`` also
-reads every byte (the file's CRC) and every page (Parquet's page CRCs), which finds bytes
-altered in place.
+reads every byte and compares the file's CRC with the log's, which finds bytes altered in
+place; a part from before CRCs were kept has every page decoded instead (checking Parquet's
+page CRCs where it has them).
 """
 
 from __future__ import annotations
@@ -121,12 +122,14 @@ def check_file(
         )
     if not deep:
         return None
-    if record.checksum is not None:
+    if record.checksum is not None:  # every byte, at the speed of reading them
         actual = file_checksum(storage, where)
         if actual != record.checksum:
             return Problem(
                 ProblemKind.ALTERED, record.path, f"CRC {actual}, the log says {record.checksum}"
             )
+        return None
+    # a part written before parts kept a CRC: decode every page (with its CRC, where written)
     try:
         with storage.open_input(where) as fh:
             pq.ParquetFile(fh, page_checksum_verification=True).read()
