@@ -31,7 +31,7 @@ from functools import lru_cache
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, TokenError
 
 from trailscope.decode.schema import (
     EVENT_FIELDS,
@@ -155,6 +155,8 @@ def parse(athena_sql: str) -> exp.Expression:
             line=first.get("line"),
             column=first.get("col"),
         ) from None
+    except TokenError:
+        raise _token_error(text) from None
     finally:
         logging.getLogger("sqlglot").removeFilter(quiet)
     statements = [s for s in statements if s is not None]
@@ -172,6 +174,62 @@ def parse(athena_sql: str) -> exp.Expression:
             hint="the lake is read-only through SQL; use 'trailscope ingest' to add data",
         )
     return tree
+
+
+#: What opens a quoted part of SQL, what closes it, and what to call it in a message.
+_QUOTES = {"'": ("'", "string"), '"': ('"', "quoted name"), "`": ("`", "quoted name")}
+_UNCLOSED_HINT = {
+    "string": "close it with '; a quote inside a string is written twice ('O''Brien'), and SQL "
+    "built by pasting values into its text breaks on such values: pass them as parameters",
+    "quoted name": "close the name with the same quote it opens with",
+    "comment": "close the comment with */",
+}
+
+
+def _token_error(text: str) -> QueryError:
+    """The error for SQL that cannot even be split into words (sqlglot's TokenError names no
+    place): find the quote or comment left open, and say where it starts."""
+    i, line, column = 0, 1, 1
+    opened: tuple[str, int, int] | None = None
+    while i < len(text):
+        ch = text[i]
+        if ch in _QUOTES:
+            close, kind = _QUOTES[ch]
+            start = (kind, line, column)
+            j = i + 1
+            while True:
+                j = text.find(close, j)
+                if j < 0 or text[j + 1 : j + 2] != close:
+                    break
+                j += 2  # a doubled quote stands for itself
+            if j < 0:
+                opened = start
+                break
+            skipped = text[i : j + 1]
+        elif text.startswith("--", i):
+            end = text.find("\n", i)
+            skipped = text[i:] if end < 0 else text[i:end]
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            if end < 0:
+                opened = ("comment", line, column)
+                break
+            skipped = text[i : end + 2]
+        else:
+            skipped = ch
+        newlines = skipped.count("\n")
+        line += newlines
+        column = len(skipped) - skipped.rfind("\n") if newlines else column + len(skipped)
+        i += len(skipped)
+    if opened is None:  # not an open quote: say what sqlglot could not read, without a place
+        return QueryError("cannot read the SQL: it has a character or quote sqlglot cannot split")
+    kind, at_line, at_column = opened
+    return QueryError(
+        f"cannot read the SQL: a {kind} starts here and never ends",
+        line=at_line,
+        column=at_column,
+        hint=_UNCLOSED_HINT[kind],
+    )
 
 
 class _QuietJSONPaths(logging.Filter):
