@@ -14,6 +14,7 @@ from trailscope.cli.base import (
     EXIT_OK,
     JsonOpt,
     app,
+    cell,
     guard,
     out,
     print_ingest_summary,
@@ -176,7 +177,7 @@ def _demo_questions(lk: Any) -> None:
         result = lk.query(sql)
         table = Table(*result.column_names, title=title, title_justify="left")
         for row in result.to_pylist():
-            table.add_row(*("" if v is None else str(v) for v in row.values()))
+            table.add_row(*(cell(v) for v in row.values()))
         out.print(table)
 
 
