@@ -16,7 +16,7 @@ import contextlib
 import re
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,7 +29,8 @@ from trailscope.decode.schema import FILE_SCHEMA, PARTITION, TABLE_SCHEMA
 from trailscope.duckconn import connect
 from trailscope.engines.memory import duckdb_config, keep_freed_heap
 from trailscope.errors import QueryInterrupted
-from trailscope.lake.publish import EVENTS_DIR
+from trailscope.lake.paths import EVENTS_DIR
+from trailscope.lake.storage import before_release
 from trailscope.sql import (
     COMPAT_COLUMNS,
     PARTITIONS_TABLE,
@@ -37,9 +38,6 @@ from trailscope.sql import (
     QueryError,
     suggest_column,
 )
-
-#: What ``trailscope verify --lake`` recorded, one row per log file (see trailscope.integrity).
-VALIDATION_TABLE = "cloudtrail_validation"
 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # no leading zeros, as in Trino
 _IPV4 = rf"({_OCTET}\.){{3}}{_OCTET}"
@@ -134,11 +132,12 @@ class DuckDBEngine:
         *,
         threads: int | None = None,
         filesystem: pafs.FileSystem | None = None,
-        validation: pa.Table | None = None,
+        tables: Mapping[str, pa.Table] | None = None,
     ) -> None:
         """``files``: the lake's live Parquet parts. With ``filesystem`` (an S3 lake) they are
         paths on it, read through pyarrow, since DuckDB's own S3 extension must be downloaded
-        at run time, which air-gapped and locked-down machines cannot do."""
+        at run time, which air-gapped and locked-down machines cannot do. ``tables``: the
+        lake's side tables, each shown as a table of its name."""
         self.files = [str(f) for f in files]
         self.filesystem = filesystem
         if filesystem is not None:
@@ -152,10 +151,9 @@ class DuckDBEngine:
         #: :meth:`cursor` repeats them.
         self._registered: dict[str, Any] = {}
         self._create_view()
-        if validation is not None:
-            # Join on the object id: substr(sourcekey, strpos(sourcekey, 'AWSLogs/')).
-            self._register("_validation", validation)
-            self.con.execute(f"CREATE VIEW {VALIDATION_TABLE} AS SELECT * FROM _validation")
+        for name, table in (tables or {}).items():
+            self._register(f"_side_{name}", table)
+            self.con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM "_side_{name}"')
 
     def _register(self, name: str, obj: Any) -> None:
         self._registered[name] = obj
@@ -221,7 +219,11 @@ class DuckDBEngine:
         )
 
     def query(
-        self, sql: str, *, timeout: float | None = None, params: Sequence[Any] | None = None
+        self,
+        sql: str,
+        *,
+        timeout: float | None = None,
+        params: Sequence[Any] | Mapping[str, Any] | None = None,
     ) -> pa.Table:
         """Run ``sql`` (engine dialect) and return the whole result as Arrow.
 
@@ -246,7 +248,7 @@ class DuckDBEngine:
         sql: str,
         *,
         timeout: float | None = None,
-        params: Sequence[Any] | None = None,
+        params: Sequence[Any] | Mapping[str, Any] | None = None,
         batch_size: int = 65536,
     ) -> pa.RecordBatchReader:
         """Stream the result in batches (exports of millions of rows stay small in memory).
@@ -286,6 +288,9 @@ def close_remote_engines() -> None:
     for engine in list(_REMOTE_ENGINES):
         with contextlib.suppress(duckdb.Error):
             engine.close()
+
+
+before_release(close_remote_engines)
 
 
 _T = TypeVar("_T")

@@ -11,8 +11,6 @@ commit that names it is durable, see :mod:`trailscope.lake.writer`).
 from __future__ import annotations
 
 import gc
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -24,17 +22,11 @@ import msgspec
 import orjson
 
 from trailscope.errors import LakeError
+from trailscope.lake.paths import CHECKPOINT_DIR, FORMAT_FILE, LAST_CHECKPOINT, LOG_DIR
 from trailscope.lake.storage import Storage
 
-META_DIR = "_trailscope"
-LOG_DIR = f"{META_DIR}/log"
-FORMAT_FILE = f"{META_DIR}/lake.json"
 FORMAT_VERSION = 1
 _VERSION_DIGITS = 12
-CHECKPOINT_DIR = f"{META_DIR}/checkpoints"
-LAST_CHECKPOINT = f"{META_DIR}/last_checkpoint.json"
-#: Written by 'trailscope athena setup' with the symlink layout: {"location": "s3://..."}.
-ATHENA_SETTINGS = f"{META_DIR}/athena.json"
 #: A checkpoint every this many commits.
 CHECKPOINT_EVERY = 100
 
@@ -92,6 +84,16 @@ class PartRecord:
 
 
 @dataclass
+class TableRecord:
+    """The committed version of one side table (see :mod:`trailscope.lake.tables`)."""
+
+    name: str
+    path: str  # relative to the lake root: one Parquet file per version
+    rows: int
+    bytes: int
+
+
+@dataclass
 class Commit:
     version: int
     operation: str  # ingest | compact
@@ -100,6 +102,12 @@ class Commit:
     add: list[PartRecord] = field(default_factory=list)
     remove: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    #: side tables this commit replaces (their previous files are in ``remove``)
+    tables: list[TableRecord] = field(default_factory=list)
+
+    def published_paths(self) -> list[str]:
+        """The files this commit makes visible: its parts and side-table versions."""
+        return [p.path for p in self.add] + [t.path for t in self.tables]
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
@@ -111,6 +119,7 @@ class Commit:
                 "add": [p.__dict__ for p in self.add],
                 "remove": self.remove,
                 "info": self.info,
+                **({"tables": [t.__dict__ for t in self.tables]} if self.tables else {}),
             }
         )
 
@@ -141,6 +150,7 @@ class LakeState:
     version: int = 0
     objects: dict[str, ObjectRecord] = field(default_factory=dict)
     parts: dict[str, PartRecord] = field(default_factory=dict)
+    tables: dict[str, TableRecord] = field(default_factory=dict)
     last_commit: Commit | None = None
     commits: int = 0
 
@@ -151,6 +161,8 @@ class LakeState:
             self.parts[part.path] = part
         for obj in commit.objects:
             self.objects[obj.id] = obj
+        for table in commit.tables:
+            self.tables[table.name] = table
         self.version = commit.version
         self.last_commit = commit
         self.commits += 1
@@ -248,6 +260,7 @@ class Manifest:
             objects=list(state.objects.values()),
             add=list(state.parts.values()),
             info={"commits": state.commits},
+            tables=list(state.tables.values()),
         )
         self.storage.write_atomic(_checkpoint_name(state.version), snapshot.to_bytes())
         # Pointer last: it only ever names a complete checkpoint. Racing writers may move it
@@ -284,34 +297,6 @@ class Manifest:
             state.apply(commit)
             applied += 1
         return applied
-
-    def append_rebased(
-        self,
-        state: LakeState,
-        commit: Commit,
-        *,
-        still_valid: Callable[[LakeState], bool],
-        attempts: int = 100,
-    ) -> bool:
-        """Append, and when another writer took the number first, catch up and try again.
-
-        ``still_valid`` re-checks the commit against the caught-up state (False: give it up and
-        return False). Used where writers may run at once (S3 lakes); with the local lock the
-        first attempt always wins.
-        """
-        for attempt in range(attempts):
-            try:
-                self.append(state, commit)
-                return True
-            except CommitConflict:
-                self.refresh(state)
-                if not still_valid(state):
-                    return False
-                time.sleep(random.uniform(0, min(1.0, 0.01 * 2**attempt)))
-        raise CommitConflict(
-            f"gave up committing to {self.storage.location} after {attempts} conflicts",
-            hint="too many writers at once; run again",
-        )
 
     def append(self, state: LakeState, commit: Commit) -> None:
         """Make ``commit`` durable as version state.version+1, then apply it to ``state``."""

@@ -17,7 +17,7 @@ import gc
 import os
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -49,6 +49,7 @@ class Storage(Protocol):
     def delete(self, rel: str) -> None: ...
     def size(self, rel: str) -> int: ...
     def list_dir(self, rel: str, start_after: str | None = None) -> list[str]: ...
+    def list_tree(self, rel: str) -> list[str]: ...
     def age_seconds(self, rel: str) -> float | None: ...
     def version(self, rel: str) -> str | None: ...
     def fsync_tree(self, rels: list[str]) -> None: ...
@@ -169,6 +170,15 @@ class LocalStorage:
         except FileNotFoundError:
             return []
         return [n for n in names if start_after is None or n > start_after]
+
+    def list_tree(self, rel: str) -> list[str]:
+        """Every file under ``rel``, as paths relative to the lake, sorted."""
+        top = self.path(rel)
+        out = []
+        for folder, _dirs, names in os.walk(top):
+            base = Path(folder).relative_to(self.root).as_posix()
+            out.extend(f"{base}/{name}" for name in names)
+        return sorted(out)
 
     def fsync_tree(self, rels: list[str]) -> None:
         """Make freshly written files and their folders durable before they are committed."""
@@ -385,6 +395,13 @@ class S3Storage:
             names.update(o["Key"][len(prefix) :] for o in page.get("Contents", ()))
         return sorted(n for n in names if n)
 
+    def list_tree(self, rel: str) -> list[str]:
+        """Every object under ``rel``, relative to the lake, sorted: one listing (1,000 keys a
+        request), not one per folder."""
+        prefix = self.key(rel.rstrip("/") + "/")
+        keys = [o["Key"] for page in self._pages(Prefix=prefix) for o in page.get("Contents", ())]
+        return sorted(k[len(self.prefix) :] for k in keys)
+
     def _pages(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         paginator = self.client.get_paginator("list_objects_v2")
         yield from paginator.paginate(Bucket=self.bucket, **kwargs)
@@ -407,10 +424,20 @@ def _release_at_exit(storage: S3Storage) -> None:
         _EXIT_HOOK.append(True)
 
 
-def _release_all() -> None:
-    from trailscope.engines.duckdb import close_remote_engines
+#: Called at exit before the filesystems are let go: the engines register closing theirs here
+#: (an engine holding a filesystem would keep it alive), without the lake importing them.
+_BEFORE_RELEASE: list[Callable[[], None]] = []
 
-    close_remote_engines()
+
+def before_release(hook: Callable[[], None]) -> None:
+    """Run ``hook`` at exit before this module lets go of its S3 filesystems."""
+    if hook not in _BEFORE_RELEASE:
+        _BEFORE_RELEASE.append(hook)
+
+
+def _release_all() -> None:
+    for hook in _BEFORE_RELEASE:
+        hook()
     for storage in list(_LIVE_S3):
         storage._fs = None
     gc.collect()
