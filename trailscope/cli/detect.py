@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from trailscope.cli.base import (
     EXIT_OK,
@@ -203,7 +204,8 @@ def _table(findings: list[Any]) -> None:
     table.add_column("events", justify="right", no_wrap=True)
     for f in findings:
         label = f.severity.label
-        cells = [f"[{_SEVERITY_STYLE[label]}]{label}[/]", cell(f.rule_id), cell(f.principal)]
+        cells: list[str | Text] = [f"[{_SEVERITY_STYLE[label]}]{label}[/]"]
+        cells += [cell(f.rule_id), cell(f.principal)]
         if wide:
             cells += [cell(f.source_ip), cell(f.account), cell(f.region), cell(f.first_seen)]
         table.add_row(*cells, f"{f.event_count:,}")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -116,7 +117,7 @@ def _print_estimate(estimate: object, as_json: bool) -> None:
 
 def _run_elsewhere(
     engine_name: str,
-    lake: Path,
+    lake: str,
     sql: str,
     *,
     params: dict[str, object] | None,
@@ -124,7 +125,7 @@ def _run_elsewhere(
     timeout: float,
     options: dict[str, object],
     show_sql: bool,
-    output: dict[str, object],
+    output: Mapping[str, Any],
 ) -> int:
     """Run on Athena or Spark: prepare the SQL for it, run, print, report Athena's bill."""
     from trailscope.engines import open_engine, prepare, reader
@@ -139,7 +140,7 @@ def _run_elsewhere(
     try:
         result = reader(engine, translation.sql, timeout=timeout, params=params, types=types)
         _print_notices(getattr(engine, "notices", []))
-        emit(result, **output)  # type: ignore[arg-type]
+        emit(result, **output)
     finally:
         engine.close()
         stats = getattr(engine, "last", None)
@@ -168,7 +169,7 @@ def query(
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="Read the SQL from a file ('-': stdin).")
     ] = None,
-    lake: LakeOpt = Path("lake"),
+    lake: LakeOpt = "lake",
     csv: CsvOpt = False,
     json_: JsonOutOpt = False,
     ndjson: NdjsonOpt = False,
@@ -416,7 +417,7 @@ def queries_show(name: str, extra: QueriesDirOpt = None) -> None:
 @app.command("run")
 def run_saved(
     name: Annotated[str, typer.Argument(help="A saved query (see 'trailscope queries list').")],
-    lake: LakeOpt = Path("lake"),
+    lake: LakeOpt = "lake",
     since: Annotated[str | None, typer.Option(help="Shortcut for --param since=...")] = None,
     until: Annotated[str | None, typer.Option(help="Shortcut for --param until=...")] = None,
     param: Annotated[
@@ -464,9 +465,9 @@ def run_saved(
             if not sep or not key:
                 raise TrailscopeError(f"--param needs NAME=VALUE, got {item!r}")
             values[key.strip()] = value
-        for key, value in (("since", since), ("until", until)):
-            if value is not None:
-                values[key] = value
+        for key, given in (("since", since), ("until", until)):
+            if given is not None:
+                values[key] = given
         check_engine(engine_name)
         saved = get_query(name, load_library(extra))
         bound = saved.bind(values)

@@ -329,7 +329,7 @@ def interruptible(con: duckdb.DuckDBPyConnection, call: Callable[[], _T]) -> _T:
         raise QueryInterrupted(QueryInterrupted.message) from None
     ok, value = outcome[0]
     if ok:
-        return value  # type: ignore[no-any-return]
+        return value
     raise value
 
 

@@ -22,6 +22,7 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from trailscope.errors import SourceReadError, TrailscopeError
 from trailscope.integrity.chain import CHAIN_END_GRACE, check_chain_ends, check_chains
@@ -53,6 +54,8 @@ from trailscope.sources import ListFilter, ObjectKind, Source, SourceObject, ope
 ProgressFn = Callable[[int, int], None]
 Signatures = Mapping[str, Mapping[str, str]]
 _ONE_DAY = dt.timedelta(days=1)
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 #: CloudTrail writes a digest every hour and delivers it within the next one: a file delivered
 #: after the newest digest stays "pending" until this long before the end of the time checked;
 #: after that a later digest should list it, so its absence is a problem, not a delay.
@@ -236,7 +239,7 @@ class _Run:
         self.unreadable: dict[str, str] = {}
         self.key_source: str | None = None
 
-    def _map(self, fn: Callable[..., object], items: Iterable[object]) -> list[object]:
+    def _map(self, fn: Callable[[_In], _Out], items: Iterable[_In]) -> list[_Out]:
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
             return list(pool.map(fn, items))
 
@@ -251,7 +254,7 @@ class _Run:
 
         for obj in objects:
             self.objects[object_id(obj)] = obj
-        for oid, result in self._map(read, objects):  # type: ignore[misc]
+        for oid, result in self._map(read, objects):
             if isinstance(result, Digest):
                 self.digests[oid] = result
             else:
@@ -280,7 +283,7 @@ class _Run:
 
             wanted = {i for i in scope if i in self.digests}
             wanted |= {p for i in wanted if (p := self.digests[i].previous_id) in self.digests}
-            for oid, meta in self._map(head, sorted(wanted)):  # type: ignore[misc]
+            for oid, meta in self._map(head, sorted(wanted)):
                 if meta.get("signature"):
                     found[oid] = meta
             origin = "s3 metadata" if origin == "none" else f"s3 metadata, {origin}"
