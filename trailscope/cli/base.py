@@ -121,7 +121,7 @@ def print_ingest_summary(s: Any) -> None:
     rate = s.events_added / s.seconds if s.seconds else 0
     out.print(
         f"[bold green]ingested[/] {s.events_added:,} events from {s.read:,} files "
-        f"in {s.seconds:.1f} s ({rate:,.0f} events/s) into {s.lake}"
+        f"in {s.seconds:.1f} s ({rate:,.0f} events/s) into {safe(s.lake)}"
     )
     rows = [
         ("files listed", s.listed),
@@ -145,7 +145,7 @@ def print_ingest_summary(s: Any) -> None:
     if s.problems:
         out.print(
             f"[bold yellow]quarantined:[/] {s.quarantined_objects:,} files and "
-            f"{s.quarantined_events:,} events (see 'trailscope lake info --lake {s.lake}')"
+            f"{s.quarantined_events:,} events (see 'trailscope lake info --lake {safe(s.lake)}')"
         )
 
 
