@@ -37,6 +37,8 @@ class BatchOutput:
     bytes_read: int = 0
     #: the source key of each object (the ``sourcekey`` of its rows), parallel to ``objects``
     keys: list[str] = field(default_factory=list)
+    #: the source the batch was read from (recorded in the commit: repair reads it again)
+    source: str | None = None
 
 
 def rewrite_part(storage: Storage, part: writer.StagedPart, table: pa.Table) -> None:
@@ -44,7 +46,7 @@ def rewrite_part(storage: Storage, part: writer.StagedPart, table: pa.Table) -> 
     storage.delete(part.tmp_path)
     rewritten = writer.write_part(storage, part.partition, table)
     storage.rename(rewritten.tmp_path, part.tmp_path)
-    part.rows, part.bytes = rewritten.rows, rewritten.bytes
+    part.rows, part.bytes, part.checksum = rewritten.rows, rewritten.bytes, rewritten.checksum
 
 
 @dataclass
@@ -57,6 +59,8 @@ class CommitResult:
     duplicates_dropped: int
     #: objects another writer ingested first (their rows were taken out of this batch)
     taken_by_others: int
+    #: rows of days before the lake's purge horizon, left out
+    purged: int = 0
 
 
 def commit_batch(
@@ -68,18 +72,27 @@ def commit_batch(
     ids = list(output.eventids)
     dropped = 0
 
-    def drop_stored_copies() -> None:
+    def drop_copies_in_batch() -> None:
         nonlocal dropped
         for i, part in enumerate(output.parts):
             if part.rows:
-                ids[i], n = _drop_stored_copies(storage, index, part, ids[i])
+                ids[i], n = drop_stored_copies(storage, index, part, ids[i])
                 dropped += n
 
     def dedup() -> None:
         every = lambda: index.forget(set(state.parts_by_partition()) | set(index.loaded()))  # noqa: E731
-        read_retrying(manifest, state, drop_stored_copies, caught_up=every)
+        read_retrying(manifest, state, drop_copies_in_batch, caught_up=every)
 
     taken = 0
+    purged = 0
+
+    def leave_out_purged_days() -> None:
+        nonlocal purged
+        horizon = state.purged_before
+        for part in output.parts:
+            if horizon and part.rows and part.partition < horizon:
+                purged += part.rows
+                part.rows = 0  # deleted by _stage_parts, with the parts left empty
 
     def rebase(tx: Transaction, caught_up: LakeState) -> bool:
         """Another writer committed first: take out what it already has, then try again."""
@@ -92,6 +105,7 @@ def commit_batch(
             for part in output.parts:
                 if part.rows:
                     _drop_rows_from(storage, part, gone)
+        leave_out_purged_days()  # the winner may have been a purge
         index.forget({p.partition for p in output.parts})
         ids[:] = [
             read_ids(storage, p.tmp_path) if p.rows else pa.array([], pa.string())
@@ -102,11 +116,13 @@ def commit_batch(
         _stage_parts(tx, output.parts)
         return bool(mine)
 
-    tx = Transaction(manifest, state, "ingest", rebase=rebase)
+    info = {"source": output.source} if output.source else {}
+    tx = Transaction(manifest, state, "ingest", info=info, rebase=rebase)
     for part in output.parts:
         tx.staged(part.tmp_path)  # deleted unless committed, whatever happens next
     if not storage.is_local:  # other writers: start from their latest commits
         manifest.refresh(state)
+    leave_out_purged_days()
     try:
         dedup()
     except BaseException:
@@ -117,7 +133,7 @@ def commit_batch(
     committed = tx.commit()
     if committed:
         index.committed(tx.adds)
-    return CommitResult(committed, tx.adds, tx.objects, dropped, taken)
+    return CommitResult(committed, tx.adds, tx.objects, dropped, taken, purged)
 
 
 def _stage_parts(tx: Transaction, parts: list[writer.StagedPart]) -> None:
@@ -125,10 +141,12 @@ def _stage_parts(tx: Transaction, parts: list[writer.StagedPart]) -> None:
     for part in parts:
         if not part.rows:
             tx.unstage(part.tmp_path)
-    tx.set_parts([PartRecord(p.path, p.partition, p.rows, p.bytes) for p in parts if p.rows])
+    tx.set_parts(
+        [PartRecord(p.path, p.partition, p.rows, p.bytes, p.checksum) for p in parts if p.rows]
+    )
 
 
-def _drop_stored_copies(
+def drop_stored_copies(
     storage: Storage, index: DedupIndex, part: writer.StagedPart, ids: pa.Array
 ) -> tuple[pa.Array, int]:
     """Rewrite ``part`` without rows the lake already holds; returns (ids kept, dropped)."""

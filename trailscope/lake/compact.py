@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from trailscope.decode.schema import BATCH_SCHEMA, DICTIONARY_PATHS
 from trailscope.lake import writer
+from trailscope.lake.check import file_checksum
 from trailscope.lake.manifest import LakeState, Manifest, PartRecord
 from trailscope.lake.storage import Storage
 from trailscope.lake.transaction import Transaction
@@ -156,6 +157,7 @@ class _Sink:
         self.sink.close()
         self.part.rows = self.rows
         self.part.bytes = self.storage.size(self.part.tmp_path)
+        self.part.checksum = file_checksum(self.storage, self.part.tmp_path)
         return self.part
 
 
@@ -242,6 +244,6 @@ def _commit_merge(
         info={"partition": item.partition, "merged": len(item.merge)},
         rebase=lambda _tx, caught_up: all(p.path in caught_up.parts for p in item.merge),
     )
-    tx.set_parts([PartRecord(p.path, p.partition, p.rows, p.bytes) for p in staged])
+    tx.set_parts([PartRecord(p.path, p.partition, p.rows, p.bytes, p.checksum) for p in staged])
     tx.remove_parts([p.path for p in item.merge])
     return int(tx.commit())

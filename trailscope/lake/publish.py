@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from trailscope.errors import LakeError
 from trailscope.lake.manifest import Commit, LakeState
 from trailscope.lake.paths import EVENTS_DIR, LOG_DIR, TABLES_DIR, TMP_SUFFIX, staged_path
 from trailscope.lake.storage import Storage
@@ -37,15 +38,26 @@ def publish(
         storage.delete(rel)
 
 
-def readable_paths(storage: Storage, paths: list[str]) -> list[str]:
-    """Where each committed file can be read now: its final name, or its staged name while the
-    commit that names it is not yet published (a writer at work, or one killed between commit
-    and publish). One listing of the lake's folders, not a request per file."""
-    present = set(storage.list_tree(EVENTS_DIR)) | set(storage.list_tree(TABLES_DIR))
+def readable_paths(storage: Storage, sizes: dict[str, int]) -> list[str]:
+    """Where each committed file (path -> its size, as the log records it) can be read now:
+    its final name, or its staged name while the commit that names it is not yet published
+    (a writer at work, or one killed between commit and publish). One listing of the lake's
+    folders, not a request per file. A file that is missing or not of its recorded size is
+    damaged: the reader stops, naming it, rather than answer without it."""
+    present = storage.list_sizes(EVENTS_DIR) | storage.list_sizes(TABLES_DIR)
     out = []
-    for path in paths:
+    for path, size in sizes.items():
         staged = staged_path(path)
-        out.append(staged if path not in present and staged in present else path)
+        where = staged if path not in present and staged in present else path
+        found = present.get(where)
+        if found != size:
+            what = "missing" if found is None else f"{found} bytes, the log says {size}"
+            raise LakeError(
+                f"part {path} of {storage.location} is damaged ({what})",
+                hint="run 'trailscope lake check' to see the damage, 'trailscope lake repair' "
+                "to rebuild it",
+            )
+        out.append(where)
     return out
 
 

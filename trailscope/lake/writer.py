@@ -11,6 +11,7 @@ to the log.
 from __future__ import annotations
 
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -75,6 +76,8 @@ PARQUET_OPTIONS = {
     # it, which zstd keeps matching in vain; with the lengths stored apart, writing these two
     # columns took 35 % less time and they came out 4 % smaller (measured on 1M events).
     "column_encoding": {name: "DELTA_LENGTH_BYTE_ARRAY" for name in _DELTA_LENGTH},
+    # Every page carries a CRC of its bytes, so 'lake check --deep' finds bytes altered in place.
+    "write_page_checksum": True,
 }
 
 
@@ -84,6 +87,7 @@ class StagedPart:
     partition: str
     rows: int
     bytes: int
+    checksum: str | None = None  # CRC-32 of the file's bytes
 
     @property
     def tmp_path(self) -> str:
@@ -215,7 +219,13 @@ def write_part(storage: Storage, partition: str, table: pa.Table) -> StagedPart:
     """Write one staged part; the caller commits it and then publishes it."""
     part = new_staged_part(partition)
     part.rows = table.num_rows
+    # Written whole in memory first, so its CRC costs one pass over bytes in cache (a part is
+    # a batch's rows of one day: a few MB).
+    buffer = pa.BufferOutputStream()
+    pq.write_table(table, buffer, row_group_size=ROW_GROUP_ROWS, **PARQUET_OPTIONS)
+    data = buffer.getvalue()
     with storage.open_output(part.tmp_path) as sink:
-        pq.write_table(table, sink, row_group_size=ROW_GROUP_ROWS, **PARQUET_OPTIONS)
-    part.bytes = storage.size(part.tmp_path)
+        sink.write(data)
+    part.bytes = data.size
+    part.checksum = f"{zlib.crc32(memoryview(data)):08x}"
     return part
