@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from trailscope.cli.base import EXIT_OK, JsonOpt, LakeOpt, guard, lake_app, out
+from trailscope.cli.base import EXIT_OK, JsonOpt, LakeOpt, cell, guard, lake_app, out, safe
 from trailscope.exitcodes import ExitCode
 
 
@@ -30,11 +30,11 @@ def lake_info(
             out.print_json(data=info.to_json())
             return EXIT_OK
         t = Table(show_header=False, box=None, pad_edge=False)
-        t.add_row("lake", info.path)
+        t.add_row("lake", cell(info.path))
         t.add_row("events", f"{info.events:,}")
         t.add_row("days", f"{info.first_day} .. {info.last_day} ({info.partitions} partitions)")
-        t.add_row("accounts", _list(info.accounts))
-        t.add_row("regions", _list(info.regions))
+        t.add_row("accounts", cell(_list(info.accounts)))
+        t.add_row("regions", cell(_list(info.regions)))
         t.add_row(
             "files",
             f"{info.files:,} Parquet, {info.bytes / 1e6:,.1f} MB, "
@@ -53,7 +53,7 @@ def lake_info(
             )
             for entry in info.quarantine:
                 where = entry.uri if entry.position is None else f"{entry.uri} #{entry.position}"
-                out.print(f"  {where}: {entry.reason}", soft_wrap=True, highlight=False)
+                out.print(f"  {safe(where)}: {safe(entry.reason)}", soft_wrap=True, highlight=False)
         return EXIT_OK
 
     raise typer.Exit(guard(run))
