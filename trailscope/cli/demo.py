@@ -24,6 +24,7 @@ from trailscope.cli.base import (
     EXIT_OK,
     JsonOpt,
     app,
+    cell,
     err,
     guard,
     out,
@@ -248,7 +249,7 @@ def _demo_questions(lk: Any) -> None:
         result = lk.query(sql)
         table = Table(*result.column_names, title=title, title_justify="left")
         for row in result.to_pylist():
-            table.add_row(*("" if v is None else str(v) for v in row.values()))
+            table.add_row(*(cell(v) for v in row.values()))
         out.print(table)
 
 
