@@ -138,15 +138,16 @@ def security_group_ssh_open_to_world(
     principal = account.pools["console"][3]
     kind = story.kinds[ec2.AUTHORIZE_INGRESS]
 
-    def opening(**cidr: str) -> Callable[[CallContext], dict[str, Any]]:
+    def opening(rule: dict[str, Any]) -> Callable[[CallContext], dict[str, Any]]:
         def build(call: CallContext) -> dict[str, Any]:
-            rule = ec2.permission("tcp", 22, **cidr)
             return ec2.security_group_change(call, kind.name, rule, bastion)
 
         return build
 
-    v4 = story.api(kind, a, 0, t, principal, opening(cidr="0.0.0.0/0"))
-    v6 = story.api(kind, a, 0, t + 45, principal, opening(cidr6="::/0"))
+    v4_rule = ec2.permission("tcp", 22, cidr="0.0.0.0/0")
+    v6_rule = ec2.permission("tcp", 22, cidr6="::/0")
+    v4 = story.api(kind, a, 0, t, principal, opening(v4_rule))
+    v6 = story.api(kind, a, 0, t + 45, principal, opening(v6_rule))
     return [(a, 0, t, v4), (a, 0, t + 45, v6)], _planted(
         "security-group-ssh-open-to-world",
         "security-group-opened-to-world",

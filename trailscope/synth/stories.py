@@ -54,8 +54,11 @@ def daily_federation(story: StoryWriter, day: int) -> list[Scripted]:
     kinds = story.kinds
     out: list[Scripted] = []
 
-    def add(ai: int, r: int, ti: int, kind: Kind, principal: Principal) -> None:
-        out.append((ai, r, ti, story.api(kind, ai, r, ti, principal)))
+    def add(
+        account_index: int, region_index: int, time: int, kind: Kind, principal: Principal
+    ) -> None:
+        event = story.api(kind, account_index, region_index, time, principal)
+        out.append((account_index, region_index, time, event))
 
     add(0, g, t, kinds["AssumeRoleWithSAML"], story.pick(management.pools["saml"]))
     portal_user = story.pick(management.pools["identity_center"])
