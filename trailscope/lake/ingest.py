@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from itertools import chain, islice
 from typing import TYPE_CHECKING
@@ -75,6 +75,9 @@ class IngestSummary:
     bytes_read: int = 0
     commits: int = 0
     compacted_partitions: int = 0
+    #: events of days before the purge horizon, left out; days purged by the retention setting
+    purged_events: int = 0
+    purged_days: int = 0
     seconds: float = 0.0
     took_over_lock: bool = False
 
@@ -98,9 +101,9 @@ def _init_worker(source: Source, storage: Storage) -> None:
 
 
 def _worker_batch(batch: Batch) -> BatchOutput:
-    from trailscope.lake.stage import process_batch
+    from trailscope.lake.sourcesums import run_batch
 
-    return process_batch(_WORKER["source"], _WORKER["storage"], batch)  # type: ignore[arg-type]
+    return run_batch(_WORKER["source"], _WORKER["storage"], batch)  # type: ignore[arg-type]
 
 
 def _warm_worker() -> None:
@@ -184,6 +187,7 @@ def _account(summary: IngestSummary, output: BatchOutput, result: CommitResult) 
         return
     summary.commits += 1
     summary.duplicates_dropped += result.duplicates_dropped + output.duplicates
+    summary.purged_events += result.purged
     summary.parts_written += len(result.adds)
     summary.bytes_read += output.bytes_read
     summary.events_added += sum(p.rows for p in result.adds)
@@ -206,10 +210,10 @@ BatchRunner = Callable[[Source, Storage, Iterator[Batch]], Iterator["BatchOutput
 
 
 def run_serial(source: Source, storage: Storage, batches: Iterator[Batch]) -> Iterator[BatchOutput]:
-    from trailscope.lake.stage import process_batch
+    from trailscope.lake.sourcesums import run_batch
 
     for batch in batches:
-        yield process_batch(source, storage, batch)
+        yield run_batch(source, storage, batch)
 
 
 def run_ingest(
@@ -243,10 +247,18 @@ def run_ingest(
     planned: list[SourceObject] = []
     skipped: list[ObjectRecord] = []
     digests: list[tuple[SourceObject, ObjectRecord]] = []
+    horizon = state.purged_before
+    maybe_same: list[tuple[SourceObject, ObjectRecord]] = []
     for obj in source.iter_objects(flt) if objects is None else objects:
         summary.listed += 1
-        if state.is_current(object_id(obj), obj.version):
+        known = state.objects.get(object_id(obj))
+        if known is not None and known.version == obj.version and not known.read_failed:
             summary.already_ingested += 1
+        elif horizon and obj.info.day is not None and obj.info.day.isoformat() < horizon:
+            # delivered before the purge horizon: every event in it is older still
+            skipped.append(object_record(obj, "skipped", reason="before the purge horizon"))
+        elif known is not None and _may_be_unchanged(known, obj):
+            maybe_same.append((obj, known))  # touched or re-copied? its bytes tell
         elif obj.info.kind in _DECODED_KINDS:
             planned.append(obj)
             planned_bytes += obj.size
@@ -258,18 +270,27 @@ def run_ingest(
             if obj.info.kind is ObjectKind.DIGEST:
                 digests.append((obj, skipped[-1]))
     _keep_digest_signatures(source, digests)
+    unchanged, changed = _same_content(source, maybe_same)
+    planned.extend(o for o in changed if o.info.kind in _DECODED_KINDS)
     # Committing needs pyarrow (the duplicate check, the parts' metadata): imported only now,
     # once the workers started above are importing theirs on the other cores.
-    from trailscope.lake import commit
+    from trailscope.lake import commit, dedup
 
     if skipped:
         output = commit.BatchOutput(skipped, [], [])
         result = commit.commit_batch(
-            manifest, state, commit.DedupIndex(manifest.storage, state), output
+            manifest, state, dedup.DedupIndex(manifest.storage, state), output
         )
         _account(summary, output, result)
         summary.read -= len(result.objects) if result.committed else 0  # recorded, not read
-    index = commit.DedupIndex(manifest.storage, state)
+    if unchanged:  # a new version with the same bytes: recorded, not decoded again
+        output = commit.BatchOutput(unchanged, [], [])
+        if commit.commit_batch(
+            manifest, state, dedup.DedupIndex(manifest.storage, state), output
+        ).committed:
+            summary.commits += 1
+        summary.already_ingested += len(unchanged)
+    index = dedup.DedupIndex(manifest.storage, state)
     touched: set[str] = set()
     total = len(planned)
     done = 0
@@ -279,6 +300,7 @@ def run_ingest(
     ready: set[str] = set()
     batches = plan_batches(planned, batch_bytes, lanes, limits)
     for output in runner(source, manifest.storage, batches):
+        output.source = source.uri
         _account(summary, output, commit.commit_batch(manifest, state, index, output))
         touched.update(p.partition for p in output.parts if p.rows)
         if settle is not None:
@@ -296,6 +318,45 @@ def run_ingest(
             progress(done, total, summary.events_added)
     summary.seconds = time.monotonic() - started
     return touched
+
+
+def _may_be_unchanged(known: ObjectRecord, obj: SourceObject) -> bool:
+    """A new version of an object read before, of the same size, whose content CRC the log
+    has: perhaps the same bytes (a touched or re-copied file)."""
+    return (
+        known.checksum is not None
+        and not known.read_failed
+        and known.size == obj.size
+        and known.status in ("ingested", "empty")
+        and obj.info.kind in _DECODED_KINDS
+    )
+
+
+def _same_content(
+    source: Source, candidates: list[tuple[SourceObject, ObjectRecord]]
+) -> tuple[list[ObjectRecord], list[SourceObject]]:
+    """Split ``candidates`` into records of objects whose bytes are unchanged (with their new
+    version) and objects that did change (or could not be read: the batch will say why)."""
+    if not candidates:
+        return [], []
+    from trailscope.lake.sourcesums import content_checksum
+
+    def same(item: tuple[SourceObject, ObjectRecord]) -> bool:
+        obj, known = item
+        try:
+            return content_checksum(source.read(obj)) == known.checksum
+        except SourceReadError:
+            return False
+
+    with ThreadPoolExecutor(max_workers=8) as pool:  # latency-bound on S3
+        verdicts = list(pool.map(same, candidates))
+    unchanged = [
+        replace(known, uri=obj.uri, version=obj.version)
+        for (obj, known), ok in zip(candidates, verdicts, strict=True)
+        if ok
+    ]
+    changed = [obj for (obj, _), ok in zip(candidates, verdicts, strict=True) if not ok]
+    return unchanged, changed
 
 
 #: Days after a partition's own day that its events keep arriving in (delivery runs late).
