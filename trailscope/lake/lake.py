@@ -40,6 +40,7 @@ from trailscope.timeparse import parse_time
 if TYPE_CHECKING:  # query machinery is imported on first use: CLI start-up stays fast
     import pyarrow as pa
 
+    from trailscope.engines.cache import EngineCache
     from trailscope.engines.duckdb import DuckDBEngine
     from trailscope.queries import SavedQuery
     from trailscope.sql import Translation
@@ -97,7 +98,7 @@ class Lake:
         self.manifest.after_publish = self._keep_athena_manifests
         self._athena_location: str | None = None  # read on first commit
         #: one engine kept for query()/run() while the lake does not change (see _reading)
-        self._reader: tuple[LakeState, str | None, DuckDBEngine] | None = None
+        self._engines: EngineCache[tuple[LakeState, str | None]] | None = None
         self._reader_lock = threading.Lock()
 
     def _keep_athena_manifests(self, state: LakeState, partitions: set[str]) -> None:
@@ -224,38 +225,46 @@ class Lake:
         paths = [self.storage.fs_path(rel) for rel in rels]
         return DuckDBEngine(paths, filesystem=self.storage.filesystem, validation=validation)
 
-    @contextmanager
-    def _reading(self) -> Iterator[DuckDBEngine]:
-        """The engine behind query() and run(), kept while the lake stays the same.
+    @property
+    def engines(self) -> EngineCache[tuple[LakeState, str | None]]:
+        """The engine kept for this lake, shared by query()/run() and the web app.
 
         Opening one costs more than most queries (the state's commits, DuckDB's view over every
         file's footer: about 60 ms on a 1M-event lake), so a program asking many questions pays
         it once. Before each use, one existence check tells whether another commit came (a
         new ingest or compaction), and one stat (a HEAD on S3) whether the verification
-        record was rewritten: either change opens a fresh engine. Queries on one Lake object
-        run one at a time.
+        record was rewritten: either change opens a fresh engine; the old one closes when its
+        last user is done.
         """
-        from trailscope.integrity.record import VALIDATION_FILE
+        if self._engines is None:
+            from trailscope.engines.cache import EngineCache
+            from trailscope.integrity.record import VALIDATION_FILE
 
-        with self._reader_lock:
-            record = self.storage.version(VALIDATION_FILE)
-            kept = self._reader
-            if kept is not None and (kept[1] != record or self.manifest.has_commit_after(kept[0])):
-                kept[2].close()
-                kept = self._reader = None
-            if kept is None:
+            def opener() -> tuple[tuple[LakeState, str | None], DuckDBEngine]:
+                record = self.storage.version(VALIDATION_FILE)
                 self.manifest.check_format()
                 state = self.manifest.load()
-                engine: DuckDBEngine = self.engine(state)
-                kept = self._reader = (state, record, engine)
-            yield kept[2]
+                return (state, record), self.engine(state)
+
+            def is_current(key: tuple[LakeState, str | None]) -> bool:
+                state, record = key
+                return self.storage.version(
+                    VALIDATION_FILE
+                ) == record and not self.manifest.has_commit_after(state)
+
+            self._engines = EngineCache(opener, is_current)
+        return self._engines
+
+    @contextmanager
+    def _reading(self) -> Iterator[DuckDBEngine]:
+        """The kept engine's own connection, for query() and run(): one query at a time."""
+        with self._reader_lock, self.engines.lease() as generation:
+            yield generation.engine
 
     def close(self) -> None:
         """Close the engine kept for queries (it is opened again when needed)."""
-        with self._reader_lock:
-            if self._reader is not None:
-                self._reader[2].close()
-                self._reader = None
+        if self._engines is not None:
+            self._engines.reset()
 
     def __enter__(self) -> Lake:
         return self
