@@ -615,6 +615,7 @@ def test_a_long_commit_log_loads_from_its_checkpoint(
     """Past a checkpoint, loading reads the checkpoint and what follows, never older commits,
     and gives the same state as replaying every commit."""
     from trailscope.lake import manifest as manifest_mod
+    from trailscope.lake import paths as paths_mod
 
     monkeypatch.setattr(manifest_mod, "CHECKPOINT_EVERY", 10)
     root, _ = trail
@@ -622,8 +623,8 @@ def test_a_long_commit_log_loads_from_its_checkpoint(
     lake.ingest(str(root), workers=1, batch_bytes=32 * 1024)
     state = lake.state()
     assert state.commits > 25
-    log = tmp_path / "lake" / manifest_mod.LOG_DIR
-    pointer = json.loads((tmp_path / "lake" / manifest_mod.LAST_CHECKPOINT).read_text())
+    log = tmp_path / "lake" / paths_mod.LOG_DIR
+    pointer = json.loads((tmp_path / "lake" / paths_mod.LAST_CHECKPOINT).read_text())
     assert pointer["version"] == state.version // 10 * 10
 
     # Damage every commit before the checkpoint: loading must not need them.
@@ -636,7 +637,7 @@ def test_a_long_commit_log_loads_from_its_checkpoint(
     assert lake.info().events == sum(unique_event_ids(trail_events(root)).values())
 
     # Without its pointer the lake replays the log (here: damaged, so it says so).
-    (tmp_path / "lake" / manifest_mod.LAST_CHECKPOINT).unlink()
+    (tmp_path / "lake" / paths_mod.LAST_CHECKPOINT).unlink()
     with pytest.raises(LakeError) as err:
         lake.state()
     assert err.value.message.startswith(f"commit 1 of {tmp_path / 'lake'} is damaged (")

@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from trailscope.decode import decode_object
-from trailscope.lake.lake import Lake
+from trailscope.facade import Lake
 
 # --------------------------------------------------------------------------- the corpus
 

@@ -18,14 +18,14 @@ from test_verify import Trail, copy_trail, problems_only, statuses
 from typer.testing import CliRunner
 
 from trailscope.cli import EXIT_OK, app
+from trailscope.facade import Lake, open_lake
 from trailscope.integrity import (
-    VALIDATION_FILE,
     SignatureStatus,
     StaticKeys,
     validated_files,
+    validation_path,
     verify_trail,
 )
-from trailscope.lake.lake import Lake
 from trailscope.synth import PUBLIC_KEY_FILE, synth_trail
 
 PREFIX = "org-trails/"  # a trail prefix in front of AWSLogs/, as CloudTrail allows
@@ -123,11 +123,11 @@ def test_lake_keeps_signatures_and_records_which_files_were_validated(
     assert data["summary"]["validated"] == len(trail.logs) == data["recorded_in_lake"]
     assert data["summary"]["signatures"]["valid"] == len(trail.digests)
 
-    table = validated_files(lake_dir)
+    table = validated_files(open_lake(lake_dir))
     assert dict(zip(table["object_id"].to_pylist(), table["status"].to_pylist(), strict=True)) == {
         log: "valid" for log in trail.logs
     }
-    assert pq.read_schema(lake_dir / VALIDATION_FILE).names == table.schema.names
+    assert pq.read_schema(validation_path(open_lake(lake_dir))).names == table.schema.names
 
     # events join their file's verdict on the key from AWSLogs/ on
     events = lake.query("SELECT sourcekey, count(*) AS n FROM cloudtrail GROUP BY 1")
@@ -138,7 +138,7 @@ def test_lake_keeps_signatures_and_records_which_files_were_validated(
         "SELECT v.status, count(*) AS n FROM read_parquet($parts) c "
         "JOIN read_parquet($validation) v "
         "ON substr(c.sourcekey, strpos(c.sourcekey, 'AWSLogs/')) = v.object_id GROUP BY 1",
-        params={"parts": parts, "validation": str(lake_dir / VALIDATION_FILE)},
+        params={"parts": parts, "validation": str(validation_path(open_lake(lake_dir)))},
     ).fetchall()
     # Insight files are outside the digests; every event of a log file is from a valid one
     logged = sum(n for k, n in per_file.items() if "/CloudTrail/" in k)
@@ -157,7 +157,7 @@ def test_lake_keeps_signatures_and_records_which_files_were_validated(
     (trail.root / changed).write_bytes(gzip.compress(raw + b" "))
     result = runner.invoke(app, [*args, "--account", changed.split("/")[1]])
     assert result.exit_code == 4, result.output
-    table = validated_files(lake_dir)
+    table = validated_files(open_lake(lake_dir))
     verdicts = dict(zip(table["object_id"].to_pylist(), table["status"].to_pylist(), strict=True))
     assert verdicts == {log: "modified" if log == changed else "valid" for log in trail.logs}
     # the same Lake object, which keeps its engine between queries, sees the new verdicts

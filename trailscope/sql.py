@@ -43,14 +43,13 @@ from trailscope.decode.schema import (
     column_paths,
 )
 from trailscope.errors import TrailscopeError
+from trailscope.lake.paths import SIDE_TABLES
 
 TABLE = "cloudtrail"
 #: Athena's metadata table of a table's partitions: any ``"<table>$partitions"`` reads this view
 #: (one row per day of the lake: ``partition_number``, ``event_date``, ``year``, ...).
 PARTITIONS_SUFFIX = "$partitions"
 PARTITIONS_TABLE = f"{TABLE}{PARTITIONS_SUFFIX}"
-#: Tables of the lake's own beside the events, used by name (never mapped to ``cloudtrail``).
-SIDE_TABLES = frozenset({"cloudtrail_validation"})
 
 #: Columns that common Athena CloudTrail DDLs partition by, as expressions of our columns.
 COMPAT_COLUMNS: dict[str, str] = {

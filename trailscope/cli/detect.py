@@ -128,7 +128,7 @@ def detect(
         engine = None
         if engine_name != "duckdb":
             from trailscope.engines import open_engine
-            from trailscope.lake import open_lake
+            from trailscope.facade import open_lake
 
             options = _engine_options(
                 engine_name,

@@ -100,7 +100,7 @@ def ingest(
 
       trailscope ingest s3://bucket/AWSLogs/ --lake s3://analytics/trailscope/ --engine spark
     """
-    from trailscope.lake import Lake
+    from trailscope.facade import Lake
     from trailscope.timeparse import parse_time
 
     def run() -> int:
@@ -153,7 +153,7 @@ def lake_info(
     as_json: JsonOpt = False,
 ) -> None:
     """What the lake holds: events, accounts, regions, days, files, bytes, skipped, quarantined."""
-    from trailscope.lake import open_lake
+    from trailscope.facade import open_lake
 
     def run() -> int:
         info = open_lake(lake).info(quarantine_limit=quarantine)
@@ -207,7 +207,7 @@ def lake_compact(
     Ingest already does this for the days it touched; run it by hand after changing settings or
     with --full before archiving a lake.
     """
-    from trailscope.lake import open_lake
+    from trailscope.facade import open_lake
 
     def run() -> int:
         changed = open_lake(lake).compact(full=full)

@@ -124,7 +124,7 @@ def _run_elsewhere(
 ) -> int:
     """Run on Athena or Spark: prepare the SQL for it, run, print, report Athena's bill."""
     from trailscope.engines import open_engine, prepare, reader
-    from trailscope.lake import open_lake
+    from trailscope.facade import open_lake
 
     translation = prepare(engine_name, sql, params=params, types=types)
     for notice in translation.notices:
@@ -207,7 +207,7 @@ def query(
       trailscope query "SELECT ..." --engine spark --spark-master spark://host:7077
     """
     from trailscope.engines import check_engine
-    from trailscope.lake import open_lake
+    from trailscope.facade import open_lake
 
     def run() -> int:
         text = read_sql(sql, file)
@@ -367,7 +367,7 @@ def run_saved(
       trailscope run root-activity --since 30d --estimate
     """
     from trailscope.engines import check_engine
-    from trailscope.lake import open_lake
+    from trailscope.facade import open_lake
     from trailscope.queries import get_query, load_library
     from trailscope.sql import translate
 

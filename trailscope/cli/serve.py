@@ -88,7 +88,7 @@ def serve(
 
       trailscope serve --lake ./lake --tz Asia/Tokyo --dashboards ./my-dashboards
     """
-    from trailscope.lake import open_lake
+    from trailscope.facade import open_lake
     from trailscope.web import serve as run_server
 
     def ready(url: str) -> None:

@@ -102,6 +102,7 @@ def verify(
 
       trailscope verify ./trail-copy --json > integrity.json
     """
+    from trailscope.facade import open_lake
     from trailscope.integrity import StaticKeys, record_validation, verify_trail
     from trailscope.integrity.signing import read_public_key
     from trailscope.timeparse import parse_time
@@ -110,8 +111,6 @@ def verify(
         keys = StaticKeys([read_public_key(p) for p in public_key]) if public_key else None
         signatures = None
         if lake is not None:
-            from trailscope.lake import open_lake
-
             signatures = open_lake(lake).digest_signatures()
         with Progress(
             TextColumn("[bold]hashing log files"),
@@ -139,7 +138,7 @@ def verify(
             )
         recorded = None
         if lake is not None:
-            recorded = record_validation(lake, report)
+            recorded = record_validation(open_lake(lake), report)
         if as_json:
             data = report.to_json()
             data["recorded_in_lake"] = recorded

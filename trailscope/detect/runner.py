@@ -219,7 +219,7 @@ def _bound(value: datetime | str | None, *, end: bool) -> str | None:
 
 def _as_lake(lake: Any) -> Any:
     if isinstance(lake, str | os.PathLike):
-        from trailscope.lake import open_lake
+        from trailscope.facade import open_lake
 
         return open_lake(lake)
     return lake

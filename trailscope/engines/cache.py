@@ -19,9 +19,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from trailscope.engines.duckdb import DuckDBEngine
+if TYPE_CHECKING:  # DuckDB is imported by whoever opens an engine, not by keeping one
+    from trailscope.engines.duckdb import DuckDBEngine
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import contextlib
 import re
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,8 @@ import pyarrow.fs as pafs
 from trailscope.decode.schema import FILE_SCHEMA, PARTITION, TABLE_SCHEMA
 from trailscope.duckconn import connect
 from trailscope.engines.memory import duckdb_config, keep_freed_heap
-from trailscope.lake.publish import EVENTS_DIR
+from trailscope.lake.paths import EVENTS_DIR
+from trailscope.lake.storage import before_release
 from trailscope.sql import (
     COMPAT_COLUMNS,
     PARTITIONS_TABLE,
@@ -36,9 +37,6 @@ from trailscope.sql import (
     QueryError,
     suggest_column,
 )
-
-#: What ``trailscope verify --lake`` recorded, one row per log file (see trailscope.integrity).
-VALIDATION_TABLE = "cloudtrail_validation"
 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # no leading zeros, as in Trino
 _IPV4 = rf"({_OCTET}\.){{3}}{_OCTET}"
@@ -133,11 +131,12 @@ class DuckDBEngine:
         *,
         threads: int | None = None,
         filesystem: pafs.FileSystem | None = None,
-        validation: pa.Table | None = None,
+        tables: Mapping[str, pa.Table] | None = None,
     ) -> None:
         """``files``: the lake's live Parquet parts. With ``filesystem`` (an S3 lake) they are
         paths on it, read through pyarrow, since DuckDB's own S3 extension must be downloaded
-        at run time, which air-gapped and locked-down machines cannot do."""
+        at run time, which air-gapped and locked-down machines cannot do. ``tables``: the
+        lake's side tables, each shown as a table of its name."""
         self.files = [str(f) for f in files]
         self.filesystem = filesystem
         if filesystem is not None:
@@ -151,10 +150,9 @@ class DuckDBEngine:
         #: :meth:`cursor` repeats them.
         self._registered: dict[str, Any] = {}
         self._create_view()
-        if validation is not None:
-            # Join on the object id: substr(sourcekey, strpos(sourcekey, 'AWSLogs/')).
-            self._register("_validation", validation)
-            self.con.execute(f"CREATE VIEW {VALIDATION_TABLE} AS SELECT * FROM _validation")
+        for name, table in (tables or {}).items():
+            self._register(f"_side_{name}", table)
+            self.con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM "_side_{name}"')
 
     def _register(self, name: str, obj: Any) -> None:
         self._registered[name] = obj
@@ -274,6 +272,9 @@ def close_remote_engines() -> None:
     for engine in list(_REMOTE_ENGINES):
         with contextlib.suppress(duckdb.Error):
             engine.close()
+
+
+before_release(close_remote_engines)
 
 
 def _interrupt_after(con: duckdb.DuckDBPyConnection, timeout: float | None) -> Any:

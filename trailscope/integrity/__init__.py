@@ -3,7 +3,7 @@ which files were validated, kept beside the lake so queries can rely on it."""
 
 from trailscope.integrity.keys import CloudTrailKeys, KeySource, StaticKeys
 from trailscope.integrity.record import (
-    VALIDATION_FILE,
+    VALIDATION_TABLE,
     record_validation,
     validated_files,
     validation_path,
@@ -19,7 +19,7 @@ from trailscope.integrity.report import (
 from trailscope.integrity.verify import verify_trail
 
 __all__ = [
-    "VALIDATION_FILE",
+    "VALIDATION_TABLE",
     "ChainBreak",
     "CloudTrailKeys",
     "DigestResult",

@@ -38,7 +38,7 @@ from trailscope.integrity.report import (
     VerifyReport,
 )
 from trailscope.integrity.signing import signature_valid
-from trailscope.lake.ingest import object_id
+from trailscope.lake.batch import object_id
 from trailscope.sources import ListFilter, ObjectKind, Source, SourceObject, open_source
 
 #: ``progress(done, total)`` over the log files hashed

@@ -25,6 +25,7 @@ from trailscope.decode.schema import FILE_SCHEMA, SOURCEKEY
 from trailscope.lake import publish, writer
 from trailscope.lake.manifest import LakeState, Manifest, ObjectRecord, PartRecord, new_commit
 from trailscope.lake.storage import Storage
+from trailscope.lake.transaction import committed_path
 
 if TYPE_CHECKING:  # imported where used: ingest workers load this module but never need it
     import duckdb
@@ -151,18 +152,6 @@ class DedupIndex:
         return dropped
 
 
-def committed_path(storage: Storage, rel: str) -> str:
-    """Where a committed part can be read now. Another writer commits first and renames its
-    staged file into place just after, so for a moment the part is still under its staged
-    name (with the same rows)."""
-    if storage.is_local:
-        return rel  # one writer at a time: its parts are published before the lock is released
-    for candidate in (rel, publish.staged_path(rel)):
-        if storage.exists(candidate):
-            return candidate
-    return rel  # renamed in between (or retired): the read says which
-
-
 def read_ids(storage: Storage, rel: str) -> pa.Array:
     """One part's event ids: a single column, so a ranged read on S3."""
     with storage.open_input(rel) as fh:
@@ -284,7 +273,10 @@ def commit_batch(
     if committed:
         index.committed(commit.add)
         publish.publish(
-            storage, commit.add, commit.remove, lambda: manifest.published(state, commit)
+            storage,
+            commit.published_paths(),
+            commit.remove,
+            lambda: manifest.published(state, commit),
         )
     return CommitResult(committed, commit.add, commit.objects, dropped, taken)
 

@@ -245,7 +245,10 @@ def _commit_merge(
             storage.delete(part.tmp_path)
         return 0
     publish.publish(
-        storage, commit.add, commit.remove, lambda c=commit: manifest.published(state, c)
+        storage,
+        commit.published_paths(),
+        commit.remove,
+        lambda c=commit: manifest.published(state, c),
     )
     return 1
 

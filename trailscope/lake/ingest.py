@@ -26,6 +26,7 @@ from itertools import chain, islice
 from typing import TYPE_CHECKING
 
 from trailscope.errors import SourceReadError
+from trailscope.lake.batch import Batch, object_id, object_record
 from trailscope.lake.manifest import LakeState, Manifest, ObjectRecord
 from trailscope.lake.storage import Storage
 from trailscope.sources.base import ListFilter, Source, SourceObject
@@ -50,16 +51,6 @@ CONTEXT_OBJECTS = 2
 
 #: the S3 user metadata of a digest object that CloudTrail's validation needs
 SIGNATURE_META = frozenset({"signature", "signature-algorithm"})
-
-
-def object_id(obj: SourceObject) -> str:
-    """The key from ``AWSLogs/`` on when there is one (also for a source rooted below that
-    folder), so a bucket, its prefix and a local copy agree; else the full URI."""
-    for text in (obj.key, obj.uri.replace(os.sep, "/")):
-        at = text.find("AWSLogs/")
-        if at >= 0:
-            return text[at:]
-    return obj.uri
 
 
 @dataclass
@@ -105,19 +96,6 @@ def _init_worker(source: Source, storage: Storage) -> None:
     _WORKER["source"], _WORKER["storage"] = source, storage
 
 
-@dataclass
-class Batch:
-    """Source objects decoded and staged together, with the context to dedup them cheaply."""
-
-    objects: list[SourceObject]
-    #: For each log stream (account, region) the batch enters part-way, the stream's
-    #: preceding objects, which another batch of the run holds. CloudTrail re-delivers an event
-    #: soon after the first copy, so copies straddling the cut are mostly between neighbours:
-    #: decoding the neighbour here (a few ms) drops them in the worker, where the committing
-    #: process would instead re-read, compare and rewrite a whole part (about 0.2 s each).
-    context: list[SourceObject] = field(default_factory=list)
-
-
 def _worker_batch(batch: Batch) -> BatchOutput:
     from trailscope.lake.stage import process_batch
 
@@ -130,24 +108,6 @@ def _warm_worker() -> None:
     from trailscope.lake import stage  # noqa: F401
 
     warm_decoders()
-
-
-def object_record(obj: SourceObject, status: str, **kw: object) -> ObjectRecord:
-    """The manifest's record of one object: made here for objects skipped at listing, and by
-    :mod:`trailscope.lake.stage` for those a batch read."""
-    info = obj.info
-    return ObjectRecord(
-        id=object_id(obj),
-        uri=obj.uri,
-        version=obj.version,
-        size=obj.size,
-        kind=str(info.kind),
-        status=status,
-        account=info.account,
-        region=info.region,
-        day=info.day.isoformat() if info.day else None,
-        **kw,  # type: ignore[arg-type]
-    )
 
 
 # --------------------------------------------------------------------------- parent side

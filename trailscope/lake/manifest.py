@@ -24,17 +24,11 @@ import msgspec
 import orjson
 
 from trailscope.errors import LakeError
+from trailscope.lake.paths import CHECKPOINT_DIR, FORMAT_FILE, LAST_CHECKPOINT, LOG_DIR
 from trailscope.lake.storage import Storage
 
-META_DIR = "_trailscope"
-LOG_DIR = f"{META_DIR}/log"
-FORMAT_FILE = f"{META_DIR}/lake.json"
 FORMAT_VERSION = 1
 _VERSION_DIGITS = 12
-CHECKPOINT_DIR = f"{META_DIR}/checkpoints"
-LAST_CHECKPOINT = f"{META_DIR}/last_checkpoint.json"
-#: Written by 'trailscope athena setup' with the symlink layout: {"location": "s3://..."}.
-ATHENA_SETTINGS = f"{META_DIR}/athena.json"
 #: A checkpoint every this many commits.
 CHECKPOINT_EVERY = 100
 
@@ -92,6 +86,16 @@ class PartRecord:
 
 
 @dataclass
+class TableRecord:
+    """The committed version of one side table (see :mod:`trailscope.lake.tables`)."""
+
+    name: str
+    path: str  # relative to the lake root: one Parquet file per version
+    rows: int
+    bytes: int
+
+
+@dataclass
 class Commit:
     version: int
     operation: str  # ingest | compact
@@ -100,6 +104,12 @@ class Commit:
     add: list[PartRecord] = field(default_factory=list)
     remove: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    #: side tables this commit replaces (their previous files are in ``remove``)
+    tables: list[TableRecord] = field(default_factory=list)
+
+    def published_paths(self) -> list[str]:
+        """The files this commit makes visible: its parts and side-table versions."""
+        return [p.path for p in self.add] + [t.path for t in self.tables]
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
@@ -111,6 +121,7 @@ class Commit:
                 "add": [p.__dict__ for p in self.add],
                 "remove": self.remove,
                 "info": self.info,
+                **({"tables": [t.__dict__ for t in self.tables]} if self.tables else {}),
             }
         )
 
@@ -141,6 +152,7 @@ class LakeState:
     version: int = 0
     objects: dict[str, ObjectRecord] = field(default_factory=dict)
     parts: dict[str, PartRecord] = field(default_factory=dict)
+    tables: dict[str, TableRecord] = field(default_factory=dict)
     last_commit: Commit | None = None
     commits: int = 0
 
@@ -151,6 +163,8 @@ class LakeState:
             self.parts[part.path] = part
         for obj in commit.objects:
             self.objects[obj.id] = obj
+        for table in commit.tables:
+            self.tables[table.name] = table
         self.version = commit.version
         self.last_commit = commit
         self.commits += 1
@@ -248,6 +262,7 @@ class Manifest:
             objects=list(state.objects.values()),
             add=list(state.parts.values()),
             info={"commits": state.commits},
+            tables=list(state.tables.values()),
         )
         self.storage.write_atomic(_checkpoint_name(state.version), snapshot.to_bytes())
         # Pointer last: it only ever names a complete checkpoint. Racing writers may move it

@@ -9,31 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trailscope.lake.manifest import LOG_DIR, LakeState, PartRecord
+from trailscope.lake.manifest import LakeState
+from trailscope.lake.paths import EVENTS_DIR, LOG_DIR, TMP_SUFFIX, staged_path
 from trailscope.lake.storage import Storage
-
-EVENTS_DIR = "events"
-TMP_SUFFIX = ".tmp"
-
-
-def staged_path(path: str) -> str:
-    """Where a part waits for its commit: hidden from every reader that globs the folder."""
-    folder, _, name = path.rpartition("/")
-    return f"{folder}/.{name}{TMP_SUFFIX}"
 
 
 def publish(
     storage: Storage,
-    add: list[PartRecord],
+    paths: list[str],
     remove: list[str],
     between: Callable[[], None] | None = None,
 ) -> None:
-    """Make committed parts visible, call ``between`` (manifests for other readers), then
-    retire replaced ones. Idempotent, for recovery."""
-    for part in add:
-        for tmp in (staged_path(part.path), part.path + TMP_SUFFIX):  # (older lakes: the latter)
+    """Make committed files visible (rename each staged file to its final ``path``), call
+    ``between`` (manifests for other readers), then retire replaced ones. Idempotent, for
+    recovery."""
+    for path in paths:
+        for tmp in (staged_path(path), path + TMP_SUFFIX):  # (older lakes: the latter)
             if storage.exists(tmp):
-                storage.rename(tmp, part.path)
+                storage.rename(tmp, path)
                 break
     if between is not None:
         between()
@@ -54,7 +47,7 @@ def recover(storage: Storage, state: LakeState, *, exclusive: bool = True) -> in
     part still staged is published (publishing is idempotent, so racing another writer is fine).
     """
     if state.last_commit is not None:
-        publish(storage, state.last_commit.add, state.last_commit.remove)
+        publish(storage, state.last_commit.published_paths(), state.last_commit.remove)
     removed = 0
     for name in storage.list_dir(LOG_DIR):  # a commit killed while being written
         if name.startswith(".") and name.endswith(TMP_SUFFIX):

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from trailscope.lake.batch import Batch
 from trailscope.lake.commit import BatchOutput
-from trailscope.lake.ingest import Batch, BatchRunner
+from trailscope.lake.ingest import BatchRunner
 from trailscope.lake.stage import process_batch
 from trailscope.lake.storage import Storage
 from trailscope.sources.base import Source

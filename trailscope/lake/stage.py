@@ -15,8 +15,8 @@ from trailscope.decode.normalize import NestedValues, ObjectOutcome, decode_batc
 from trailscope.decode.schema import BATCH_SCHEMA
 from trailscope.errors import SourceReadError
 from trailscope.lake import writer
+from trailscope.lake.batch import Batch, object_record
 from trailscope.lake.commit import BatchOutput
-from trailscope.lake.ingest import Batch, object_record
 from trailscope.lake.manifest import ObjectRecord
 from trailscope.lake.storage import Storage
 from trailscope.sources.base import Source, SourceObject

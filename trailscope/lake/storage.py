@@ -17,7 +17,7 @@ import gc
 import os
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -407,10 +407,20 @@ def _release_at_exit(storage: S3Storage) -> None:
         _EXIT_HOOK.append(True)
 
 
-def _release_all() -> None:
-    from trailscope.engines.duckdb import close_remote_engines
+#: Called at exit before the filesystems are let go: the engines register closing theirs here
+#: (an engine holding a filesystem would keep it alive), without the lake importing them.
+_BEFORE_RELEASE: list[Callable[[], None]] = []
 
-    close_remote_engines()
+
+def before_release(hook: Callable[[], None]) -> None:
+    """Run ``hook`` at exit before this module lets go of its S3 filesystems."""
+    if hook not in _BEFORE_RELEASE:
+        _BEFORE_RELEASE.append(hook)
+
+
+def _release_all() -> None:
+    for hook in _BEFORE_RELEASE:
+        hook()
     for storage in list(_LIVE_S3):
         storage._fs = None
     gc.collect()

@@ -29,7 +29,7 @@ from trailscope.decode.schema import (
     UNIQUE_VALUED,
     Kind,
 )
-from trailscope.lake.publish import EVENTS_DIR, staged_path
+from trailscope.lake.paths import EVENTS_DIR, staged_path
 from trailscope.lake.storage import Storage
 
 #: Row groups small enough that an hour-range query inside a day skips most of a file.

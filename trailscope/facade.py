@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from trailscope.engines.cache import EngineCache
 from trailscope.errors import LakeError
 from trailscope.lake import publish
 from trailscope.lake.ingest import (
@@ -32,15 +33,18 @@ from trailscope.lake.ingest import (
     run_ingest,
 )
 from trailscope.lake.lock import WriterLock
-from trailscope.lake.manifest import ATHENA_SETTINGS, LakeState, Manifest
-from trailscope.lake.storage import open_storage
+from trailscope.lake.manifest import LakeState, Manifest
+from trailscope.lake.paths import ATHENA_SETTINGS
+from trailscope.lake.storage import LocalStorage, open_storage
 from trailscope.sources.base import ListFilter, Source, SourceObject, open_source
 from trailscope.timeparse import parse_time
+
+#: Seconds a side-table change waits for a running local writer before it is refused.
+SIDE_TABLE_LOCK_WAIT = 60.0
 
 if TYPE_CHECKING:  # query machinery is imported on first use: CLI start-up stays fast
     import pyarrow as pa
 
-    from trailscope.engines.cache import EngineCache
     from trailscope.engines.duckdb import DuckDBEngine
     from trailscope.queries import SavedQuery
     from trailscope.sql import Translation
@@ -97,8 +101,8 @@ class Lake:
         self.manifest = Manifest(self.storage)
         self.manifest.after_publish = self._keep_athena_manifests
         self._athena_location: str | None = None  # read on first commit
-        #: one engine kept for query()/run() while the lake does not change (see _reading)
-        self._engines: EngineCache[tuple[LakeState, str | None]] | None = None
+        #: one engine kept for query()/run() and the web while the lake does not change
+        self.engines: EngineCache[LakeState] = EngineCache(self._open_engine, self._is_current)
         self._reader_lock = threading.Lock()
 
     def _keep_athena_manifests(self, state: LakeState, partitions: set[str]) -> None:
@@ -212,48 +216,80 @@ class Lake:
 
     def engine(self, state: LakeState | None = None) -> DuckDBEngine:
         """A DuckDB connection with the ``cloudtrail`` view over this lake (as of ``state``,
-        default now), and ``cloudtrail_validation`` with what ``trailscope verify`` found
-        (caller closes it)."""
+        default now) and, from the same commit, each side table as a table of its name
+        (``cloudtrail_validation`` with what ``trailscope verify`` found, empty until then).
+        The caller closes it."""
         from trailscope.engines.duckdb import DuckDBEngine
-        from trailscope.integrity.record import validated_files
 
-        validation = validated_files(self)
+        state = state or self.state()
+        tables = self.side_tables(state)
         rels = self.part_paths(state)
         if self.storage.is_local:
             assert self.root is not None
-            return DuckDBEngine([self.root / rel for rel in rels], validation=validation)
+            return DuckDBEngine([self.root / rel for rel in rels], tables=tables)
         paths = [self.storage.fs_path(rel) for rel in rels]
-        return DuckDBEngine(paths, filesystem=self.storage.filesystem, validation=validation)
+        return DuckDBEngine(paths, filesystem=self.storage.filesystem, tables=tables)
 
-    @property
-    def engines(self) -> EngineCache[tuple[LakeState, str | None]]:
-        """The engine kept for this lake, shared by query()/run() and the web app.
+    # ----------------------------------------------------------------- side tables
+
+    def read_table(self, name: str) -> pa.Table | None:
+        """The committed version of side table ``name`` (see :mod:`trailscope.lake.tables`);
+        None if it was never written."""
+        from trailscope.lake import tables
+
+        return tables.read_table(self.storage, self.state(), name)
+
+    def update_table(
+        self, name: str, change: Callable[[pa.Table | None], pa.Table], *, operation: str
+    ) -> pa.Table:
+        """Replace side table ``name`` by ``change(current version)`` in one commit.
+
+        ``change`` may run more than once: when another writer commits first (S3 lakes have
+        many), it is applied again to that writer's version. A local lake is changed under its
+        writer lock (waiting for a running writer for up to a minute). Returns the version
+        committed.
+
+        :param operation: what the change is, for the commit log (e.g. ``verify``).
+        """
+        from trailscope.lake import tables
+
+        tables.check_name(name)
+        self.storage.prepare()
+        self.manifest.initialize()
+        with self.writer_lock(operation, wait=SIDE_TABLE_LOCK_WAIT):
+            state = self.manifest.load()
+            self._recover(state)
+            return tables.update_table(self.manifest, state, name, change, operation=operation)
+
+    def side_tables(
+        self, state: LakeState | None = None, *, committed: bool = False
+    ) -> dict[str, pa.Table]:
+        """Every side table as of ``state`` (default now), by name; the verification record
+        is always there (empty before the first ``verify --lake``) unless ``committed``
+        asks for the tables the log names only."""
+        from trailscope.integrity.record import VALIDATION_TABLE, legacy_validation
+        from trailscope.lake import tables
+
+        out = tables.read_all(self.storage, state or self.state())
+        if VALIDATION_TABLE not in out and not committed:
+            out[VALIDATION_TABLE] = legacy_validation(self.storage)
+        return out
+
+    def _open_engine(self) -> tuple[LakeState, DuckDBEngine]:
+        """A new engine for :attr:`engines`, over the lake as it is now.
 
         Opening one costs more than most queries (the state's commits, DuckDB's view over every
         file's footer: about 60 ms on a 1M-event lake), so a program asking many questions pays
         it once. Before each use, one existence check tells whether another commit came (a
-        new ingest or compaction), and one stat (a HEAD on S3) whether the verification
-        record was rewritten: either change opens a fresh engine; the old one closes when its
-        last user is done.
+        new ingest, compaction or side-table version, such as a new verification record):
+        then a fresh engine is opened; the old one closes when its last user is done.
         """
-        if self._engines is None:
-            from trailscope.engines.cache import EngineCache
-            from trailscope.integrity.record import VALIDATION_FILE
+        self.manifest.check_format()
+        state = self.manifest.load()
+        return state, self.engine(state)
 
-            def opener() -> tuple[tuple[LakeState, str | None], DuckDBEngine]:
-                record = self.storage.version(VALIDATION_FILE)
-                self.manifest.check_format()
-                state = self.manifest.load()
-                return (state, record), self.engine(state)
-
-            def is_current(key: tuple[LakeState, str | None]) -> bool:
-                state, record = key
-                return self.storage.version(
-                    VALIDATION_FILE
-                ) == record and not self.manifest.has_commit_after(state)
-
-            self._engines = EngineCache(opener, is_current)
-        return self._engines
+    def _is_current(self, state: LakeState) -> bool:
+        return not self.manifest.has_commit_after(state)
 
     @contextmanager
     def _reading(self) -> Iterator[DuckDBEngine]:
@@ -263,8 +299,7 @@ class Lake:
 
     def close(self) -> None:
         """Close the engine kept for queries (it is opened again when needed)."""
-        if self._engines is not None:
-            self._engines.reset()
+        self.engines.reset()
 
     def __enter__(self) -> Lake:
         return self
@@ -391,10 +426,13 @@ class Lake:
         if state.last_commit is not None:
             self.manifest.published(state, state.last_commit)
 
-    def writer_lock(self, operation: str) -> AbstractContextManager[WriterLock | None]:
-        """The local lock; S3 lakes take none: writers there commit optimistically."""
-        if self.storage.is_local:
-            return WriterLock(self.storage, operation)  # type: ignore[arg-type]
+    def writer_lock(
+        self, operation: str, *, wait: float = 0.0
+    ) -> AbstractContextManager[WriterLock | None]:
+        """The local lock (``wait``: seconds to wait for a running writer); S3 lakes take
+        none: writers there commit optimistically."""
+        if isinstance(self.storage, LocalStorage):
+            return WriterLock(self.storage, operation, wait=wait)
         return nullcontext()
 
 
