@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
@@ -86,6 +87,7 @@ def create_app(
 
     # outermost: the token and the host name are checked before anything else runs
     app.middleware("http")(auth.middleware(token, loopback_only))
+    app.add_middleware(GZipMiddleware, minimum_size=4096)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     register(app, site)
 

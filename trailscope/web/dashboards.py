@@ -159,7 +159,12 @@ class _Reader:
             node = yaml.compose(text, Loader=yaml.SafeLoader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
+            context = getattr(exc, "context_mark", None)
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            if getattr(exc, "context", None):
+                problem = f"{exc.context}: {problem}"  # type: ignore[attr-defined]
+            if context is not None and (mark is None or mark.index >= len(text.rstrip())):
+                mark = context  # the file ended inside something opened here: point there
             raise DashboardFileError(file, mark.line + 1 if mark else None, problem) from None
         if node is None:
             raise DashboardFileError(file, 1, "the file is empty")

@@ -100,6 +100,7 @@ class Snapshot:
         self.answers: OrderedDict[tuple[Any, ...], Result] = OrderedDict()
         self.memo: dict[Any, Any] = {}
         self.memo_lock = threading.Lock()
+        self.pages: OrderedDict[Any, Any] = OrderedDict()  # drawn pages, most recent last
         self.closed = False
 
     @property
@@ -248,6 +249,22 @@ class LakeView:
             value = compute(snap)
             with snap.memo_lock:
                 snap.memo[key] = value
+            return value
+
+    def page_memo(self, key: Any, compute: Callable[[], T], *, size: int = 48) -> T:
+        """``compute()``, kept among the last ``size`` pages of this engine generation (a page
+        drawn once is not drawn again until the lake changes)."""
+        with self.snapshot() as snap:
+            with snap.memo_lock:
+                if key in snap.pages:
+                    snap.pages.move_to_end(key)
+                    return cast(T, snap.pages[key])
+            value = compute()
+            if self.cache_size:
+                with snap.memo_lock:
+                    snap.pages[key] = value
+                    while len(snap.pages) > size:
+                        snap.pages.popitem(last=False)
             return value
 
     def info(self) -> LakeInfo:

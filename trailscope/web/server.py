@@ -84,7 +84,13 @@ def serve(
             daemon=True,
         ).start()
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=2,  # then queries still running are interrupted (below)
     )
     server = uvicorn.Server(config)
 

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from trailscope import Lake, __version__
+from trailscope.errors import TrailscopeError
 from trailscope.export import _default
 from trailscope.queries import SavedQuery, load_library
 from trailscope.web import charts
@@ -76,7 +77,13 @@ class Site:
         self.guard = Guard()
         self.limiter = ClientLimiter()
         self.registry: Registry = load_registry(self.settings.dashboards_dir)
-        extra = [self.settings.queries_dir] if self.settings.queries_dir else None
+        folder = self.settings.queries_dir
+        if folder is not None and not folder.is_dir():
+            raise TrailscopeError(
+                f"no saved-queries folder at {folder}",
+                hint="give --queries a folder of .sql files",
+            )
+        extra = [folder] if folder is not None else None
         self.library: dict[str, SavedQuery] = load_library(extra)
 
     @property

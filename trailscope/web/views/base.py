@@ -102,16 +102,22 @@ class View:
             call = Call(request, dict(request.query_params), items, form, want)
             if self.heavy:
                 with self.site.limiter.slot(client_key(request)):
-                    page = await run_in_threadpool(self.page, call)
-            else:
-                page = await run_in_threadpool(self.page, call)
+                    return await run_in_threadpool(self.respond, call)
+            return await run_in_threadpool(self.respond, call)
         except Exception as exc:  # every failure becomes a page that says what went wrong
             return self.error(request, want, exc)
-        if page.response is not None:
-            return page.response
-        if want != "html" or not page.template:
-            return json_response(page.data, page.status)
-        return self.site.render(request, page.template, page.status, **page.context)
+
+    def respond(self, call: Call) -> Response:
+        """The page's data and its rendering, in a worker thread (templates take time too)."""
+        try:
+            page = self.page(call)
+            if page.response is not None:
+                return page.response
+            if call.fmt != "html" or not page.template:
+                return json_response(page.data, page.status)
+            return self.site.render(call.request, page.template, page.status, **page.context)
+        except Exception as exc:
+            return self.error(call.request, call.fmt, exc)
 
     def error(self, request: Request, fmt: str, exc: BaseException) -> Response:
         status, error = _status_of(exc)

@@ -6,6 +6,8 @@ import logging
 import time
 from typing import Any
 
+from starlette.responses import HTMLResponse
+
 from trailscope.errors import TrailscopeError
 from trailscope.web import panels as draw
 from trailscope.web.dashboards import (
@@ -64,6 +66,13 @@ def settings(
     return choices, values
 
 
+def extra_settings(
+    query: dict[str, str], choices: dict[str, str], values: dict[str, Any]
+) -> dict[str, str]:
+    """The dashboard's own settings in the URL, kept in its links."""
+    return {k: v for k, v in query.items() if k in choices or (k in values and v)}
+
+
 def panel_request(
     dash: Dashboard, panel: Panel, choices: dict[str, str], filters: Filters
 ) -> tuple[str, dict[str, Any]]:
@@ -79,7 +88,7 @@ def dashboard_data(
 ) -> dict[str, Any]:
     """Every panel's rows for this filter: what the page draws and the JSON twin returns."""
     choices, values = settings(dash, query, filters)
-    filters.extra = {k: v for k, v in query.items() if k in choices or (k in values and v)}
+    filters.extra = extra_settings(query, choices, values)
     bucket = bucket_seconds(filters.seconds())
     params = {**filters.params(), **values, "bucket": bucket}
     asks = []
@@ -186,19 +195,45 @@ class DashboardView(View):
     def page(self, call: Call) -> Page:
         dash = self.dashboard(call.param("name"))
         filters = self.site.filters(call.query)
-        data = dashboard_data(self.site.view, dash, call.query, filters)
-        context = {
-            "dash": dash,
-            "data": data,
-            "panels": decorate(dash, data, filters) if call.fmt == "html" else [],
-            "filters": filters,
-            "here": f"/d/{dash.name}",
-            "json_url": filters.link(f"/d/{dash.name}.json"),
-            "refresh": call.query.get("refresh"),
-            "accounts": self.site.view.info().accounts,
-            "regions": self.site.view.info().regions,
-        }
-        return Page(data, "dashboard.html", context)
+        view = self.site.view
+
+        choices, values = settings(dash, call.query, filters)
+        filters.extra = extra_settings(call.query, choices, values)
+        key = (
+            "dashboard",
+            id(dash),
+            call.fmt,
+            call.request.url.path,
+            tuple(sorted(call.items)),
+            filters.resolved_since,
+            filters.resolved_until,
+            filters.tz.key,
+        )
+
+        def compute() -> tuple[dict[str, Any], bytes | None]:
+            data = dashboard_data(view, dash, call.query, filters)
+            if call.fmt != "html":
+                return data, None
+            context = {
+                "dash": dash,
+                "data": data,
+                "panels": decorate(dash, data, filters),
+                "filters": filters,
+                "here": f"/d/{dash.name}",
+                "json_url": filters.link(f"/d/{dash.name}.json"),
+                "refresh": call.query.get("refresh"),
+                "accounts": view.info().accounts,
+                "regions": view.info().regions,
+            }
+            page = self.site.render(call.request, "dashboard.html", **context)
+            return data, bytes(page.body)
+
+        # a dashboard drawn once is kept, whole, until the lake changes (or, for a relative
+        # range, until the next minute): no page of it holds anything per visitor
+        data, html = view.page_memo(key, compute)
+        if html is None:
+            return Page(data)
+        return Page(data, response=HTMLResponse(html))
 
 
 class PanelDownload(View):
