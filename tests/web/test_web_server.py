@@ -11,7 +11,6 @@ import sys
 import threading
 import time
 from html import unescape
-from pathlib import Path
 
 import httpx
 import pytest

@@ -214,7 +214,7 @@ class DashboardView(View):
             data = dashboard_data(view, dash, call.query, filters)
             if call.fmt != "html":
                 return data, None
-            context = {
+            context: dict[str, Any] = {
                 "dash": dash,
                 "data": data,
                 "panels": decorate(dash, data, filters),
