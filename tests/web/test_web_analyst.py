@@ -148,7 +148,8 @@ def test_chart_text_renders_at_its_css_size(browser, server, artifacts, width):
         ):
             page.goto(server + url)
             sizes = page.evaluate(
-                """() => [...document.querySelectorAll('svg text, table.bars th.blab, table.heat td, table.bars td.bval')]
+                """() => [...document.querySelectorAll(
+                       'svg text, table.bars th.blab, table.heat td, table.bars td.bval')]
                      .filter(e => e.getClientRects().length)
                      .map(e => {
                        const css = parseFloat(getComputedStyle(e).fontSize);
@@ -304,7 +305,7 @@ def test_legend_toggles_a_series(page, server, artifacts):
 
 @pytest.mark.parametrize("name", list(CLASSICS))
 def test_classic_views_built_through_explore(page, server, lake, artifacts, name):
-    title, settings, filters = CLASSICS[name]
+    title = CLASSICS[name][0]
     page.goto(f"{server}/explore?range=all")
     page.click("details.classics summary")
     page.click(f"details.classics a:has-text({title[:30]!r})")
