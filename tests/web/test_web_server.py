@@ -4,6 +4,8 @@ favicon, IDs with '/', range=all over a lake with an odd time."""
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 import re
 import subprocess
@@ -399,3 +401,77 @@ def test_serve_tz_shows_times_in_that_zone(demo_lake):
     assert data["filters"]["tz"] == "Asia/Tokyo"
     assert data["filters"]["until"].endswith("Z")  # stored and compared in UTC
     assert "UTC" in c.get("/d/overview?range=all&tz=UTC").text
+
+
+def test_detections_page_runs_the_users_rules_too_grouped_and_by_severity(demo_lake, tmp_path):
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    (folder / "console-logins-seen.yml").write_text(
+        "id: console-logins-seen\ntitle: Every console login\nseverity: low\n"
+        "description: Every ConsoleLogin event, as a test rule.\n"
+        "where: |\n  eventname = 'ConsoleLogin'\n"
+    )
+    c = TestClient(create_app(demo_lake.path, rules=[folder]))
+    data = c.get("/detections.json?range=all").json()
+    mine = [f for f in data["findings"] if f["rule_id"] == "console-logins-seen"]
+    logins = [ev for ev in demo_lake.events if ev["eventName"] == "ConsoleLogin"]
+    assert sum(f["event_count"] for f in mine) == len(logins) > 0
+    group = next(r for r in data["rules"] if r["rule_id"] == "console-logins-seen")
+    assert group["findings"] == len(mine) and group["events"] == len(logins)
+    high = c.get("/detections.json?range=all&severity=high").json()
+    assert {f["severity"] for f in high["findings"]} <= {"high", "critical"}
+    assert not any(f["rule_id"] == "console-logins-seen" for f in high["findings"])
+    assert c.get("/detections.json?range=all&severity=loud").status_code == 400
+
+
+def test_auto_refresh_is_off_by_default_and_kept_when_chosen(client):
+    assert 'http-equiv="refresh"' not in client.get("/d/overview?range=24h").text
+    html = client.get("/d/overview?range=24h&refresh=30").text
+    assert '<meta http-equiv="refresh" content="30">' in html
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"dim": "eventname", "chart": "bar", "other": "1"},
+        {"dim": "eventname", "split": "readonly", "chart": "column"},
+        {"dim": "eventname", "split": "readonly", "chart": "bar", "stack": "grouped"},
+        {"dim": "time:hour", "chart": "area"},
+        {"dim": "time:month", "split": "awsregion", "chart": "line"},
+        {"dim": "time:week", "chart": "bar"},
+        {"dim": "awsregion", "chart": "donut"},
+        {"dim": "principal", "split": "eventname", "chart": "heatmap", "top": "5"},
+        {"dim": "useridentity.sessioncontext.sessionissuer.username", "chart": "table"},
+        {"dim": "eventsource", "metric": "avg:requestparameters.maxResults", "chart": "bar"},
+    ],
+)
+def test_every_explore_chart_draws(client, spec):
+    html = client.get("/explore", params={"range": "all", **spec})
+    assert html.status_code == 200, html.text[:500]
+    assert 'class="error"' not in html.text
+    data = client.get("/explore.json", params={"range": "all", **spec}).json()
+    assert data["rows"], spec
+    csv_text = client.get("/explore.csv", params={"range": "all", **spec}).text
+    assert len(csv_text.splitlines()) == len(data["rows"]) + 1
+
+
+def test_panel_downloads_are_the_panels_rows(client):
+    data = client.get("/d/errors.json?range=all").json()
+    by_code = next(p for p in data["panels"] if p["id"] == "by_code")
+    text = client.get("/d/errors/by_code.csv?range=all").text
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["label"], int(r["n"])) for r in rows] == [
+        (r["label"], r["n"]) for r in by_code["rows"]
+    ]
+    assert client.get("/d/errors/by_code.json?range=all").json() == by_code["rows"]
+    assert client.get("/d/errors/nosuch.csv").status_code == 404
+
+
+def test_csv_downloads_defuse_formulas(client, demo_lake):
+    """A field that starts like a spreadsheet formula is written so no spreadsheet runs it."""
+    text = client.post(
+        "/workbench/download",
+        data={"sql": "SELECT '=HYPERLINK(\"http://x\")' AS a, '-1' AS b, 'plain' AS c"},
+    ).text
+    row = list(csv.reader(io.StringIO(text)))[1]
+    assert row == ['\'=HYPERLINK("http://x")', "'-1", "plain"]

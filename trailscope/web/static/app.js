@@ -23,7 +23,8 @@
   function tipText(el) {
     if (el.dataset.tip) { return el.dataset.tip; }
     var t = el.querySelector(":scope > title");
-    var text = t ? t.textContent : (el.getAttribute("title") || "");
+    var link = el.parentNode && el.parentNode.getAttribute ? el.parentNode.getAttribute("aria-label") : null;
+    var text = t ? t.textContent : (el.getAttribute("title") || link || "");
     if (t) { t.remove(); }
     el.removeAttribute("title");
     el.dataset.tip = text;
