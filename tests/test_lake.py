@@ -30,7 +30,7 @@ from trailfiles import (
 from trailscope import Lake, open_lake
 from trailscope.errors import LakeError, LakeLockedError
 from trailscope.lake import ingest as ingest_mod
-from trailscope.lake.commit import DedupIndex
+from trailscope.lake.dedup import DedupIndex
 from trailscope.lake.lock import LOCK_FILE, WriterLock
 from trailscope.sources.local import LocalSource
 from trailscope.synth import synth_trail
@@ -253,13 +253,13 @@ def test_copies_straddling_a_batch_cut_are_dropped_in_the_worker(
     rewrite, and the lake is the same as without context."""
     root, report = trail
     rewrites: list[str] = []
-    drop_known_rows = DedupIndex._drop_known_rows
+    compare_rows = DedupIndex._compare_rows
 
-    def counting(self, part, *args):  # type: ignore[no-untyped-def]
-        rewrites.append(part.partition)
-        return drop_known_rows(self, part, *args)
+    def counting(self, staged, *args):  # type: ignore[no-untyped-def]
+        rewrites.append(staged)
+        return compare_rows(self, staged, *args)
 
-    monkeypatch.setattr(DedupIndex, "_drop_known_rows", counting)
+    monkeypatch.setattr(DedupIndex, "_compare_rows", counting)
     with_context = Lake(tmp_path / "with").ingest(str(root), workers=1, batch_bytes=24 * 1024)
     assert with_context.commits > 20 and rewrites == []
     assert with_context.duplicates_dropped == report.redelivered_events > 0

@@ -112,6 +112,10 @@ def test_cli_end_now(tmp_path: Path) -> None:
     code, report = _cli_report(tmp_path, "--end", "now")
     assert code == ExitCode.OK
     assert report["days"][-1] == dt.datetime.now(UTC).date().isoformat()
+    [root_login] = [i for i in report["incidents"] if i["name"] == "root-console-login-without-mfa"]
+    assert root_login["rule_id"] == "root-console-login"
+    when = dt.datetime.fromisoformat(root_login["time"])  # ISO 8601, in UTC
+    assert when.utcoffset() == dt.timedelta(0) and when <= dt.datetime.now(UTC)
 
 
 @pytest.mark.parametrize("end", ["yesterday", "2024-13-01", "2024-01-05T25:00Z"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +24,7 @@ from trailscope.cli.base import (
     EXIT_OK,
     JsonOpt,
     app,
+    cell,
     err,
     guard,
     out,
@@ -111,7 +113,8 @@ def synth(
         )
         if as_json:
             data = {k: v for k, v in report.__dict__.items() if k != "files"}
-            out.print_json(json.dumps(data, default=str))
+            data["incidents"] = [asdict(incident) for incident in report.incidents]
+            out.print_json(json.dumps(data, default=_json_value))
         else:
             out.print(
                 f"[bold green]wrote[/] {report.events:,} events in {report.log_files:,} log files "
@@ -123,6 +126,11 @@ def synth(
         return EXIT_OK
 
     raise typer.Exit(guard(run))
+
+
+def _json_value(value: Any) -> str:
+    """Dates and times as ISO 8601, anything else as its text."""
+    return value.isoformat() if isinstance(value, date) else str(value)
 
 
 def _events_progress(quiet: bool) -> Progress:
@@ -241,7 +249,7 @@ def _demo_questions(lk: Any) -> None:
         result = lk.query(sql)
         table = Table(*result.column_names, title=title, title_justify="left")
         for row in result.to_pylist():
-            table.add_row(*("" if v is None else str(v) for v in row.values()))
+            table.add_row(*(cell(v) for v in row.values()))
         out.print(table)
 
 

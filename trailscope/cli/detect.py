@@ -8,8 +8,19 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from trailscope.cli.base import EXIT_OK, LakeOpt, app, err, guard, out
+from trailscope.cli.base import (
+    EXIT_OK,
+    INTERRUPTED_READING,
+    LakeOpt,
+    app,
+    cell,
+    err,
+    guard,
+    out,
+    safe,
+)
 from trailscope.cli.query import (
     DatabaseOpt,
     EngineOpt,
@@ -167,7 +178,7 @@ def detect(
             return EXIT_FINDINGS
         return EXIT_OK
 
-    raise typer.Exit(guard(run))
+    raise typer.Exit(guard(run, interrupted=INTERRUPTED_READING))
 
 
 def _params(items: list[str]) -> dict[str, dict[str, Any]]:
@@ -193,9 +204,10 @@ def _table(findings: list[Any]) -> None:
     table.add_column("events", justify="right", no_wrap=True)
     for f in findings:
         label = f.severity.label
-        cells = [f"[{_SEVERITY_STYLE[label]}]{label}[/]", f.rule_id, f.principal or ""]
+        cells: list[str | Text] = [f"[{_SEVERITY_STYLE[label]}]{label}[/]"]
+        cells += [cell(f.rule_id), cell(f.principal)]
         if wide:
-            cells += [f.source_ip or "", f.account or "", f.region or "", f.first_seen or ""]
+            cells += [cell(f.source_ip), cell(f.account), cell(f.region), cell(f.first_seen)]
         table.add_row(*cells, f"{f.event_count:,}")
     if findings:
         out.print(table)
@@ -228,10 +240,14 @@ def _list(ruleset: Any, fmt: str) -> int:
         return EXIT_OK
     table = Table("id", "severity", "mitre", "origin", "title", box=None)
     for r in sorted(ruleset.rules, key=lambda r: (-r.severity, r.id)):
-        table.add_row(r.id, r.severity.label, " ".join(r.mitre), r.origin, r.title)
+        table.add_row(
+            *(cell(v) for v in (r.id, r.severity.label, " ".join(r.mitre), r.origin)), cell(r.title)
+        )
     out.print(table)
     for path, reason in ruleset.unsupported:
-        err.print(f"[yellow]not run:[/] {path}: {reason}", highlight=False, soft_wrap=True)
+        err.print(
+            f"[yellow]not run:[/] {safe(path)}: {safe(reason)}", highlight=False, soft_wrap=True
+        )
     err.print(
         f"[dim]{len(ruleset.rules)} rules, {len(ruleset.unsupported)} files not usable[/]",
         highlight=False,

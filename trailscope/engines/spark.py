@@ -103,7 +103,7 @@ class SparkEngine:
         root = getattr(lake, "uri", None) or lake.root
         base = f"{str(root).rstrip('/')}/{EVENTS_DIR}"
         state = lake.state()
-        files = [str(lake.root / rel) for rel in lake.part_paths(state)]
+        files = [str(lake.root / rel) for rel in lake.readable_parts(state)]
         tables = {name: lake.root / t.path for name, t in state.tables.items()}
         return cls(files, base, tables=tables, **options)
 

@@ -10,9 +10,12 @@ from trailscope.integrity.record import (
 )
 from trailscope.integrity.report import (
     ChainBreak,
+    ChainEnd,
     DigestResult,
     FileResult,
     FileStatus,
+    Outcome,
+    ProblemKind,
     SignatureStatus,
     VerifyReport,
 )
@@ -21,11 +24,14 @@ from trailscope.integrity.verify import verify_trail
 __all__ = [
     "VALIDATION_TABLE",
     "ChainBreak",
+    "ChainEnd",
     "CloudTrailKeys",
     "DigestResult",
     "FileResult",
     "FileStatus",
     "KeySource",
+    "Outcome",
+    "ProblemKind",
     "SignatureStatus",
     "StaticKeys",
     "VerifyReport",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from trailscope.decode.limits import DEFAULT_LIMITS, DecodeLimits
 from trailscope.lake.manifest import ObjectRecord
 from trailscope.sources.base import SourceObject
 
@@ -32,6 +33,8 @@ class Batch:
     #: decoding the neighbour here (a few ms) drops them in the worker, where the committing
     #: process would instead re-read, compare and rewrite a whole part (about 0.2 s each).
     context: list[SourceObject] = field(default_factory=list)
+    #: what one object may cost to decode, wherever the batch runs
+    limits: DecodeLimits = DEFAULT_LIMITS
 
 
 def object_record(obj: SourceObject, status: str, **kw: object) -> ObjectRecord:

@@ -10,6 +10,8 @@ CHECKPOINT_DIR = f"{META_DIR}/checkpoints"
 LAST_CHECKPOINT = f"{META_DIR}/last_checkpoint.json"
 #: Written by 'trailscope athena setup' with the symlink layout: {"location": "s3://..."}.
 ATHENA_SETTINGS = f"{META_DIR}/athena.json"
+#: How many days of events the lake keeps: {"days": N} (absent: all).
+RETENTION_FILE = f"{META_DIR}/retention.json"
 #: The events table's Hive-partitioned Parquet parts.
 EVENTS_DIR = "events"
 #: Staged files end so (and start with a dot): hidden from readers that glob the folder.

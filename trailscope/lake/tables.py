@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+import zlib
 from collections.abc import Callable
 
 import pyarrow as pa
@@ -53,11 +54,14 @@ def read_table(storage: Storage, state: LakeState, name: str) -> pa.Table | None
 def stage_table(storage: Storage, name: str, table: pa.Table) -> TableRecord:
     """Write a new version of ``name`` under its staged (hidden) name."""
     record = TableRecord(name, f"{TABLES_DIR}/{name}/v-{uuid.uuid4().hex}.parquet", 0, 0)
-    tmp = staged_path(record.path)
-    with storage.open_output(tmp) as sink:
-        pq.write_table(table, sink, compression="zstd", write_page_checksum=True)
+    buffer = pa.BufferOutputStream()
+    pq.write_table(table, buffer, compression="zstd", write_page_checksum=True)
+    data = buffer.getvalue()
+    with storage.open_output(staged_path(record.path)) as sink:
+        sink.write(data)
     record.rows = table.num_rows
-    record.bytes = storage.size(tmp)
+    record.bytes = data.size
+    record.checksum = f"{zlib.crc32(memoryview(data)):08x}"
     return record
 
 

@@ -67,8 +67,6 @@ def committed_path(storage: Storage, rel: str) -> str:
     """Where a committed file can be read now. Another writer commits first and renames its
     staged file into place just after, so for a moment the file is still under its staged
     name (with the same bytes)."""
-    if storage.is_local:
-        return rel  # one writer at a time: its files are published before the lock is released
     for candidate in (rel, staged_path(rel)):
         if storage.exists(candidate):
             return candidate

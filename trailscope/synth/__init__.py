@@ -16,20 +16,32 @@ signatures use PKCS#1 v1.5, which is deterministic too.
 The package, by concern: ``clock`` and ``ids``; the world (``people``, ``principals``,
 ``world``); the ``catalogue`` of API calls, a module per AWS service; ``events`` (the envelope of
 an event) and ``templates`` (the everyday mix as byte templates); the ``planner``; ``scripting``,
-``stories`` and ``incidents``; ``insights`` and ``digests``; ``keys`` (the S3 layout); and the
-entry points, ``trail`` (all at once).
+``stories`` and ``incidents``; ``insights`` and ``digests``; ``keys`` (the S3 layout); ``sinks``
+(a folder or a bucket); ``poison`` (objects ingest must quarantine); and the entry points,
+``trail`` (all at once) and ``live`` (as CloudTrail delivers it).
 """
 
-from trailscope.synth.incidents import PlantedIncident
+from trailscope.synth.incidents import INCIDENTS, PlantedIncident
 from trailscope.synth.keys import PUBLIC_KEY_FILE, SAMPLE_BUCKET, SIGNATURES_FILE
+from trailscope.synth.live import Delivery, LiveTrail
+from trailscope.synth.poison import POISON_KINDS, PoisonFile
+from trailscope.synth.sinks import DirectorySink, S3Sink, Sink
 from trailscope.synth.trail import DEFAULT_END, SynthReport, synth_trail
 
 __all__ = [
     "DEFAULT_END",
+    "INCIDENTS",
+    "POISON_KINDS",
     "PUBLIC_KEY_FILE",
     "SAMPLE_BUCKET",
     "SIGNATURES_FILE",
+    "Delivery",
+    "DirectorySink",
+    "LiveTrail",
     "PlantedIncident",
+    "PoisonFile",
+    "S3Sink",
+    "Sink",
     "SynthReport",
     "synth_trail",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -79,7 +79,7 @@ class TrailGenerator:
         self.planner = Planner(self.world, seed, span)
 
     def plan(
-        self, events: int, events_per_file: int, incidents: bool
+        self, events: int, events_per_file: int, incidents: bool | Mapping[str, int | None]
     ) -> tuple[list[FilePlan], list[PlantedIncident]]:
         """The log files in delivery order, with the stories and incidents placed in them."""
         scripted, planted = scenarios(self.stories, events, incidents)

@@ -56,6 +56,11 @@ class StoryWriter:
         """Midnight of the trail's ``day``-th day."""
         return self.span.day_start(day)
 
+    def when(self, usual: int, at: int | None) -> int:
+        """A story's start: ``at`` when one was chosen, else its usual time (drawn either way,
+        so choosing one story's time never shifts the others)."""
+        return usual if at is None else at
+
     def place(self, start: int) -> int:
         """A story's start moved by whole days into the trail's span (see :class:`Span`)."""
         return self.span.place(start)

@@ -6,10 +6,12 @@ in another account), written in order from the story stream.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from trailscope.synth.catalogue import Kind
 from trailscope.synth.catalogue.kind import Scope
 from trailscope.synth.ids import uuid4_text
-from trailscope.synth.incidents import INCIDENTS, PlantedIncident
+from trailscope.synth.incidents import PlantedIncident, chosen_incidents
 from trailscope.synth.people import HUMANS, SWITCH_ROLES, UA_BROWSERS, UA_CONSOLE
 from trailscope.synth.planner import Scripted
 from trailscope.synth.principals import Principal, anonymous
@@ -52,8 +54,11 @@ def daily_federation(story: StoryWriter, day: int) -> list[Scripted]:
     kinds = story.kinds
     out: list[Scripted] = []
 
-    def add(ai: int, r: int, ti: int, kind: Kind, principal: Principal) -> None:
-        out.append((ai, r, ti, story.api(kind, ai, r, ti, principal)))
+    def add(
+        account_index: int, region_index: int, time: int, kind: Kind, principal: Principal
+    ) -> None:
+        event = story.api(kind, account_index, region_index, time, principal)
+        out.append((account_index, region_index, time, event))
 
     add(0, g, t, kinds["AssumeRoleWithSAML"], story.pick(management.pools["saml"]))
     portal_user = story.pick(management.pools["identity_center"])
@@ -212,7 +217,7 @@ def console_session(story: StoryWriter) -> list[Scripted]:
 
 
 def scenarios(
-    story: StoryWriter, budget: int, incidents: bool
+    story: StoryWriter, budget: int, incidents: bool | Mapping[str, int | None]
 ) -> tuple[list[Scripted], list[PlantedIncident]]:
     """All scripted events, most important first, as many groups as ``budget`` allows."""
     events: list[Scripted] = []
@@ -224,11 +229,10 @@ def scenarios(
         events.extend(group)
         return True
 
-    if incidents:
-        for make in INCIDENTS:
-            group, incident = make(story)
-            if fits(group):
-                planted.append(incident)
+    for make, at in chosen_incidents(incidents):
+        group, incident = make(story, at)
+        if fits(group):
+            planted.append(incident)
     for day in range(story.days):
         fits(daily_federation(story, day))
         fits(daily_deploy(story, day))

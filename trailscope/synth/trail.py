@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 #: Last day of a synthetic trail unless ``end`` is given (fixed so output never depends on today).
 DEFAULT_END = dt.date(2024, 7, 17)
+DEFAULT_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 
 
 @dataclass
@@ -90,6 +91,21 @@ def trail_span(end: dt.date | dt.datetime | None, days: int) -> Span:
     return Span(epoch_seconds(first_day), days)
 
 
+def incident_seconds(
+    incidents: bool | Mapping[str, dt.datetime], span: Span
+) -> bool | dict[str, int | None]:
+    """Chosen incident moments as seconds, refused (ValueError) outside the trail's span."""
+    if isinstance(incidents, bool):
+        return incidents
+    out: dict[str, int | None] = {}
+    for name, moment in incidents.items():
+        at = int((moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp())
+        if not span.first <= at < span.last:
+            raise ValueError(f"incident {name} at {moment.isoformat()} is outside the trail")
+        out[name] = at
+    return out
+
+
 def check_options(
     *,
     events: int,
@@ -118,14 +134,14 @@ def synth_trail(
     events: int = 200_000,
     seed: int = 7,
     accounts: int = 3,
-    regions: tuple[str, ...] = ("us-east-1", "eu-west-1", "ap-southeast-2"),
+    regions: tuple[str, ...] = DEFAULT_REGIONS,
     days: int = 7,
     end: dt.date | dt.datetime | None = None,
     org_id: str | None = None,
     events_per_file: int = 128,
     digests: bool = True,
     insights: bool = True,
-    incidents: bool = True,
+    incidents: bool | Mapping[str, dt.datetime] = True,
     redeliver_fraction: float = 0.001,
     signing_key: RSAPrivateKey | None = None,
     progress: Callable[[int], None] | None = None,
@@ -144,7 +160,9 @@ def synth_trail(
     ``signing_key`` the digests are signed and the signatures (which S3 would keep as object
     metadata) are written to :data:`SIGNATURES_FILE` with the key in :data:`PUBLIC_KEY_FILE`.
     ``progress`` receives the number of unique events of each log file as it is written; the
-    calls add up to ``report.log_events``. ``compresslevel`` is the gzip level (1-9);
+    calls add up to ``report.log_events``. ``incidents`` plants every incident at its usual
+    time (True), none (False), or the named ones (see ``report.incidents``) each starting at
+    the moment given. ``compresslevel`` is the gzip level (1-9);
     ``overwrite`` replaces a trail already in ``dest`` instead of refusing.
     """
     check_options(
@@ -163,7 +181,9 @@ def synth_trail(
     out = _FolderWriter(root, compresslevel)
     world = generator.world
 
-    plans, planted = generator.plan(events, events_per_file, incidents)
+    plans, planted = generator.plan(
+        events, events_per_file, incident_seconds(incidents, generator.span)
+    )
     redelivery = Redelivery(seed, redeliver_fraction)
     logs: dict[tuple[int, int], list[LogReference]] = {}
     log_events = redelivered = log_files = 0
