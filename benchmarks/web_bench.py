@@ -49,7 +49,7 @@ EXPLORE_VIEWS = {
         "split": "eventname",
         "chart": "line",
         "like.eventname": "%Instances%",
-    },  # fmt: skip
+    },
     "bucket names (JSON path)": {"dim": "requestparameters.bucketName", "top": "20"},
     "principal x event name": {"dim": "principal", "split": "eventname", "chart": "heatmap"},
 }
