@@ -149,7 +149,8 @@ def test_time_range_limits_findings(tmp_path: Path) -> None:
         ("id: x\ntitle: t\nseverity: urgent\nwhere: 'true'\n", "unknown severity 'urgent'"),
         (
             "id: x\ntitle: t\nseverity: low\nwhere: 'true'\nsql: SELECT 1\n",
-            "{path}: give exactly one of 'sql' (a query) or 'where' (a filter)",
+            "{path}: give exactly one of 'where' (a filter), 'window' (a count or "
+            "correlation) or 'sql' (a query)",
         ),
         ("id: X Y\ntitle: t\nseverity: low\nwhere: 'true'\n", None),
         (
@@ -192,7 +193,7 @@ def test_user_rule_folder_mixes_own_and_sigma_rules(tmp_path: Path) -> None:
     reasons = {Path(p).name: r for p, r in ruleset.unsupported}
     assert reasons["broken.yml"].startswith("not valid YAML: while parsing a flow sequence")
     assert reasons["notes.yaml"] == (
-        "neither a trailscope rule (sql/where) nor a Sigma rule (detection)"
+        "neither a trailscope rule (sql/where/window) nor a Sigma rule (detection)"
     )
     assert (
         reasons["windows.yml"] == "logsource: the rule is not for product aws, service cloudtrail"

@@ -4,20 +4,20 @@ Most rules (every Sigma rule, most built-ins) are one WHERE condition around the
 query. Run one by one, each re-reads the same columns of every file in the time range; run
 together, the lake is read once: one query returns the events that match any rule, with one
 true/false column per rule, and each rule's findings are then grouped from that (small) result
-in memory, with the same grouping as :func:`trailscope.detect.loader.finding_sql`.
+in memory, with the same grouping as :func:`trailscope.detect.query.filter_sql`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
 
-from trailscope.detect.loader import PRINCIPAL
 from trailscope.detect.model import Rule
 from trailscope.duckconn import connect
+from trailscope.vocabulary import ACCOUNT, OUTCOME, PRINCIPAL, REGION, SOURCE_IP
 
 _GROUPED = """
 SELECT min(eventtime) AS first_seen,
@@ -27,10 +27,11 @@ SELECT min(eventtime) AS first_seen,
        account,
        region,
        count(*) AS event_count,
-       list(eventid ORDER BY eventtime, eventid) AS event_ids
+       list(eventid ORDER BY eventtime, eventid) AS event_ids,
+       outcome{targets}
 FROM hits
 WHERE {flag}
-GROUP BY principal, source_ip, account, region
+GROUP BY principal, source_ip, account, region, outcome
 """
 
 
@@ -49,7 +50,7 @@ def name_filter(rule: Rule) -> list[exp.Expression] | None:
     """
     if rule.condition is None:
         return None
-    return _names(sqlglot.parse_one(rule.condition, read="trino"))
+    return _names(cast(exp.Expression, sqlglot.parse_one(rule.condition, read="trino")))
 
 
 def _is_name(node: exp.Expression) -> bool:
@@ -61,11 +62,12 @@ def _is_name(node: exp.Expression) -> bool:
 def _names(node: exp.Expression) -> list[exp.Expression] | None:
     """``lower(eventname)`` tests implied by ``node``, or None if it implies none."""
     if isinstance(node, exp.Paren):
-        return _names(node.this)
+        return _names(cast(exp.Expression, node.this))
     if isinstance(node, exp.And):  # any conjunct that pins the name pins it for the whole
-        return _names(node.left) or _names(node.right)
+        return _names(cast(exp.Expression, node.left)) or _names(cast(exp.Expression, node.right))
     if isinstance(node, exp.Or):
-        left, right = _names(node.left), _names(node.right)
+        left = _names(cast(exp.Expression, node.left))
+        right = _names(cast(exp.Expression, node.right))
         return left + right if left is not None and right is not None else None
     lowered = exp.Lower(this=exp.column("eventname"))
     if isinstance(node, exp.EQ) and _is_name(node.this) and node.expression.is_string:
@@ -97,8 +99,9 @@ def batch_sql(rules: list[Rule]) -> str:
     event); each rule's full condition is then computed on those events only.
     """
     flags = ",\n       ".join(
-        f"coalesce(({r.condition}), false) AS _r{i}" for i, r in enumerate(rules)
+        f"coalesce(({r.filter_condition}), false) AS _r{i}" for i, r in enumerate(rules)
     )
+    targets = "".join(f",\n       {r.target} AS _t{i}" for i, r in enumerate(rules) if r.target)
     tests: list[str] = []
     for rule in rules:
         for test in name_filter(rule) or []:
@@ -112,22 +115,31 @@ def batch_sql(rules: list[Rule]) -> str:
     return (
         "SELECT eventid, eventtime,\n"
         f"       {PRINCIPAL} AS principal,\n"
-        "       sourceipaddress AS source_ip,\n"
-        "       recipientaccountid AS account,\n"
-        "       awsregion AS region,\n"
-        f"       {flags}\n"
+        f"       {SOURCE_IP} AS source_ip,\n"
+        f"       {ACCOUNT} AS account,\n"
+        f"       {REGION} AS region,\n"
+        f"       {OUTCOME} AS outcome,\n"
+        f"       {flags}{targets}\n"
         "FROM cloudtrail\n"
         "WHERE eventtime >= :since AND eventtime <= :until\n"
         f"  AND ({wanted})"
     )
 
 
-def group_hits(hits: pa.Table, count: int) -> list[pa.Table]:
-    """Each rule's finding rows from the matched events (``count`` rules, in order)."""
+def group_hits(hits: pa.Table, rules: list[Rule]) -> list[pa.Table]:
+    """Each rule's finding rows from the matched events (in the order of ``rules``)."""
     con = connect()
     try:
         con.register("hits", hits)
-        return [con.sql(_GROUPED.format(flag=f"_r{i}")).to_arrow_table() for i in range(count)]
+        out = []
+        for i, rule in enumerate(rules):
+            targets = (
+                f",\n       list(DISTINCT _t{i}) FILTER (WHERE _t{i} IS NOT NULL) AS targets"
+                if rule.target
+                else ""
+            )
+            out.append(con.sql(_GROUPED.format(flag=f"_r{i}", targets=targets)).to_arrow_table())
+        return out
     finally:
         con.close()
 
@@ -140,4 +152,4 @@ def run_batch(
 
     translation = prepare(engine.name, batch_sql(rules), params=bound)
     hits = engine.query(translation.sql, timeout=timeout, params=bound)
-    return group_hits(hits, len(rules))
+    return group_hits(hits, rules)
