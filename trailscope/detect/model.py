@@ -119,6 +119,8 @@ class Window:
     group_names: tuple[str, ...] = ()  # what each is called in a finding
     field: str | None = None  # value_count: the SQL expression whose values are counted
     field_name: str | None = None
+    #: event_count: what each event counts for (a call that reads 10 parameters counts 10)
+    weight: str | None = None
     #: a baseline on the first step: its events count only when the values of these keys were
     #: not seen together in the ``baseline_days`` before (and ``known_by`` was seen)
     new_for: tuple[str, ...] = ()

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from sqlglot import exp
+import duckdb
 
 from trailscope.detect.batch import batchable, run_batch
 from trailscope.detect.config import (
@@ -37,6 +39,7 @@ from trailscope.detect.model import (
     Rule,
     RuleTiming,
 )
+from trailscope.detect.window_batch import run_windowed, window_batchable
 from trailscope.errors import TrailscopeError
 from trailscope.vocabulary import PRINCIPAL, SOURCE_IP, sql_string
 
@@ -93,7 +96,8 @@ def run_detections(
             raise DetectError(
                 f"no rule with id {missing[0]!r}", hint="see 'trailscope detect --list'"
             )
-        rules = [known[r] for r in wanted]
+        enabled = {r.id for r in tuned.rules}
+        rules = [known[r] for r in wanted if r in enabled]  # a disabled rule stays off
     params = params or {}
     unknown = sorted(set(params) - {r.id for r in rules})
     if unknown:
@@ -107,9 +111,17 @@ def run_detections(
     try:
         single = list(rules)
         if batch and engine.name == "duckdb":
-            together = [r for r in rules if batchable(r) and r.id not in params]
-            if len(together) > 1 and _run_together(engine, together, times, timeout, report):
-                single = [r for r in rules if r not in together]
+            filters = [r for r in rules if r.condition is not None and r.id not in params]
+            pinned = [r for r in filters if batchable(r)]
+            # rules that do not name their events share a second scan, of every event
+            for together in (pinned, [r for r in filters if r not in pinned]):
+                if len(together) > 1 and _run_together(engine, together, times, timeout, report):
+                    single = [r for r in single if r not in together]
+            windowed = [r for r in single if window_batchable(r)]
+            if len(windowed) > 1 and _run_windowed(
+                engine, windowed, params, times, timeout, report, tuned.on_findings
+            ):
+                single = [r for r in single if r not in windowed]
         for rule in single:
             bound = rule.bind(params.get(rule.id))
             bound.update(times)
@@ -150,6 +162,37 @@ def _run_together(
     share = (time.perf_counter() - started) / len(rules)
     for rule, table in zip(rules, tables, strict=True):
         found = findings_of(rule, table)
+        report.timings.append(RuleTiming(rule.id, share, len(found)))
+        report.findings.extend(found)
+        report.rules_run += 1
+    return True
+
+
+def _run_windowed(
+    engine: Engine,
+    rules: list[Rule],
+    params: dict[str, dict[str, Any]],
+    times: dict[str, str],
+    timeout: float | None,
+    report: DetectionReport,
+    on_findings: dict[str, list[Exception_]],
+) -> bool:
+    """The windowed rules from one scan; False (nothing recorded) if that fails."""
+    bound = []
+    for rule in rules:
+        values = rule.bind(params.get(rule.id))
+        values.update(times)
+        values["lookback_since"] = _earlier(times["since"], rule.lookback)
+        bound.append(values)
+    started = time.perf_counter()
+    try:
+        tables = run_windowed(engine, rules, bound, timeout=timeout)
+    except (TrailscopeError, duckdb.Error) as exc:
+        log.warning("windowed rules in one scan failed (%s); running them one by one", exc)
+        return False
+    share = (time.perf_counter() - started) / len(rules)
+    for rule, table in zip(rules, tables, strict=True):
+        found = _keep(findings_of(rule, table), on_findings.get(rule.id), report)
         report.timings.append(RuleTiming(rule.id, share, len(found)))
         report.findings.extend(found)
         report.rules_run += 1
@@ -216,7 +259,7 @@ def _group(
 ) -> dict[str, str | None]:
     """The values that, with the rule and a time bucket, identify the finding."""
     if rule.window is not None:
-        names = rule.window.group_names or tuple(columns)
+        names = rule.window.group_names
         return {n: _text(row.get(c)) for n, c in zip(names, columns, strict=False)}
     if rule.condition is not None:
         return {
@@ -332,11 +375,14 @@ def _order(f: Finding) -> tuple[Any, ...]:
     )
 
 
-def placeholders(sql: str) -> set[str]:
-    """The ``:name`` parameters a query uses (DuckDB refuses values for names it lacks)."""
-    from trailscope.sql import parse
+_PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|--[^\n]*|(?<![:\w]):([A-Za-z_]\w*)")
 
-    return {p.name for p in parse(sql).find_all(exp.Placeholder) if p.name}
+
+@lru_cache(maxsize=1024)
+def placeholders(sql: str) -> frozenset[str]:
+    """The ``:name`` parameters a query uses (DuckDB refuses values for names it lacks):
+    read from the text outside string literals and comments, without parsing the query."""
+    return frozenset(m.group(1) for m in _PLACEHOLDER.finditer(sql) if m.group(1))
 
 
 def _text(value: Any) -> str | None:

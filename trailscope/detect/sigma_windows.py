@@ -42,6 +42,9 @@ from trailscope.detect.sigma import (
     sql_for_field,
 )
 
+#: libyaml's parser when PyYAML has it (several times faster on a folder of rules)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 _COUNT = re.compile(
     r"^count\(\s*(?P<field>[\w.]*)\s*\)\s*(?:by\s+(?P<by>[\w.]+(?:\s*,\s*[\w.]+)*)\s*)?"
     r"(?P<op>>=|>|<=|<|==|=)\s*(?P<n>\d+)$",
@@ -58,7 +61,7 @@ DEFAULT_NEAR_MINUTES = 60
 def compile_sigma_text(text: str, path: Path) -> list[Rule]:
     """Every rule a Sigma file defines (a file with correlations may hold several)."""
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+        docs = [d for d in yaml.load_all(text, Loader=_LOADER) if d is not None]
     except yaml.YAMLError as exc:
         raise UnsupportedRule(f"invalid: not valid YAML: {str(exc).splitlines()[0]}") from None
     if any(isinstance(d, dict) and "correlation" in d for d in docs):

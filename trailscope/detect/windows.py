@@ -18,6 +18,11 @@ The SQL needs no join of events with events: counts are a sweep over the ends of
 first, so a value is counted once), correlations in order carry the latest possible start of
 a chain from step to step with window functions. So the cost is a few sorts of the matching
 events, whatever the size of the bursts.
+
+On DuckDB, where planning a query of this shape costs more than running it on the few events
+a rule keeps, the counting rules of a run go into one query (:func:`counts_sql`): the same
+statements, with a rule number among the group keys and each rule's window and threshold as
+columns instead of parameters.
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ from __future__ import annotations
 from trailscope.detect.model import Window
 from trailscope.vocabulary import ACCOUNT, PRINCIPAL, REGION, SOURCE_IP
 
+#: a rule's window in seconds, and what its counts must reach, in the one-rule form
 _W = "(:window_minutes * 60)"
+_ROWS = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
+_BEFORE = "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
 
 
 def window_sql(window: Window, *, exclude: str | None = None, target: str | None = None) -> str:
@@ -36,16 +44,48 @@ def window_sql(window: Window, *, exclude: str | None = None, target: str | None
         ctes += _ordered(window, keys)
     else:
         need = ":threshold" if window.counts else str(len(window.steps))
-        ctes += _counted(window, keys, need)
-    ctes += _bursts(keys)
+        ctes += _counted(window.kind, keys, _W, need)
+    ctes += _bursts(keys, _W)
     body = ",\n".join(f"{name} AS (\n{sql}\n)" for name, sql in ctes)
-    return f"WITH {body}\n{_select(window, keys, target)}"
+    return f"WITH {body}\n{_select(keys, _detail(window, ':window_minutes'), target, keys)}"
 
 
-def _events(window: Window, keys: list[str], exclude: str | None, target: str | None) -> str:
+def counts_sql(
+    items: list[tuple[Window, str | None, str | None, int, int | None]],
+) -> str:
+    """One query for several counting rules (event_count, value_count, temporal): ``items``
+    are (window, exclude, target, window minutes, threshold) of each; the result has a column
+    ``rk``, the item's number, to tell their findings apart."""
+    width = max(max(1, len(w.group_by)) for w, *_ in items)
+    keys = [f"g_{i + 1}" for i in range(width)]
+    parts = []
+    details = []
+    for number, (window, exclude, target, minutes, threshold) in enumerate(items):
+        need = threshold if window.counts else len(window.steps)
+        constants = [f"{number} AS rk", f"{minutes * 60} AS ww", f"{need} AS nn"]
+        parts.append(_events(window, keys, exclude, target, constants=constants))
+        details.append(f"WHEN {number} THEN {_detail(window, str(minutes))}")
+    by = ["rk", "ww", "nn", *keys]
+    ctes = [("ev", "\n  UNION ALL\n".join(parts))]
+    ctes += _counted("value_count", by, "ww", "nn")
+    ctes += _bursts(by, "ww")
+    body = ",\n".join(f"{name} AS (\n{sql}\n)" for name, sql in ctes)
+    detail = "CASE rk " + " ".join(details) + " END"
+    return f"WITH {body}\n{_select(by, detail, 'any', keys, extra=('rk',))}"
+
+
+def _events(
+    window: Window,
+    keys: list[str],
+    exclude: str | None,
+    target: str | None,
+    *,
+    constants: list[str] | None = None,
+) -> str:
     parts = []
     for number, step in enumerate(window.steps, start=1):
-        groups = step.group_by or window.group_by or ("'*'",)
+        groups = list(step.group_by or window.group_by or ("'*'",))
+        groups += ["'*'"] * (len(keys) - len(groups))
         if window.kind == "value_count":
             value = window.field or "eventid"
         elif window.kind == "event_count":
@@ -57,8 +97,10 @@ def _events(window: Window, keys: list[str], exclude: str | None, target: str | 
             "eventtime",
             "to_unixtime(eventtime_ts) AS t",
             f"{number} AS step",
+            *(constants or []),
             *(f"{g} AS {k}" for g, k in zip(groups, keys, strict=True)),
             f"CAST({value} AS varchar) AS v",
+            f"CAST({window.weight or '1'} AS double) AS w",
             f"{PRINCIPAL} AS principal",
             f"{SOURCE_IP} AS source_ip",
             f"{ACCOUNT} AS account",
@@ -91,84 +133,70 @@ def _baseline(window: Window, select: str, names: list[str]) -> str:
     known = ", ".join(window.known_by) or "step"
     days = f"({window.baseline_days} * 86400)"
     return (
-        f"  SELECT {', '.join(names)}\n  FROM (\n    SELECT b.*,\n"
+        f"  SELECT {', '.join(names)}\n  FROM (\n    SELECT b.*, b.eventtime AS seen_at,\n"
         f"           lag(t) OVER (PARTITION BY {new} ORDER BY t, eventid) AS prev_same,\n"
         f"           lag(t) OVER (PARTITION BY {known} ORDER BY t, eventid) AS prev_known\n"
         f"    FROM (\n{select}\n    ) b\n  ) s\n"
-        f"  WHERE eventtime >= :since\n"
+        f"  WHERE seen_at >= :since\n"
         f"    AND (prev_same IS NULL OR t - prev_same > {days})\n"
         f"    AND prev_known IS NOT NULL AND t - prev_known <= {days}"
     )
-
-
-def _by(keys: list[str]) -> str:
-    return ", ".join(keys)
 
 
 def _on(keys: list[str], left: str, right: str) -> str:
     return " AND ".join(f"{left}.{k} = {right}.{k}" for k in keys)
 
 
-def _counted(window: Window, keys: list[str], need: str) -> list[tuple[str, str]]:
-    by = _by(keys)
-    rows = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
-    before = "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
-    if window.kind == "event_count":  # every event is its own value: no merging needed
-        islands = [("islands", f"  SELECT {by}, t - {_W} AS s, t AS e\n  FROM ev")]
-    else:
-        islands = _islands(by, rows)
-    return islands + _sweep(keys, need, rows, before)
-
-
-def _islands(by: str, rows: str) -> list[tuple[str, str]]:
-    """Per value, its occurrences' window starts ``[t - W, t]``, overlapping ones merged."""
-    return [
-        (
-            "fresh",
-            f"  SELECT {by}, v, t, eventid,\n"
-            f"         CASE WHEN t - lag(t) OVER (PARTITION BY {by}, v ORDER BY t, eventid)"
-            f" <= {_W} THEN 0 ELSE 1 END AS fresh\n  FROM ev",
-        ),
-        (
-            "runs",
-            f"  SELECT {by}, v, t,\n"
-            f"         sum(fresh) OVER (PARTITION BY {by}, v ORDER BY t, eventid {rows}) AS run\n"
-            "  FROM fresh",
-        ),
-        (
-            "islands",
-            f"  SELECT {by}, min(t) - {_W} AS s, max(t) AS e\n  FROM runs\n  GROUP BY {by}, v, run",
-        ),
-    ]
-
-
-def _sweep(keys: list[str], need: str, rows: str, before: str) -> list[tuple[str, str]]:
+def _counted(kind: str, keys: list[str], w: str, need: str) -> list[tuple[str, str]]:
     """Window starts where ``need`` values are present; the event windows that start there."""
-    by = _by(keys)
-    return [
+    by = ", ".join(keys)
+    ew = w if w.startswith("(") else f"e.{w}"  # a column of the events (one query, many rules)
+    if kind == "event_count":  # every event is its own value: no merging needed
+        islands = [("islands", f"  SELECT {by}, t - {w} AS s, t AS e, w\n  FROM ev")]
+    else:  # per value, its occurrences' window starts [t - W, t], overlapping ones merged
+        islands = [
+            (
+                "fresh",
+                f"  SELECT {by}, v, t, eventid, w,\n"
+                f"         CASE WHEN t - lag(t) OVER (PARTITION BY {by}, v ORDER BY t, eventid)"
+                f" <= {w} THEN 0 ELSE 1 END AS fresh\n  FROM ev",
+            ),
+            (
+                "runs",
+                f"  SELECT {by}, v, t, w,\n"
+                f"         sum(fresh) OVER (PARTITION BY {by}, v ORDER BY t, eventid {_ROWS})"
+                " AS run\n  FROM fresh",
+            ),
+            (
+                "islands",
+                f"  SELECT {by}, min(t) - {w} AS s, max(t) AS e, max(w) AS w\n  FROM runs\n"
+                f"  GROUP BY {by}, v, run",
+            ),
+        ]
+    rest = [
         (
             "points",
-            f"  SELECT {by}, s AS x, 1 AS d FROM islands\n  UNION ALL\n"
-            f"  SELECT {by}, e AS x, -1 AS d FROM islands",
+            f"  SELECT {by}, s AS x, w AS d FROM islands\n  UNION ALL\n"
+            f"  SELECT {by}, e AS x, -w AS d FROM islands",
         ),
         (
             "sweep",
             f"  SELECT {by}, x,\n"
-            f"         sum(d) OVER (PARTITION BY {by} ORDER BY x, d DESC {rows}) AS c,\n"
+            f"         sum(d) OVER (PARTITION BY {by} ORDER BY x, d DESC {_ROWS}) AS c,\n"
             f"         lead(x) OVER (PARTITION BY {by} ORDER BY x, d DESC) AS nx\n"
             "  FROM points",
         ),
         (
             "qual",
             f"  SELECT {by}, x AS a, nx AS b,\n"
-            f"         max(nx) OVER (PARTITION BY {by} ORDER BY x, nx {before}) AS prev_b\n"
+            f"         max(nx) OVER (PARTITION BY {by} ORDER BY x, nx {_BEFORE}) AS prev_b\n"
             f"  FROM sweep\n  WHERE c >= {need} AND nx IS NOT NULL",
         ),
         (
             "qual_runs",
             f"  SELECT {by}, a, b,\n"
             "         sum(CASE WHEN prev_b IS NULL OR a > prev_b THEN 1 ELSE 0 END)\n"
-            f"           OVER (PARTITION BY {by} ORDER BY a, b {rows}) AS rng\n"
+            f"           OVER (PARTITION BY {by} ORDER BY a, b {_ROWS}) AS rng\n"
             "  FROM qual",
         ),
         (
@@ -177,15 +205,15 @@ def _sweep(keys: list[str], need: str, rows: str, before: str) -> list[tuple[str
         ),
         (
             "spans",
-            f"  SELECT DISTINCT {', '.join('e.' + k for k in keys)}, e.t AS a, e.t + {_W} AS b\n"
+            f"  SELECT DISTINCT {', '.join('e.' + k for k in keys)}, e.t AS a, e.t + {ew} AS b\n"
             f"  FROM ev e\n  JOIN ranges r ON {_on(keys, 'e', 'r')} AND e.t BETWEEN r.a AND r.b",
         ),
     ]
+    return [*islands, *rest]
 
 
 def _ordered(window: Window, keys: list[str]) -> list[tuple[str, str]]:
-    by = _by(keys)
-    before = "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
+    by = ", ".join(keys)
     order = f"PARTITION BY {by} ORDER BY t, step, eventid"
     ctes = [("chain_1", "  SELECT ev.*, CASE WHEN step = 1 THEN t END AS c_1\n  FROM ev")]
     for n in range(2, len(window.steps) + 1):
@@ -193,7 +221,7 @@ def _ordered(window: Window, keys: list[str]) -> list[tuple[str, str]]:
             (
                 f"chain_{n}",
                 f"  SELECT p.*,\n         CASE WHEN step = {n} THEN max(c_{n - 1}) OVER"
-                f" ({order} {before}) END AS c_{n}\n  FROM chain_{n - 1} p",
+                f" ({order} {_BEFORE}) END AS c_{n}\n  FROM chain_{n - 1} p",
             )
         )
     last = len(window.steps)
@@ -207,22 +235,20 @@ def _ordered(window: Window, keys: list[str]) -> list[tuple[str, str]]:
     return ctes
 
 
-def _bursts(keys: list[str]) -> list[tuple[str, str]]:
-    by = _by(keys)
-    rows = "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
-    before = "ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
+def _bursts(keys: list[str], w: str) -> list[tuple[str, str]]:
+    by = ", ".join(keys)
     return [
         (
             "spans_prev",
             f"  SELECT {by}, a, b,\n"
-            f"         max(b) OVER (PARTITION BY {by} ORDER BY a, b {before}) AS prev_b\n"
+            f"         max(b) OVER (PARTITION BY {by} ORDER BY a, b {_BEFORE}) AS prev_b\n"
             "  FROM spans",
         ),
         (
             "spans_runs",
             f"  SELECT {by}, a, b,\n"
             "         sum(CASE WHEN prev_b IS NULL OR a > prev_b THEN 1 ELSE 0 END)\n"
-            f"           OVER (PARTITION BY {by} ORDER BY a, b {rows}) AS burst\n"
+            f"           OVER (PARTITION BY {by} ORDER BY a, b {_ROWS}) AS burst\n"
             "  FROM spans_prev",
         ),
         (
@@ -245,9 +271,12 @@ def _one_or_count(column: str, noun: str) -> str:
     )
 
 
-def _select(window: Window, keys: list[str], target: str | None) -> str:
-    by = _by(keys)
-    if window.kind == "event_count":
+def _detail(window: Window, minutes: str) -> str:
+    """What a finding counted, in words (``minutes``: SQL of the window's length)."""
+    if window.kind == "event_count" and window.weight:
+        noun = (window.field_name or "items").replace("'", "")
+        detail = f"CAST(CAST(sum(w) AS bigint) AS varchar) || ' {noun} within '"
+    elif window.kind == "event_count":
         detail = "CAST(count(DISTINCT eventid) AS varchar) || ' events within '"
     elif window.kind == "value_count":
         noun = (window.field_name or "value").replace("'", "")
@@ -255,11 +284,19 @@ def _select(window: Window, keys: list[str], target: str | None) -> str:
     else:
         names = ", then ".join(s.name for s in window.steps).replace("'", "")
         detail = f"'{names} within '"
-    detail += " || CAST(:window_minutes AS varchar) || ' minutes'"
-    groups = "".join(
-        f",\n       {k} AS group_{i + 1}" for i, k in enumerate(keys) if window.group_by
-    )
+    return f"({detail} || CAST({minutes} AS varchar) || ' minutes')"
+
+
+def _select(
+    by: list[str],
+    detail: str,
+    target: str | None,
+    keys: list[str],
+    extra: tuple[str, ...] = (),
+) -> str:
+    group_cols = "".join(f",\n       {k} AS group_{i + 1}" for i, k in enumerate(keys))
     targets = ",\n       array_agg(DISTINCT target) AS targets" if target else ""
+    more = "".join(f",\n       {c}" for c in extra)
     return (
         "SELECT min(eventtime) AS first_seen,\n"
         "       max(eventtime) AS last_seen,\n"
@@ -269,7 +306,7 @@ def _select(window: Window, keys: list[str], target: str | None) -> str:
         f"       {_one_or_count('region', 'regions')} AS region,\n"
         "       count(DISTINCT eventid) AS event_count,\n"
         "       array_agg(DISTINCT eventid) AS event_ids,\n"
-        f"       {detail} AS detail{targets}{groups}\n"
+        f"       {detail} AS detail{targets}{group_cols}{more}\n"
         "FROM hits\n"
-        f"GROUP BY {by}, burst"
+        f"GROUP BY {', '.join(by)}, burst"
     )
