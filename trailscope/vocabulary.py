@@ -144,7 +144,7 @@ def grants_public_or_foreign(doc: str, account: str = f"coalesce({ACCOUNT}, '-')
         parts.append(
             f"(json_extract_scalar({doc}, '{p}.Effect') = 'Allow'"
             f" AND regexp_like({principal}, "
-            "'(^\"\\*\"$|\"\\*\"|arn:aws[a-z-]*:iam::[0-9]{12}:|\"[0-9]{12}\")')"
+            '\'(^"\\*"$|"\\*"|arn:aws[a-z-]*:iam::[0-9]{12}:|"[0-9]{12}")\')'
             f" AND json_extract({doc}, '{p}.Condition') IS NULL)"
         )
     return "(" + "\n OR ".join(parts) + ")"
