@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from trailscope.lake.lake import Lake
+from trailscope.facade import Lake
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 EVENTS = SAMPLES / "events"

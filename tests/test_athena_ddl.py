@@ -22,6 +22,7 @@ from trailscope.athena.ddl import (
     create_table_ddl,
     location_template,
     partition_location,
+    side_table_ddl,
 )
 from trailscope.athena.symlinks import manifest_path, read_manifest, write_manifests
 from trailscope.errors import TrailscopeError
@@ -98,6 +99,27 @@ def test_ddl_parses_and_its_columns_are_the_files_columns(lake: Lake, layout: st
     assert [(c.name, c.args["kind"].sql("hive")) for c in partitioned.this.expressions] == [
         ("event_date", "STRING")
     ]
+
+
+def test_side_tables_get_a_table_of_their_name_over_their_folder(tmp_path: Path) -> None:
+    lk = Lake(tmp_path / "lake")
+    accounts = pa.table({"account": ["111111111111"], "name": ["prod"], "since": [1]})
+    lk.update_table("accounts", lambda _: accounts, operation="accounts")
+    table = lk.side_tables(committed=True)["accounts"]
+    tree = _parse(
+        side_table_ddl(LAKE_URI, database="security", name="accounts", schema=table.schema)
+    )
+    assert (tree.this.this.db, tree.this.this.name) == ("security", "accounts")
+    columns = [(c.name, c.args["kind"].sql("hive")) for c in tree.this.expressions]
+    assert columns == [("account", "STRING"), ("name", "STRING"), ("since", "BIGINT")]
+    location = tree.find(exp.LocationProperty).this.this
+    assert location == LAKE_URI + "tables/accounts/"
+    # that folder holds exactly the committed version's file
+    files = list((tmp_path / "lake" / "tables" / "accounts").iterdir())
+    assert [f.relative_to(tmp_path / "lake").as_posix() for f in files] == [
+        lk.state().tables["accounts"].path
+    ]
+    assert pq.read_schema(files[0]).names == [c for c, _ in columns]
 
 
 @pytest.mark.parametrize("layout", ["symlink", "parts"])

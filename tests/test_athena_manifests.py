@@ -9,8 +9,8 @@ import orjson
 from trailfiles import trail_event_files
 
 from trailscope.athena.symlinks import manifest_path, read_manifest, write_manifests
-from trailscope.lake.lake import Lake
-from trailscope.lake.manifest import ATHENA_SETTINGS
+from trailscope.facade import Lake
+from trailscope.lake.paths import ATHENA_SETTINGS
 from trailscope.synth import synth_trail
 
 LOCATION = "s3://analytics-bucket/trailscope/"

@@ -193,3 +193,97 @@ def test_run_saved_query_errors(small_lake: Path) -> None:
     )
     assert result.exit_code == 0
     assert [json.loads(x)["eventid"] for x in result.stdout.splitlines()] == ["e1"]
+
+
+def test_an_unclosed_quote_is_one_line_and_a_hint(small_lake: Path) -> None:
+    sql = "SELECT * FROM cloudtrail WHERE useridentity.username = 'O'Brien'"
+    result = runner.invoke(app, ["query", sql, "--lake", str(small_lake)])
+    assert result.exit_code == EXIT_ERROR
+    assert result.stderr == (
+        "error: cannot read the SQL: a string starts here and never ends (line 1, column 64)\n"
+        "hint: close it with '; a quote inside a string is written twice ('O''Brien'), and SQL "
+        "built by pasting values into its text breaks on such values: pass them as parameters\n"
+    )
+
+
+def test_columns_lists_the_schema_and_the_json_paths_of_the_lake(tmp_path: Path) -> None:
+    """The hint of a mistyped column points here: every column a query can name, and the JSON
+    paths the lake's events hold, from a sample of each event name."""
+    day = tmp_path / "src/AWSLogs/111122223333/CloudTrail/us-east-1/2024/07/01"
+    day.mkdir(parents=True)
+    base = {"eventTime": "2024-07-01T10:00:00Z", "recipientAccountId": "111122223333"}
+    records = [
+        {
+            **base,
+            "eventID": f"g{i}",
+            "eventSource": "s3.amazonaws.com",
+            "eventName": "GetObject",
+            "requestParameters": {"bucketName": "b", "key": f"k{i}"},
+        }
+        for i in range(120)
+    ] + [
+        {
+            **base,
+            "eventID": "r1",
+            "eventSource": "ec2.amazonaws.com",
+            "eventName": "RunInstances",
+            "requestParameters": {"instancesSet": {"items": [{"imageId": "ami-1", "minCount": 1}]}},
+            "responseElements": {"x-amz-id": "1", "ok": True},
+            "additionalEventData": {"SignatureVersion": "SigV4"},
+        },
+    ]
+    (day / "a.json.gz").write_bytes(gzip.compress(json.dumps({"Records": records}).encode()))
+    lake = tmp_path / "lake"
+    assert runner.invoke(app, ["ingest", str(tmp_path / "src"), "-l", str(lake)]).exit_code == 0
+
+    result = runner.invoke(app, ["query", "--columns", "--lake", str(lake), "--json"])
+    assert result.exit_code == EXIT_OK, result.output
+    data = json.loads(result.stdout)
+    columns = {c["name"]: c["type"] for c in data["columns"]}
+    assert columns["useridentity.sessioncontext.attributes.mfaauthenticated"] == "string"
+    assert columns["useridentity"] == "struct" and columns["eventtime_ts"] == "timestamp"
+    assert columns["resources"] == "array<struct<arn:string,accountid:string,type:string>>"
+    assert columns["date_partition"] == "string" and columns["event_date"] == "string"
+    paths = {
+        (p["column"], p["path"]): (p["types"], p["event_names"], p["events"])
+        for p in data["json_paths"]
+    }
+    assert paths == {
+        ("requestparameters", "$.bucketName"): (["string"], ["GetObject"], 120),
+        ("requestparameters", "$.key"): (["string"], ["GetObject"], 120),
+        ("requestparameters", "$.instancesSet.items[0].imageId"): (["string"], ["RunInstances"], 1),
+        ("requestparameters", "$.instancesSet.items[0].minCount"): (
+            ["number"],
+            ["RunInstances"],
+            1,
+        ),
+        ("responseelements", '$["x-amz-id"]'): (["string"], ["RunInstances"], 1),
+        ("responseelements", "$.ok"): (["boolean"], ["RunInstances"], 1),
+        ("additionaleventdata", "$.SignatureVersion"): (["string"], ["RunInstances"], 1),
+    }
+    assert data["sample_per_event_name"] == 50
+    # each path as printed works in a query
+    for (column, path), _ in paths.items():
+        sql = f"SELECT count(json_extract({column}, '{path}')) AS n FROM cloudtrail"
+        got = runner.invoke(app, ["query", sql, "-l", str(lake), "--json"])
+        assert json.loads(got.stdout)[0]["n"] >= 1, (path, got.output)
+
+    table = runner.invoke(app, ["query", "--columns", "-l", str(lake)], env={"COLUMNS": "200"})
+    assert table.exit_code == 0
+    assert any(
+        line.split() == ["requestparameters", "$.bucketName", "string", "120", "GetObject"]
+        for line in table.stdout.splitlines()
+    )
+    wrong = runner.invoke(app, ["query", "SELECT 1", "--columns", "-l", str(lake)])
+    assert wrong.exit_code == EXIT_ERROR
+    assert wrong.stderr == (
+        "error: --columns lists the columns and runs no query\n"
+        "hint: drop the SQL, or drop --columns\n"
+    )
+
+
+def test_a_column_that_is_not_there_points_at_columns(small_lake: Path) -> None:
+    result = runner.invoke(app, ["query", "SELECT zzzq FROM cloudtrail", "-l", str(small_lake)])
+    assert result.exit_code == EXIT_ERROR
+    assert result.stderr.splitlines()[-1] == "hint: see 'trailscope query --columns'"
+    assert runner.invoke(app, ["query", "--columns", "-l", str(small_lake)]).exit_code == 0

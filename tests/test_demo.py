@@ -9,12 +9,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from trailscope.cli import EXIT_OK, app
-from trailscope.lake import open_lake
+from trailscope.facade import open_lake
 
 
 def test_demo_writes_ingests_asks_and_detects(tmp_path: Path) -> None:
@@ -31,6 +32,23 @@ def test_demo_writes_ingests_asks_and_detects(tmp_path: Path) -> None:
     written = re.search(r"([\d,]+) events in [\d,]+ files", result.stdout)
     assert written is not None
     assert lake.info().events == int(written.group(1).replace(",", ""))
+    # The sample trail ends now, so windows counted back from the wall clock find it.
+    newest = lake.query("SELECT max(eventtime) AS t FROM cloudtrail").to_pylist()[0]["t"]
+    newest = datetime.fromisoformat(str(newest).replace("Z", "+00:00"))
+    newest = newest if newest.tzinfo else newest.replace(tzinfo=UTC)
+    assert datetime.now(UTC) - timedelta(hours=2) < newest <= datetime.now(UTC)
+    assert "--since 7d" in result.stdout
+
+
+def test_demo_progress_counts_events() -> None:
+    from rich.progress import TextColumn
+
+    from trailscope.cli.demo import _events_progress
+
+    labels = [
+        c.text_format for c in _events_progress(quiet=True).columns if isinstance(c, TextColumn)
+    ]
+    assert "events" in labels and not any("files" in label for label in labels)
 
 
 def _free_port() -> int:

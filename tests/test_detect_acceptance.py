@@ -21,7 +21,7 @@ import pytest
 import stratus_events
 
 from trailscope.detect import Severity, run_detections
-from trailscope.lake.lake import Lake
+from trailscope.facade import Lake
 from trailscope.synth import synth_trail
 
 EVENTS = Path(__file__).resolve().parents[2] / "shared" / "samples" / "events"

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from trailscope.cli import EXIT_ERROR, EXIT_OK, app
 from trailscope.cli.detect import EXIT_FINDINGS
 from trailscope.detect import load_rules, run_detections
-from trailscope.lake.lake import Lake
+from trailscope.facade import Lake
 
 runner = CliRunner()
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from trailscope.cli import EXIT_ERROR, EXIT_OK, app
 from trailscope.detect import DetectError, load_rules, run_detections
 from trailscope.detect.config import apply_config, parse_config
-from trailscope.lake.lake import Lake
+from trailscope.facade import Lake
 
 runner = CliRunner()
 ACCOUNT = "111122223333"

@@ -25,7 +25,7 @@ from trailscope.athena.params import to_positional
 from trailscope.detect import load_rules, run_detections
 from trailscope.detect.runner import EARLIEST, LATEST, placeholders
 from trailscope.engines.athena import AthenaEngine
-from trailscope.lake.lake import Lake
+from trailscope.facade import Lake
 from trailscope.sql import translate
 from trailscope.synth import synth_trail
 

@@ -23,7 +23,7 @@ from trailscope.detect.examples import examples
 from trailscope.detect.loader import BUILTIN_DIR, parse_rule_file
 from trailscope.detect.model import FINDING_COLUMNS
 from trailscope.engines.spark_sql import to_spark
-from trailscope.lake.lake import Lake
+from trailscope.facade import Lake
 
 SIGMA_DIR = Path(__file__).resolve().parents[2] / "shared" / "samples" / "sigma"
 BUILTIN = load_rules().rules

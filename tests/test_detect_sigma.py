@@ -37,7 +37,7 @@ from sigma.types import (
 
 from trailscope.detect import load_rules, run_detections
 from trailscope.detect.sigma import sql_for_field
-from trailscope.lake.lake import Lake
+from trailscope.facade import Lake
 
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples"
 SIGMA = SAMPLES / "sigma"

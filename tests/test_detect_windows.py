@@ -25,7 +25,7 @@ from sigma.correlations import SigmaCorrelationRule
 from test_detect_sigma import SIGMA, _events, _lookup, _matches, _text
 
 from trailscope.detect import load_rules, run_detections
-from trailscope.lake.lake import Lake
+from trailscope.facade import Lake
 from trailscope.synth import synth_trail
 
 #: correlation rules of each type (Sigma's correlation format), over CloudTrail fields

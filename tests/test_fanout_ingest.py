@@ -16,7 +16,7 @@ import pytest
 from trailfiles import trail_events, unique_event_ids
 
 from trailscope.engines.spark import get_session
-from trailscope.lake.lake import Lake
+from trailscope.facade import Lake
 from trailscope.lake.spark_ingest import spark_runner
 from trailscope.synth import synth_trail
 

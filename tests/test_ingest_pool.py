@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-import trailscope.lake.lake as lake_module
+import trailscope.facade as lake_module
 from trailscope.errors import SourceError
+from trailscope.facade import Lake
 from trailscope.lake.ingest import PoolRunner
-from trailscope.lake.lake import Lake
 from trailscope.lake.manifest import ObjectRecord
 from trailscope.lake.storage import Storage
 from trailscope.sources.base import NO_FILTER, ListFilter, Source, SourceObject
@@ -132,7 +132,7 @@ SPY_SCRIPT = """
 import sys
 
 from trailscope.lake import ingest
-from trailscope.lake import lake as lake_module
+from trailscope import facade as lake_module
 
 
 class Spy(ingest.PoolRunner):

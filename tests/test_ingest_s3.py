@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from trailscope.lake.lake import Lake
+from trailscope.facade import Lake
 from trailscope.sources import ListFilter, S3Source, Source, open_source
 from trailscope.sources.base import NO_FILTER
 from trailscope.synth import SIGNATURES_FILE, SynthReport, synth_trail

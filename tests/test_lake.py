@@ -30,7 +30,7 @@ from trailfiles import (
 from trailscope import Lake, open_lake
 from trailscope.errors import LakeError, LakeLockedError
 from trailscope.lake import ingest as ingest_mod
-from trailscope.lake.commit import DedupIndex
+from trailscope.lake.dedup import DedupIndex
 from trailscope.lake.lock import LOCK_FILE, WriterLock
 from trailscope.sources.local import LocalSource
 from trailscope.synth import synth_trail
@@ -253,13 +253,13 @@ def test_copies_straddling_a_batch_cut_are_dropped_in_the_worker(
     rewrite, and the lake is the same as without context."""
     root, report = trail
     rewrites: list[str] = []
-    drop_known_rows = DedupIndex._drop_known_rows
+    compare_rows = DedupIndex._compare_rows
 
-    def counting(self, part, *args):  # type: ignore[no-untyped-def]
-        rewrites.append(part.partition)
-        return drop_known_rows(self, part, *args)
+    def counting(self, staged, *args):  # type: ignore[no-untyped-def]
+        rewrites.append(staged)
+        return compare_rows(self, staged, *args)
 
-    monkeypatch.setattr(DedupIndex, "_drop_known_rows", counting)
+    monkeypatch.setattr(DedupIndex, "_compare_rows", counting)
     with_context = Lake(tmp_path / "with").ingest(str(root), workers=1, batch_bytes=24 * 1024)
     assert with_context.commits > 20 and rewrites == []
     assert with_context.duplicates_dropped == report.redelivered_events > 0
@@ -615,6 +615,7 @@ def test_a_long_commit_log_loads_from_its_checkpoint(
     """Past a checkpoint, loading reads the checkpoint and what follows, never older commits,
     and gives the same state as replaying every commit."""
     from trailscope.lake import manifest as manifest_mod
+    from trailscope.lake import paths as paths_mod
 
     monkeypatch.setattr(manifest_mod, "CHECKPOINT_EVERY", 10)
     root, _ = trail
@@ -622,8 +623,8 @@ def test_a_long_commit_log_loads_from_its_checkpoint(
     lake.ingest(str(root), workers=1, batch_bytes=32 * 1024)
     state = lake.state()
     assert state.commits > 25
-    log = tmp_path / "lake" / manifest_mod.LOG_DIR
-    pointer = json.loads((tmp_path / "lake" / manifest_mod.LAST_CHECKPOINT).read_text())
+    log = tmp_path / "lake" / paths_mod.LOG_DIR
+    pointer = json.loads((tmp_path / "lake" / paths_mod.LAST_CHECKPOINT).read_text())
     assert pointer["version"] == state.version // 10 * 10
 
     # Damage every commit before the checkpoint: loading must not need them.
@@ -636,7 +637,7 @@ def test_a_long_commit_log_loads_from_its_checkpoint(
     assert lake.info().events == sum(unique_event_ids(trail_events(root)).values())
 
     # Without its pointer the lake replays the log (here: damaged, so it says so).
-    (tmp_path / "lake" / manifest_mod.LAST_CHECKPOINT).unlink()
+    (tmp_path / "lake" / paths_mod.LAST_CHECKPOINT).unlink()
     with pytest.raises(LakeError) as err:
         lake.state()
     assert err.value.message.startswith(f"commit 1 of {tmp_path / 'lake'} is damaged (")

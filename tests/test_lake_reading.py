@@ -12,7 +12,7 @@ import pytest
 from trailscope import Lake
 from trailscope.engines import duckdb as duckdb_engine
 from trailscope.engines.duckdb import QueryTimeout
-from trailscope.integrity.record import VALIDATION_FILE, record_validation
+from trailscope.integrity.record import VALIDATION_TABLE, record_validation
 from trailscope.integrity.verify import verify_trail
 from trailscope.sql import QueryError
 
@@ -81,8 +81,8 @@ def test_a_new_verification_record_is_seen_by_the_next_query(tmp_path: Path) -> 
         validation = "SELECT count(*) AS n FROM cloudtrail_validation"
         assert lake.query(validation).to_pylist() == [{"n": 0}]
         report = verify_trail(str(src))
-        assert record_validation(tmp_path / "lake", report) > 0
-        assert lake.storage.exists(VALIDATION_FILE)
+        assert record_validation(Lake(tmp_path / "lake"), report) > 0
+        assert VALIDATION_TABLE in lake.state().tables
         assert lake.query(validation).to_pylist()[0]["n"] > 0
 
 

@@ -240,11 +240,18 @@ def test_symlinked_folders_do_not_loop_or_repeat(tmp_path: Path) -> None:
     (root / "linked").symlink_to(tmp_path / "outside", target_is_directory=True)
     (root / "dangling.json").symlink_to(tmp_path / "missing.json")
     # "again" sorts first, so the real folder is reached through it, then not walked again.
-    assert keys_of(LocalSource(root).iter_objects()) == [
+    # The dangling link is listed so that reading it reports it (the run quarantines it).
+    src = LocalSource(root)
+    assert keys_of(src.iter_objects()) == [
         "again/x.json",
+        "dangling.json",
         "linked/o.json",
         "top.json",
     ]
+    dangling = next(o for o in src.iter_objects() if o.key == "dangling.json")
+    with pytest.raises(SourceReadError) as broken:
+        src.read(dangling)
+    assert broken.value.reason == "broken symbolic link"
 
 
 def test_single_file_source(bucket_copy: Path, tmp_path: Path) -> None:
@@ -308,7 +315,7 @@ def test_read_errors_name_the_file_and_the_reason(
     assert no_access.value.reason == "permission denied"
 
 
-def test_unreadable_subfolder_stops_the_listing(
+def test_an_unreadable_subfolder_is_handed_on_to_be_reported_and_the_listing_goes_on(
     bucket_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real_scandir = os.scandir
@@ -319,8 +326,20 @@ def test_unreadable_subfolder_stops_the_listing(
         return real_scandir(path)
 
     monkeypatch.setattr(os, "scandir", scandir)
+    src = LocalSource(bucket_copy)
+    listed = list(src.iter_objects())
+    unlisted = [o for o in listed if o.key.endswith("/")]
+    assert keys_of(unlisted) == [f"AWSLogs/{B}/", f"AWSLogs/{ORG}/{B}/"]
+    assert keys_of(o for o in listed if o not in unlisted) == [
+        k for k in trail_keys() if f"/{B}/" not in k
+    ]
+    with pytest.raises(SourceReadError) as denied:
+        src.read(unlisted[1])
+    assert denied.value.reason == "cannot list folder (permission denied)"
+    assert unlisted[1].uri == str(bucket_copy / "AWSLogs" / ORG / B) + os.sep
+    # The source's own folder is another matter: nothing of it can be read.
     with pytest.raises(SourceError, match=r"cannot list folder: .*444455556666 \(permission"):
-        list(LocalSource(bucket_copy).iter_objects())
+        list(LocalSource(bucket_copy / "AWSLogs" / ORG / B).iter_objects())
 
 
 def test_local_source_pickles(bucket_copy: Path) -> None:

@@ -24,7 +24,7 @@ from trailfiles import trail_event_files, trail_events, unique_event_ids
 
 from trailscope.aws_lambda import handler
 from trailscope.engines.duckdb import DuckDBEngine
-from trailscope.lake.lake import Lake, open_lake
+from trailscope.facade import Lake, open_lake
 from trailscope.queries import load_library
 from trailscope.synth import synth_trail
 
@@ -197,7 +197,7 @@ def test_queries_on_an_s3_lake_open_only_the_days_they_need(
 WRITER = textwrap.dedent(
     """
     import json, sys
-    from trailscope.lake.lake import Lake
+    from trailscope.facade import Lake
 
     lake_uri, source_uri, endpoint = sys.argv[1:4]
     lake = Lake(lake_uri, endpoint_url=endpoint)

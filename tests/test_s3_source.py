@@ -342,6 +342,19 @@ def test_unknown_profile(s3_server: str) -> None:
     assert err.value.hint
 
 
+def test_an_unknown_profile_from_the_environment_is_named(
+    s3_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # AWS_PROFILE=nosuch used to read "AWS profile not found: None".
+    monkeypatch.setenv("AWS_PROFILE", "nosuch")
+    with pytest.raises(SourceError) as err:
+        list(open_source("s3://bucket", endpoint_url=s3_server).iter_objects())
+    assert err.value.message == "AWS profile not found: nosuch"
+    assert err.value.hint == (
+        "AWS_PROFILE names it: check the name in ~/.aws/config, or unset AWS_PROFILE"
+    )
+
+
 def test_no_credentials(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name)

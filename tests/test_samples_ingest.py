@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from trailscope.decode import decode_object
-from trailscope.lake.lake import Lake
+from trailscope.facade import Lake
 
 # --------------------------------------------------------------------------- the corpus
 
@@ -185,12 +185,11 @@ class SampleFile:
     def expected_event_quarantine(self) -> set[tuple[int, str]]:
         """(position, reason) of every event that must not reach the lake.
 
-        Positions count the objects recognized as events (ones with an identifying key);
-        an object without any is reported at the position of the next event.
+        Positions count the records of the file (each item of ``Records``, each NDJSON line,
+        each log event...), whether or not they turn out to be events.
         """
         out: set[tuple[int, str]] = set()
-        pos = 0
-        for event in self.events:
+        for pos, event in enumerate(self.events):
             keys = {k.lower() for k in event}
             if not keys & _IDENTIFYING_KEYS:
                 shown = ", ".join(list(event)[:5])
@@ -204,7 +203,6 @@ class SampleFile:
                     else f"unparseable eventTime {str(raw)[:40]!r}"
                 )
                 out.add((pos, reason))
-            pos += 1
         return out
 
 

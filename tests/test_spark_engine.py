@@ -177,6 +177,21 @@ def test_only_the_manifests_live_files_are_read(spark: Any, lake: Lake, tmp_path
     assert counted == copy.info().events == lake.info().events
 
 
+def test_side_tables_are_tables_of_their_name_on_spark(
+    spark: Any, lake: Lake, tmp_path: Path
+) -> None:
+    copy = Lake(tmp_path / "lake")
+    shutil.copytree(lake.root, copy.root)
+    accounts = pa.table({"account": ["111111111111"], "name": ["prod"]})
+    copy.update_table("accounts", lambda _: accounts, operation="accounts")
+    eng = SparkEngine.for_lake(copy, session=spark)
+    try:
+        got = eng.query("SELECT account, name FROM accounts")
+    finally:
+        eng.close()
+    assert got.to_pylist() == accounts.to_pylist()
+
+
 def test_timeout_cancels_the_spark_job(engine: SparkEngine) -> None:
     # a task that sleeps 60 s in the JVM: interruptible, so the cancelled job ends at once
     sql = "SELECT java_method('java.lang.Thread', 'sleep', 60000L) AS slept FROM range(1)"

@@ -698,3 +698,45 @@ def sqlglot_duckdb(sql: str) -> str:
     import sqlglot
 
     return sqlglot.transpile(sql, read="athena", write="duckdb")[0]
+
+
+#: A query built the way a popular boto3 Athena snippet builds it, by pasting a value into the
+#: text: a name with an apostrophe leaves a string open.
+_PASTED = "SELECT * FROM cloudtrail WHERE useridentity.username = '" + "O'Brien" + "'"
+
+
+@pytest.mark.parametrize(
+    ("sql", "message", "hint"),
+    [
+        (
+            _PASTED,
+            "cannot read the SQL: a string starts here and never ends (line 1, column 64)",
+            "close it with '; a quote inside a string is written twice ('O''Brien'), and SQL "
+            "built by pasting values into its text breaks on such values: pass them as "
+            "parameters",
+        ),
+        (
+            "SELECT eventname\nFROM cloudtrail\nWHERE eventname = 'ConsoleLogin",
+            "cannot read the SQL: a string starts here and never ends (line 3, column 19)",
+            None,
+        ),
+        (
+            'SELECT "eventname FROM cloudtrail',
+            "cannot read the SQL: a quoted name starts here and never ends (line 1, column 8)",
+            "close the name with the same quote it opens with",
+        ),
+        (
+            "SELECT 1 /* a comment -- 'not a string\nFROM cloudtrail",
+            "cannot read the SQL: a comment starts here and never ends (line 1, column 10)",
+            "close the comment with */",
+        ),
+    ],
+)
+def test_unclosed_quotes_are_one_line_with_where_and_a_hint(
+    sql: str, message: str, hint: str | None
+) -> None:
+    with pytest.raises(QueryError) as info:
+        translate(sql)
+    assert info.value.message == message
+    if hint is not None:
+        assert info.value.hint == hint

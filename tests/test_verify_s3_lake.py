@@ -4,6 +4,7 @@ in a lake at ingest, verify a plain local copy with them, and record the results
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import hashlib
 import json
@@ -18,14 +19,14 @@ from test_verify import Trail, copy_trail, problems_only, statuses
 from typer.testing import CliRunner
 
 from trailscope.cli import EXIT_OK, app
+from trailscope.facade import Lake, open_lake
 from trailscope.integrity import (
-    VALIDATION_FILE,
     SignatureStatus,
     StaticKeys,
     validated_files,
+    validation_path,
     verify_trail,
 )
-from trailscope.lake.lake import Lake
 from trailscope.synth import PUBLIC_KEY_FILE, synth_trail
 
 PREFIX = "org-trails/"  # a trail prefix in front of AWSLogs/, as CloudTrail allows
@@ -56,6 +57,12 @@ def template(tmp_path_factory: pytest.TempPathFactory, signing_key: rsa.RSAPriva
     return root
 
 
+def checked_soon_after(trail: Trail) -> dt.datetime:
+    """Half an hour after the trail's newest digest ended: a bucket CloudTrail still writes to."""
+    newest = max(d["digestEndTime"] for d in trail.digests.values())
+    return dt.datetime.fromisoformat(newest.replace("Z", "+00:00")) + dt.timedelta(minutes=30)
+
+
 def upload(s3: Any, bucket: str, trail: Trail) -> None:
     """Put the trail in the bucket as CloudTrail would: digests carry their signature."""
     meta = trail.metadata()
@@ -72,7 +79,9 @@ def test_verify_from_s3_uses_object_metadata_and_finds_tampering(
     endpoint, bucket = s3_bucket
     upload(s3_client, bucket, trail)
     uri = f"s3://{bucket}/{PREFIX}"
-    report = verify_trail(uri, endpoint_url=endpoint, keys=keys)
+    # a bucket is checked against now: run the check half an hour after the last digest
+    now = checked_soon_after(trail)
+    report = verify_trail(uri, endpoint_url=endpoint, keys=keys, now=now)
     assert report.ok, report.to_json()
     assert report.signature_source == "s3 metadata"
     assert statuses(report) == {log: "valid" for log in trail.logs}
@@ -91,7 +100,7 @@ def test_verify_from_s3_uses_object_metadata_and_finds_tampering(
     s3_client.put_object(
         Bucket=bucket, Key=PREFIX + stripped, Body=(trail.root / stripped).read_bytes()
     )
-    report = verify_trail(uri, endpoint_url=endpoint, keys=keys)
+    report = verify_trail(uri, endpoint_url=endpoint, keys=keys, now=now)
     assert problems_only(report) == {changed: "modified", deleted: "missing"}
     assert [d.id for d in report.digests if d.signature is SignatureStatus.UNAVAILABLE] == [
         stripped
@@ -123,11 +132,11 @@ def test_lake_keeps_signatures_and_records_which_files_were_validated(
     assert data["summary"]["validated"] == len(trail.logs) == data["recorded_in_lake"]
     assert data["summary"]["signatures"]["valid"] == len(trail.digests)
 
-    table = validated_files(lake_dir)
+    table = validated_files(open_lake(lake_dir))
     assert dict(zip(table["object_id"].to_pylist(), table["status"].to_pylist(), strict=True)) == {
         log: "valid" for log in trail.logs
     }
-    assert pq.read_schema(lake_dir / VALIDATION_FILE).names == table.schema.names
+    assert pq.read_schema(validation_path(open_lake(lake_dir))).names == table.schema.names
 
     # events join their file's verdict on the key from AWSLogs/ on
     events = lake.query("SELECT sourcekey, count(*) AS n FROM cloudtrail GROUP BY 1")
@@ -138,7 +147,7 @@ def test_lake_keeps_signatures_and_records_which_files_were_validated(
         "SELECT v.status, count(*) AS n FROM read_parquet($parts) c "
         "JOIN read_parquet($validation) v "
         "ON substr(c.sourcekey, strpos(c.sourcekey, 'AWSLogs/')) = v.object_id GROUP BY 1",
-        params={"parts": parts, "validation": str(lake_dir / VALIDATION_FILE)},
+        params={"parts": parts, "validation": str(validation_path(open_lake(lake_dir)))},
     ).fetchall()
     # Insight files are outside the digests; every event of a log file is from a valid one
     logged = sum(n for k, n in per_file.items() if "/CloudTrail/" in k)
@@ -157,7 +166,7 @@ def test_lake_keeps_signatures_and_records_which_files_were_validated(
     (trail.root / changed).write_bytes(gzip.compress(raw + b" "))
     result = runner.invoke(app, [*args, "--account", changed.split("/")[1]])
     assert result.exit_code == 4, result.output
-    table = validated_files(lake_dir)
+    table = validated_files(open_lake(lake_dir))
     verdicts = dict(zip(table["object_id"].to_pylist(), table["status"].to_pylist(), strict=True))
     assert verdicts == {log: "modified" if log == changed else "valid" for log in trail.logs}
     # the same Lake object, which keeps its engine between queries, sees the new verdicts
@@ -174,4 +183,36 @@ def test_verify_with_a_lake_that_does_not_exist(tmp_path: Path, trail: Trail):
     assert result.stderr == (
         f"error: no lake at {tmp_path / 'nope'}\n"
         "hint: create one with 'trailscope ingest SOURCE --lake PATH' or 'trailscope demo'\n"
+    )
+
+
+def test_a_bucket_whose_newest_digests_were_deleted_with_their_logs_ends_before_now(
+    trail: Trail, keys: StaticKeys, s3_bucket: tuple[str, str], s3_client: Any
+):
+    """One chain only, so no sibling tells: the time of the check does."""
+    endpoint, bucket = s3_bucket
+    now = checked_soon_after(trail)
+    ((account, region), chain) = next(iter(trail.chains().items()))
+    cut = chain[-4:]
+    for key in cut:
+        (trail.root / key).unlink()
+        for log in trail.listed_in(key):
+            (trail.root / log).unlink()
+    upload(s3_client, bucket, Trail.read(trail.root))
+    uri = f"s3://{bucket}/{PREFIX}"
+    report = verify_trail(uri, endpoint_url=endpoint, keys=keys, now=now)
+    last = trail.digests[chain[-5]]["digestEndTime"]
+    hours = (now - dt.datetime.fromisoformat(last.replace("Z", "+00:00"))).total_seconds() / 3600
+    assert [
+        (c.account, c.region, c.last_digest, c.last_end, c.reference) for c in report.chain_ends
+    ] == [(account, region, chain[-5], last, "now")]
+    assert report.chain_ends[0].hours_short == round(hours, 1) > 3
+    assert report.problem_counts() == {"chain_ends_early": 1}
+    assert report.outcome == "problems" and report.chain_breaks == []
+    # checked before the deleted digests were due, the cut trail is a trail still being written
+    assert (
+        verify_trail(
+            uri, endpoint_url=endpoint, keys=keys, now=now - dt.timedelta(hours=3, minutes=30)
+        ).chain_ends
+        == []
     )

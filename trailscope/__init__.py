@@ -6,7 +6,8 @@
 """
 
 from trailscope.errors import TrailscopeError
-from trailscope.lake import IngestSummary, Lake, LakeInfo, open_lake
+from trailscope.facade import Lake, LakeInfo, open_lake
+from trailscope.lake.ingest import IngestSummary
 
 __version__ = "0.1.0"
 __all__ = ["IngestSummary", "Lake", "LakeInfo", "TrailscopeError", "__version__", "open_lake"]

@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from trailscope.errors import TrailscopeError
-from trailscope.lake.lake import Lake
+from trailscope.facade import Lake
 from trailscope.sources.base import SourceObject
 from trailscope.sources.layout import classify_key
 from trailscope.sources.s3 import S3Source

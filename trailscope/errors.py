@@ -48,3 +48,10 @@ class LakeError(TrailscopeError):
 
 class LakeLockedError(LakeError):
     """Another process is writing to the lake."""
+
+
+class QueryInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a running query. The engine (and the ``Lake``) stays usable for the next
+    one; a ``KeyboardInterrupt``, so code that stops on Ctrl-C still does."""
+
+    message = "the query was stopped; the lake is unchanged"

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from functools import lru_cache
@@ -31,7 +31,7 @@ from functools import lru_cache
 import pyarrow as pa
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, TokenError
 
 from trailscope.decode.schema import (
     EVENT_FIELDS,
@@ -43,14 +43,13 @@ from trailscope.decode.schema import (
     column_paths,
 )
 from trailscope.errors import TrailscopeError
+from trailscope.lake.paths import SIDE_TABLES
 
 TABLE = "cloudtrail"
 #: Athena's metadata table of a table's partitions: any ``"<table>$partitions"`` reads this view
 #: (one row per day of the lake: ``partition_number``, ``event_date``, ``year``, ...).
 PARTITIONS_SUFFIX = "$partitions"
 PARTITIONS_TABLE = f"{TABLE}{PARTITIONS_SUFFIX}"
-#: Tables of the lake's own beside the events, used by name (never mapped to ``cloudtrail``).
-SIDE_TABLES = frozenset({"cloudtrail_validation"})
 
 #: Columns that common Athena CloudTrail DDLs partition by, as expressions of our columns.
 COMPAT_COLUMNS: dict[str, str] = {
@@ -128,7 +127,7 @@ def _remembered(
     return _translate(athena_sql, dialect, stand_in)
 
 
-def _translate(athena_sql: str, dialect: str, params: dict[str, object]) -> Translation:
+def _translate(athena_sql: str, dialect: str, params: Mapping[str, object]) -> Translation:
     tree = parse(athena_sql)
     notices: list[str] = []
     _map_tables(tree, notices)
@@ -139,7 +138,7 @@ def _translate(athena_sql: str, dialect: str, params: dict[str, object]) -> Tran
     return Translation(athena_sql, tree.sql(dialect=out_dialect, pretty=False), dialect, notices)
 
 
-def parse(athena_sql: str) -> exp.Expression:
+def parse(athena_sql: str) -> exp.Expr:
     """Parse one read-only statement, or raise a QueryError that points at the problem."""
     text = athena_sql.strip().rstrip(";").strip()
     if not text:
@@ -155,14 +154,16 @@ def parse(athena_sql: str) -> exp.Expression:
             line=first.get("line"),
             column=first.get("col"),
         ) from None
+    except TokenError:
+        raise _token_error(text) from None
     finally:
         logging.getLogger("sqlglot").removeFilter(quiet)
-    statements = [s for s in statements if s is not None]
-    if len(statements) != 1:
+    found = [s for s in statements if s is not None]
+    if len(found) != 1:
         raise QueryError(
-            f"expected one statement, found {len(statements)}", hint="run statements one at a time"
+            f"expected one statement, found {len(found)}", hint="run statements one at a time"
         )
-    tree = statements[0]
+    tree = found[0]
     if not isinstance(tree, exp.Query):
         # The statement's own first word: sqlglot parses some (INSTALL, LOAD) as odd nodes.
         words = [t.text for t in sqlglot.tokenize(text, read="athena") if t.text]
@@ -172,6 +173,62 @@ def parse(athena_sql: str) -> exp.Expression:
             hint="the lake is read-only through SQL; use 'trailscope ingest' to add data",
         )
     return tree
+
+
+#: What opens a quoted part of SQL, what closes it, and what to call it in a message.
+_QUOTES = {"'": ("'", "string"), '"': ('"', "quoted name"), "`": ("`", "quoted name")}
+_UNCLOSED_HINT = {
+    "string": "close it with '; a quote inside a string is written twice ('O''Brien'), and SQL "
+    "built by pasting values into its text breaks on such values: pass them as parameters",
+    "quoted name": "close the name with the same quote it opens with",
+    "comment": "close the comment with */",
+}
+
+
+def _token_error(text: str) -> QueryError:
+    """The error for SQL that cannot even be split into words (sqlglot's TokenError names no
+    place): find the quote or comment left open, and say where it starts."""
+    i, line, column = 0, 1, 1
+    opened: tuple[str, int, int] | None = None
+    while i < len(text):
+        ch = text[i]
+        if ch in _QUOTES:
+            close, kind = _QUOTES[ch]
+            start = (kind, line, column)
+            j = i + 1
+            while True:
+                j = text.find(close, j)
+                if j < 0 or text[j + 1 : j + 2] != close:
+                    break
+                j += 2  # a doubled quote stands for itself
+            if j < 0:
+                opened = start
+                break
+            skipped = text[i : j + 1]
+        elif text.startswith("--", i):
+            end = text.find("\n", i)
+            skipped = text[i:] if end < 0 else text[i:end]
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            if end < 0:
+                opened = ("comment", line, column)
+                break
+            skipped = text[i : end + 2]
+        else:
+            skipped = ch
+        newlines = skipped.count("\n")
+        line += newlines
+        column = len(skipped) - skipped.rfind("\n") if newlines else column + len(skipped)
+        i += len(skipped)
+    if opened is None:  # not an open quote: say what sqlglot could not read, without a place
+        return QueryError("cannot read the SQL: it has a character or quote sqlglot cannot split")
+    kind, at_line, at_column = opened
+    return QueryError(
+        f"cannot read the SQL: a {kind} starts here and never ends",
+        line=at_line,
+        column=at_column,
+        hint=_UNCLOSED_HINT[kind],
+    )
 
 
 class _QuietJSONPaths(logging.Filter):
@@ -189,7 +246,7 @@ def _readable(description: str) -> str:
     return _TOKEN_REPR.sub(lambda m: m.group(1), description)
 
 
-def _map_tables(tree: exp.Expression, notices: list[str]) -> None:
+def _map_tables(tree: exp.Expr, notices: list[str]) -> None:
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     for table in list(tree.find_all(exp.Table)):
         if isinstance(table.this, exp.Func | exp.Unnest) or not table.name:
@@ -213,7 +270,7 @@ def _map_tables(tree: exp.Expression, notices: list[str]) -> None:
 # --------------------------------------------------------------------------- partition bounds
 
 
-def _bound_partitions(tree: exp.Expression, params: dict[str, object]) -> None:
+def _bound_partitions(tree: exp.Expr, params: Mapping[str, object]) -> None:
     """Add ``event_date`` bounds implied by time predicates, for partition pruning.
 
     Only conjuncts at the top of a WHERE are used (``a AND b``), so the added predicates are
@@ -223,7 +280,7 @@ def _bound_partitions(tree: exp.Expression, params: dict[str, object]) -> None:
         where = select.args.get("where")
         if where is None:
             continue
-        bounds: list[exp.Expression] = []
+        bounds: list[exp.Expr] = []
         for cond in _conjuncts(where.this):
             bound = _bound_from(_with_values(cond, params))
             if bound is not None:
@@ -233,12 +290,12 @@ def _bound_partitions(tree: exp.Expression, params: dict[str, object]) -> None:
             select.set("where", exp.Where(this=combined))
 
 
-def _with_values(cond: exp.Expression, params: dict[str, object]) -> exp.Expression:
+def _with_values(cond: exp.Expr, params: Mapping[str, object]) -> exp.Expr:
     """A copy of ``cond`` with time-like placeholder values in place (for bounds only)."""
     if not params or not any(True for _ in cond.find_all(exp.Placeholder)):
         return cond
 
-    def fill(node: exp.Expression) -> exp.Expression:
+    def fill(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Placeholder) and isinstance(params.get(node.name), str):
             return exp.Literal.string(str(params[node.name]))
         return node
@@ -246,7 +303,7 @@ def _with_values(cond: exp.Expression, params: dict[str, object]) -> exp.Express
     return cond.copy().transform(fill)
 
 
-def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
+def _conjuncts(node: exp.Expr) -> list[exp.Expr]:
     if isinstance(node, exp.And):
         return _conjuncts(node.left) + _conjuncts(node.right)
     if isinstance(node, exp.Paren):
@@ -254,11 +311,17 @@ def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
     return [node]
 
 
-_OPS = {exp.GT: ">=", exp.GTE: ">=", exp.LT: "<=", exp.LTE: "<=", exp.EQ: "="}
+_OPS: dict[type[exp.Expr], str] = {
+    exp.GT: ">=",
+    exp.GTE: ">=",
+    exp.LT: "<=",
+    exp.LTE: "<=",
+    exp.EQ: "=",
+}
 _FLIP = {">=": "<=", "<=": ">=", "=": "="}
 
 
-def _bound_from(cond: exp.Expression) -> exp.Expression | None:
+def _bound_from(cond: exp.Expr) -> exp.Expr | None:
     if isinstance(cond, exp.Between):
         low = _bound_from(exp.GTE(this=cond.this.copy(), expression=cond.args["low"].copy()))
         high = _bound_from(exp.LTE(this=cond.this.copy(), expression=cond.args["high"].copy()))
@@ -307,9 +370,9 @@ _TIME_PARSERS = frozenset(
 _ISO_FUNCTIONS = {"from_iso8601_timestamp", "from_iso8601_date"}
 
 
-def _unwrap_time(node: exp.Expression) -> exp.Expression:
+def _unwrap_time(node: exp.Expr) -> exp.Expr:
     while True:
-        if type(node).__name__ in _TIME_PARSERS and isinstance(node.this, exp.Expression):
+        if type(node).__name__ in _TIME_PARSERS and isinstance(node.this, exp.Expr):
             node = node.this
         elif (
             isinstance(node, exp.Anonymous)
@@ -321,12 +384,12 @@ def _unwrap_time(node: exp.Expression) -> exp.Expression:
             return node
 
 
-def _is_time_column(node: exp.Expression) -> bool:
+def _is_time_column(node: exp.Expr) -> bool:
     node = _unwrap_time(node)
     return isinstance(node, exp.Column) and node.name.lower() in _TIME_COLUMNS
 
 
-def _day_of(node: exp.Expression) -> tuple[str, bool] | None:
+def _day_of(node: exp.Expr) -> tuple[str, bool] | None:
     """(YYYY-MM-DD, is_utc) of a literal time: '2024-07-01T10:00:00Z', '2024/07/01', ..."""
     node = _unwrap_time(node)
     if not isinstance(node, exp.Literal) or not node.is_string:
@@ -371,7 +434,7 @@ _IP_COMPARED = (
 )
 
 
-def _duckdb_rules(tree: exp.Expression, notices: list[str] | None = None) -> exp.Expression:
+def _duckdb_rules(tree: exp.Expr, notices: list[str] | None = None) -> exp.Expr:
     """Where Trino and DuckDB differ in ways sqlglot leaves alone."""
     notes: list[str] = []
     for rule in (
@@ -393,11 +456,11 @@ def _duckdb_rules(tree: exp.Expression, notices: list[str] | None = None) -> exp
     return tree
 
 
-def _call(name: str, *args: exp.Expression) -> exp.Anonymous:
+def _call(name: str, *args: exp.Expr) -> exp.Anonymous:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def _replace(tree: exp.Expression, node: exp.Expression, new: exp.Expression) -> exp.Expression:
+def _replace(tree: exp.Expr, node: exp.Expr, new: exp.Expr) -> exp.Expr:
     """Replace ``node`` in ``tree``; return the tree's root (``new`` if ``node`` was it)."""
     if node is tree:
         return new
@@ -405,7 +468,7 @@ def _replace(tree: exp.Expression, node: exp.Expression, new: exp.Expression) ->
     return tree
 
 
-def _rule_hidden_columns(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+def _rule_hidden_columns(tree: exp.Expr, notes: list[str]) -> exp.Expr:
     """``"$path"`` (the data file of a row) is the ``sourcekey`` column."""
     for col in list(tree.find_all(exp.Column)):
         target = _HIDDEN_COLUMNS.get(col.name.lower())
@@ -418,27 +481,28 @@ def _rule_hidden_columns(tree: exp.Expression, notes: list[str]) -> exp.Expressi
 # ---- JSON
 
 
-def _chain(node: exp.Expression) -> list[exp.Identifier] | None:
+def _chain(node: exp.Expr) -> list[exp.Identifier] | None:
     """The identifiers of ``a.b.c.d...`` (a Column, or Dots around one), or None."""
     if isinstance(node, exp.Column):
-        parts = [node.args.get(k) for k in ("catalog", "db", "table")] + [node.this]
-        parts = [p for p in parts if p is not None]
-        return parts if all(isinstance(p, exp.Identifier) for p in parts) else None
+        given = [node.args.get(k) for k in ("catalog", "db", "table")] + [node.this]
+        parts = [p for p in given if p is not None]
+        names = [p for p in parts if isinstance(p, exp.Identifier)]
+        return names if len(names) == len(parts) else None
     if isinstance(node, exp.Dot) and isinstance(node.expression, exp.Identifier):
         head = _chain(node.this)
         return None if head is None else [*head, node.expression]
     return None
 
 
-def _relations(tree: exp.Expression) -> set[str]:
+def _relations(tree: exp.Expr) -> set[str]:
     """Names that qualify columns in ``tree``: table names and aliases, lowercased."""
     names = {a.name.lower() for a in tree.find_all(exp.TableAlias) if a.name}
     return names | {t.name.lower() for t in tree.find_all(exp.Table) if t.name}
 
 
 def _dotted_chains(
-    tree: exp.Expression,
-) -> Iterator[tuple[exp.Expression, list[exp.Identifier], list[str]]]:
+    tree: exp.Expr,
+) -> Iterator[tuple[exp.Expr, list[exp.Identifier], list[str]]]:
     """Each whole ``a.b.c...`` reference (node, identifiers, lowercased names), longest only."""
     for node in list(tree.find_all(exp.Column, exp.Dot)):
         parent = node.parent
@@ -457,7 +521,7 @@ def _json_key(key: str) -> str:
     return f'."{key}"'
 
 
-def _rule_json_dot_access(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+def _rule_json_dot_access(tree: exp.Expr, notes: list[str]) -> exp.Expr:
     """``requestparameters.bucketName`` -> the value at ``$.bucketName`` of the JSON text.
 
     Athena's CloudTrail table types requestparameters (and the other free-form fields) as
@@ -483,14 +547,14 @@ def _rule_json_dot_access(tree: exp.Expression, notes: list[str]) -> exp.Express
             f"{written} is read as json_extract_scalar({names[at]}, '{path}') "
             f"({names[at]} is JSON text in the lake)"
         )
-        new: exp.Expression = _call("athena_json_field", column, exp.Literal.string(path))
+        new: exp.Expr = _call("athena_json_field", column, exp.Literal.string(path))
         if isinstance(parent, exp.Select) and node.arg_key == "expressions":
             new = exp.alias_(new, parts[-1].copy())  # the column keeps the field's name
         tree = _replace(tree, node, new)
     return tree
 
 
-def _json_path(node: exp.Expression) -> exp.Expression:
+def _json_path(node: exp.Expr) -> exp.Expr:
     """A Trino JSON path as DuckDB writes it (``$["a-b"][0]`` -> ``$."a-b"[0]``)."""
     if not isinstance(node, exp.JSONPath):
         return node  # a literal sqlglot could not parse (DuckDB reads it), or an expression
@@ -510,7 +574,7 @@ def _json_path(node: exp.Expression) -> exp.Expression:
     return exp.Literal.string(text)
 
 
-def _rule_json_functions(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+def _rule_json_functions(tree: exp.Expr, notes: list[str]) -> exp.Expr:
     """json_extract_scalar / json_extract / CAST(json AS varchar) with Trino's results.
 
     * json_extract_scalar: the scalar as text; NULL for objects, arrays, JSON null, a missing
@@ -539,11 +603,11 @@ def _rule_json_functions(tree: exp.Expression, notes: list[str]) -> exp.Expressi
 # ---- IPADDRESS
 
 
-def _is_ip_cast(node: exp.Expression, kind: exp.DataType.Type = _T.IPADDRESS) -> bool:
+def _is_ip_cast(node: exp.Expr, kind: exp.DType = _T.IPADDRESS) -> bool:
     return isinstance(node, exp.Cast) and node.to.is_type(kind)
 
 
-def _rule_ipaddress(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+def _rule_ipaddress(tree: exp.Expr, notes: list[str]) -> exp.Expr:
     """IPADDRESS values and ``contains(cidr, address)`` with string and integer math.
 
     DuckDB's inet extension is not bundled, so where an address is compared or sorted it
@@ -573,7 +637,7 @@ def _rule_ipaddress(tree: exp.Expression, notes: list[str]) -> exp.Expression:
 # ---- casts, regular expressions, dates
 
 
-def _rule_numeric_casts(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+def _rule_numeric_casts(tree: exp.Expr, notes: list[str]) -> exp.Expr:
     """CAST(column AS BIGINT/DOUBLE/...) -> TRY_CAST, with a notice.
 
     CloudTrail text that looks numeric is not always a number (an accountid 'anonymous' or
@@ -619,32 +683,33 @@ def _trino_replacement(text: str) -> str:
     return "".join(out)
 
 
-def _rule_regexp(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+def _rule_regexp(tree: exp.Expr, notes: list[str]) -> exp.Expr:
     """regexp_extract is NULL when nothing matches (DuckDB: ''); replacements use ``$1``."""
     for node in list(tree.find_all(exp.RegexpExtract)):
         test = exp.RegexpLike(this=node.this.copy(), expression=node.expression.copy())
         tree = _replace(tree, node, exp.Case(ifs=[exp.If(this=test, true=node.copy())]))
-    for node in tree.find_all(exp.RegexpReplace):
-        replacement = node.args.get("replacement")
+    for replace_call in tree.find_all(exp.RegexpReplace):
+        replacement = replace_call.args.get("replacement")
         if isinstance(replacement, exp.Literal) and replacement.is_string:
-            node.set("replacement", exp.Literal.string(_trino_replacement(replacement.this)))
+            text = _trino_replacement(replacement.this)
+            replace_call.set("replacement", exp.Literal.string(text))
     return tree
 
 
-def _rule_strings_and_counts(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+def _rule_strings_and_counts(tree: exp.Expr, notes: list[str]) -> exp.Expr:
     """split_part past the last field is NULL (DuckDB: ''); count_if is a BIGINT (DuckDB:
     a 128-bit integer, which Arrow and the exports turn into a decimal)."""
     for node in list(tree.find_all(exp.SplitPart)):
         delimiter, index = node.args.get("delimiter"), node.args.get("part_index")
         if delimiter is not None and index is not None:
             tree = _replace(tree, node, _call("athena_split_part", node.this, delimiter, index))
-    for node in list(tree.find_all(exp.CountIf)):
-        if not isinstance(node.parent, exp.Cast):
-            tree = _replace(tree, node, exp.cast(node.copy(), _T.BIGINT))
+    for count in list(tree.find_all(exp.CountIf)):
+        if not isinstance(count.parent, exp.Cast):
+            tree = _replace(tree, count, exp.cast(count.copy(), _T.BIGINT))
     return tree
 
 
-def _rule_date_diff(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+def _rule_date_diff(tree: exp.Expr, notes: list[str]) -> exp.Expr:
     """date_diff counts whole units (Trino); DuckDB's date_diff counts boundaries crossed."""
     for node in list(tree.find_all(exp.DateDiff)):
         unit = node.args.get("unit")
@@ -719,7 +784,7 @@ def _joda_to_strftime(pattern: str) -> str:
     return "".join(out)
 
 
-def _rule_datetime_formats(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+def _rule_datetime_formats(tree: exp.Expr, notes: list[str]) -> exp.Expr:
     """to_iso8601 and the Joda-pattern functions format_datetime / parse_datetime."""
     for node in list(tree.find_all(exp.Anonymous)):
         name = node.name.lower()
@@ -729,11 +794,11 @@ def _rule_datetime_formats(tree: exp.Expression, notes: list[str]) -> exp.Expres
         elif name == "format_datetime" and len(args) == 2 and args[1].is_string:
             fmt = exp.Literal.string(_joda_to_strftime(args[1].this))
             tree = _replace(tree, node, _call("strftime", args[0], fmt))
-    for node in list(tree.find_all(exp.ParseDatetime)):
-        fmt = node.args.get("format")
-        if isinstance(fmt, exp.Literal) and fmt.is_string:
-            pattern = exp.Literal.string(_joda_to_strftime(fmt.this))
-            tree = _replace(tree, node, _call("strptime", node.this, pattern))
+    for parse_call in list(tree.find_all(exp.ParseDatetime)):
+        given = parse_call.args.get("format")
+        if isinstance(given, exp.Literal) and given.is_string:
+            pattern = exp.Literal.string(_joda_to_strftime(given.this))
+            tree = _replace(tree, parse_call, _call("strptime", parse_call.this, pattern))
     return tree
 
 
@@ -746,7 +811,7 @@ _UNNEST_ROWS_ORDINAL = (
 )
 
 
-def _rule_unnest_rows(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+def _rule_unnest_rows(tree: exp.Expr, notes: list[str]) -> exp.Expr:
     """``UNNEST(array_of_rows) AS t(a, b, c)``: Trino makes one column per row field.
 
     DuckDB's UNNEST gives one struct column; with a single name (as in the AWS docs'
@@ -823,7 +888,7 @@ STRUCT_COLUMNS: dict[str, pa.DataType] = {
 _Needed = dict[str, "_Needed | None"]
 
 
-def _rule_prune_structs(tree: exp.Expression, notes: list[str]) -> exp.Expression:
+def _rule_prune_structs(tree: exp.Expr, notes: list[str]) -> exp.Expr:
     """Read only the struct fields a query names (``useridentity.arn``, not all 28 fields).
 
     DuckDB reads single struct fields from Parquet, but once a plan materializes rows (a CTE,
@@ -869,7 +934,7 @@ def _rule_prune_structs(tree: exp.Expression, notes: list[str]) -> exp.Expressio
     return tree
 
 
-def _struct_fields_named(scope: exp.Expression, relations: set[str]) -> dict[str, _Needed]:
+def _struct_fields_named(scope: exp.Expr, relations: set[str]) -> dict[str, _Needed]:
     """The struct fields ``scope`` names, by struct; structs used whole are left out."""
     needed: dict[str, _Needed] = {}
     whole: set[str] = set()

@@ -25,13 +25,12 @@ import pyarrow as pa
 
 from trailscope.decode.schema import FILE_SCHEMA, PARTITION
 from trailscope.errors import TrailscopeError
+from trailscope.lake.paths import EVENTS_DIR, TABLES_DIR
 
 LAYOUTS = ("symlink", "parts")
 #: Where the writer keeps one manifest per partition (symlink layout), under the lake root.
 SYMLINK_DIR = "athena"
 SYMLINK_FILE = "symlink.txt"
-#: The folder of the Parquet parts under the lake root (see trailscope.lake.writer).
-EVENTS_DIR = "events"
 DEFAULT_TABLE = "cloudtrail"
 PROJECTION_FORMAT = "yyyy-MM-dd"  # Java pattern of the event_date folder names
 
@@ -52,6 +51,8 @@ def hive_type(t: pa.DataType) -> str:
         return f"map<{hive_type(t.key_type)},{hive_type(t.item_type)}>"
     if pa.types.is_timestamp(t):
         return "timestamp"
+    if pa.types.is_date32(t):
+        return "date"
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return "string"
     if pa.types.is_int64(t):
@@ -152,6 +153,20 @@ def create_table_ddl(
         f"{storage}\n"
         f"LOCATION '{table_location(lake_uri, layout)}'\n"
         f"TBLPROPERTIES (\n{props}\n)"
+    )
+
+
+def side_table_ddl(lake_uri: str, *, database: str, name: str, schema: pa.Schema) -> str:
+    """The ``CREATE EXTERNAL TABLE`` statement for side table ``name`` of a lake at
+    ``lake_uri``: its folder holds the committed version (and, for the moment between a new
+    version's publication and the old one's retirement, both)."""
+    check_name("database", database)
+    check_name("table", name)
+    cols = ",\n".join(f"  `{f.name}` {hive_type(f.type)}" for f in schema)
+    return (
+        f"CREATE EXTERNAL TABLE IF NOT EXISTS `{database}`.`{name}` (\n{cols}\n)\n"
+        f"STORED AS PARQUET\n"
+        f"LOCATION '{normalize_uri(lake_uri)}{TABLES_DIR}/{name}/'"
     )
 
 

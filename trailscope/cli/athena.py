@@ -40,7 +40,7 @@ SinceOpt = Annotated[
 def _lake_and_location(lake: Path | str, location: str | None) -> tuple[object, str, str]:
     """The opened lake, its S3 location, and the first day of its events."""
     from trailscope.athena.ddl import normalize_uri
-    from trailscope.lake import open_lake
+    from trailscope.facade import open_lake
 
     text = str(lake)
     if text.startswith("s3:/") and not text.startswith("s3://"):
@@ -75,13 +75,16 @@ def athena_ddl(
 
       trailscope athena ddl --lake ./lake --location s3://analytics-bucket/trailscope/ -d security
     """
-    from trailscope.athena.ddl import create_database_ddl, create_table_ddl
+    from trailscope.athena.ddl import create_database_ddl, create_table_ddl, side_table_ddl
 
     def run() -> int:
-        _lk, uri, first = _lake_and_location(lake, location)
+        lk, uri, first = _lake_and_location(lake, location)
         out.print(create_database_ddl(database) + ";\n", highlight=False, soft_wrap=True)
         ddl = create_table_ddl(uri, database=database, first_day=since or first, layout=layout)
         out.print(ddl + ";", highlight=False, soft_wrap=True)
+        for name, table in lk.side_tables(committed=True).items():  # type: ignore[attr-defined]
+            side = side_table_ddl(uri, database=database, name=name, schema=table.schema)
+            out.print("\n" + side + ";", highlight=False, soft_wrap=True)
         return EXIT_OK
 
     raise typer.Exit(guard(run))
@@ -118,10 +121,15 @@ def athena_setup(
     """
     import orjson
 
-    from trailscope.athena.ddl import DEFAULT_TABLE, create_database_ddl, create_table_ddl
+    from trailscope.athena.ddl import (
+        DEFAULT_TABLE,
+        create_database_ddl,
+        create_table_ddl,
+        side_table_ddl,
+    )
     from trailscope.athena.symlinks import write_manifests
     from trailscope.engines.athena import AthenaEngine
-    from trailscope.lake.manifest import ATHENA_SETTINGS
+    from trailscope.lake.paths import ATHENA_SETTINGS
 
     def run() -> int:
         lk, uri, first = _lake_and_location(lake, location)
@@ -142,6 +150,12 @@ def athena_setup(
             engine.run_statement(f"DROP TABLE IF EXISTS `{database}`.`{DEFAULT_TABLE}`")
         ddl = create_table_ddl(uri, database=database, first_day=since or first, layout=layout)
         engine.run_statement(ddl)
+        for name, table in lk.side_tables(committed=True).items():  # type: ignore[attr-defined]
+            if replace:
+                engine.run_statement(f"DROP TABLE IF EXISTS `{database}`.`{name}`")
+            engine.run_statement(
+                side_table_ddl(uri, database=database, name=name, schema=table.schema)
+            )
         out.print(
             f"table {database}.{DEFAULT_TABLE} is ready on {uri} (layout {layout})", soft_wrap=True
         )

@@ -6,12 +6,14 @@ purpose are printed as one line plus a hint, never as a traceback (see ``guard``
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -21,9 +23,10 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from trailscope import __version__
-from trailscope.errors import TrailscopeError
+from trailscope.errors import QueryInterrupted, TrailscopeError
 from trailscope.exitcodes import ExitCode
 
 #: Exit codes, documented in ``--help`` and the README (the table: ``trailscope.exitcodes``).
@@ -45,8 +48,13 @@ app = typer.Typer(
 lake_app = typer.Typer(help="Inspect and maintain a lake.", no_args_is_help=True)
 app.add_typer(lake_app, name="lake")
 
-out = Console()
-err = Console(stderr=True)
+# No emoji codes anywhere: ':100:' in an IPv6 address or a user agent is data, not a picture.
+out = Console(emoji=False)
+err = Console(stderr=True, emoji=False)
+
+#: What Ctrl-C means for a command that only reads (the default fits commands that write).
+INTERRUPTED_READING = "interrupted: " + QueryInterrupted.message
+INTERRUPTED_WRITING = "interrupted: whatever was committed stays; run the command again to continue"
 
 LakeOpt = Annotated[
     str,
@@ -113,7 +121,7 @@ def print_ingest_summary(s: Any) -> None:
     rate = s.events_added / s.seconds if s.seconds else 0
     out.print(
         f"[bold green]ingested[/] {s.events_added:,} events from {s.read:,} files "
-        f"in {s.seconds:.1f} s ({rate:,.0f} events/s) into {s.lake}"
+        f"in {s.seconds:.1f} s ({rate:,.0f} events/s) into {safe(s.lake)}"
     )
     rows = [
         ("files listed", s.listed),
@@ -137,7 +145,7 @@ def print_ingest_summary(s: Any) -> None:
     if s.problems:
         out.print(
             f"[bold yellow]quarantined:[/] {s.quarantined_objects:,} files and "
-            f"{s.quarantined_events:,} events (see 'trailscope lake info --lake {s.lake}')"
+            f"{s.quarantined_events:,} events (see 'trailscope lake info --lake {safe(s.lake)}')"
         )
 
 
@@ -170,15 +178,51 @@ def read_sql(sql: str | None, file: Path | None) -> str:
         raise TrailscopeError(f"cannot read {file}: {exc.strerror}") from None
 
 
+# --------------------------------------------------------------------------- text from the logs
+
+# C0 and C1 control characters (ESC starts every ANSI sequence; U+009B is a one-character CSI),
+# DEL, line and paragraph separators, and the bidirectional overrides and isolates that make
+# a terminal show characters in another order than they are ("Trojan Source").
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _visible(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def plain(value: object) -> str:
+    """A value from the logs as one line of inert text: every character that could move the
+    cursor, recolour or clear the terminal, start a new line or reorder what is shown is
+    written as a visible escape (``\\x1b``, ``\\n``, ``\\u202e``) instead."""
+    return _UNSAFE.sub(_visible, str(value))
+
+
+def cell(value: object) -> Text:
+    """A table cell holding a value from the logs: shown exactly, never read as Rich markup
+    (``[hidden]...[/hidden]``) or emoji codes (``2001:db8::100:7``)."""
+    return Text("" if value is None else plain(value))
+
+
+def safe(value: object) -> str:
+    """A value from the logs to put inside a message that uses Rich markup."""
+    return escape(plain(value))
+
+
 def print_table(reader: Any, max_rows: int) -> None:
-    table = Table(*reader.schema.names, show_lines=False)
+    table = Table(show_lines=False)
+    for name in reader.schema.names:
+        table.add_column(cell(name))
     shown = total = 0
     for batch in reader:
         total += batch.num_rows
-        for row in batch.to_pylist():
-            if shown >= max_rows:
-                break
-            table.add_row(*("" if v is None else str(v) for v in row.values()))
+        if shown >= max_rows:
+            continue  # count the rest without converting it
+        for row in batch.slice(0, max_rows - shown).to_pylist():
+            table.add_row(*(cell(v) for v in row.values()))
             shown += 1
     out.print(table)
     more = f" (showing {shown}; use --csv or --json for all)" if total > shown else ""
@@ -188,15 +232,22 @@ def print_table(reader: Any, max_rows: int) -> None:
 # --------------------------------------------------------------------------- plumbing
 
 
-def guard(fn: Any) -> int:
-    """Run a command body; turn the library's deliberate errors into one clear message."""
+def guard(fn: Any, *, interrupted: str = INTERRUPTED_WRITING) -> int:
+    """Run a command body; turn the library's deliberate errors into one clear message.
+
+    :param interrupted: what to say on Ctrl-C (:data:`INTERRUPTED_READING` for commands that
+        only read); a query stopped by Ctrl-C always says so.
+    """
     try:
         return int(fn())
     except TrailscopeError as exc:
-        err.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {safe(exc.message)}", highlight=False, soft_wrap=True)
         if exc.hint:
-            err.print(f"[dim]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
+            err.print(f"[dim]hint:[/] {safe(exc.hint)}", highlight=False, soft_wrap=True)
         return EXIT_ERROR
+    except QueryInterrupted:
+        err.print(INTERRUPTED_READING, highlight=False, soft_wrap=True)
+        return ExitCode.INTERRUPTED
     except KeyboardInterrupt:
-        err.print("interrupted: whatever was committed stays; run the command again to continue")
+        err.print(interrupted, highlight=False, soft_wrap=True)
         return ExitCode.INTERRUPTED

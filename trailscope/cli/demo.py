@@ -4,23 +4,60 @@ from __future__ import annotations
 
 import contextlib
 import json
+from dataclasses import asdict
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from trailscope.cli.base import (
     EXIT_OK,
     JsonOpt,
     app,
+    cell,
+    err,
     guard,
     out,
     print_ingest_summary,
     progress,
 )
+from trailscope.errors import TrailscopeError
 
 # --------------------------------------------------------------------------- synth / demo
+
+
+def parse_end(text: str, *, now: datetime | None = None) -> date | datetime:
+    """``--end`` as typed: ``now``, a date (the trail's last whole day), or a moment."""
+    from trailscope.timeparse import parse_time
+
+    value = text.strip()
+    if value.lower() == "now":
+        return now or datetime.now(UTC)
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+        return parse_time(value, now=now)
+    except (ValueError, TrailscopeError):
+        raise typer.BadParameter(
+            f"cannot read {text!r}: use now, a moment (2024-07-17T14:30Z, 2h) or a day (2024-07-17)"
+        ) from None
+
+
+def _check_end(value: str | None) -> str | None:
+    """Refuse an unreadable ``--end`` as a usage error, before anything is written."""
+    if value is not None:
+        parse_end(value)
+    return value
 
 
 @app.command()
@@ -31,7 +68,13 @@ def synth(
     accounts: Annotated[int, typer.Option(min=1, help="Number of AWS accounts.")] = 3,
     days: Annotated[int, typer.Option(min=1, help="Number of days, ending on --end.")] = 7,
     end: Annotated[
-        str | None, typer.Option(help="Last day (YYYY-MM-DD); default 2024-07-17.")
+        str | None,
+        typer.Option(
+            help="Where the trail ends: 'now', a moment (2024-07-17T14:30Z, or an age such as "
+            "2h) or a last day (2024-07-17, the whole day). Default: the day 2024-07-17, so "
+            "the same seed always gives the same trail.",
+            callback=_check_end,
+        ),
     ] = None,
     org_id: Annotated[
         str | None, typer.Option(help="Write an organization trail (AWSLogs/<org-id>/...).")
@@ -46,8 +89,15 @@ def synth(
     files, re-delivered events and a handful of planted incidents (root console login without
     MFA, a burst of failed logins, a security group opened to the world, StopLogging, an access
     key created for another user).
+
+    Examples:
+
+      trailscope synth ./sample-trail --events 200000 --seed 7
+
+      trailscope synth ./recent --end now --days 2      # a trail whose last events are now
+
+      trailscope synth ./org-trail --org-id o-abc123defg --accounts 5
     """
-    from datetime import date
 
     def run() -> int:
         report = _synth(
@@ -56,14 +106,15 @@ def synth(
             seed=seed,
             accounts=accounts,
             days=days,
-            end=date.fromisoformat(end) if end else None,
+            end=parse_end(end) if end else None,
             org_id=org_id,
             overwrite=overwrite,
             quiet=as_json,
         )
         if as_json:
             data = {k: v for k, v in report.__dict__.items() if k != "files"}
-            out.print_json(json.dumps(data, default=str))
+            data["incidents"] = [asdict(incident) for incident in report.incidents]
+            out.print_json(json.dumps(data, default=_json_value))
         else:
             out.print(
                 f"[bold green]wrote[/] {report.events:,} events in {report.log_files:,} log files "
@@ -77,11 +128,31 @@ def synth(
     raise typer.Exit(guard(run))
 
 
+def _json_value(value: Any) -> str:
+    """Dates and times as ISO 8601, anything else as its text."""
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _events_progress(quiet: bool) -> Progress:
+    """Progress in events (the synth reports events, not files)."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("events"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=quiet or not err.is_terminal,
+    )
+
+
 def _synth(dest: Path, *, quiet: bool, **kwargs: Any) -> Any:
     from trailscope.synth import synth_trail
 
-    with progress(quiet=quiet) as prog:
-        task = prog.add_task("generating", total=kwargs["events"], events=0)
+    with _events_progress(quiet=quiet) as prog:
+        task = prog.add_task("generating", total=kwargs["events"])
 
         def tick(n: int) -> None:
             prog.advance(task, n)
@@ -107,16 +178,18 @@ def demo(
 ) -> None:
     """Generate a sample trail, ingest it, ask it questions, and serve its dashboards.
 
-    Everything runs locally with no cloud account: a trail is written to DIR/trail, ingested
-    into DIR/lake, queried with the embedded engine, checked with the bundled detections, and
+    Everything runs locally with no cloud account: a trail of the last seven days, ending
+    now (so windows such as --since 24h find it), is written to DIR/trail, ingested into
+    DIR/lake, queried with the embedded engine, checked with the bundled detections, and
     served at http://127.0.0.1:PORT/ (loopback only) until Ctrl-C.
     """
-    from trailscope.lake import Lake
+    from trailscope.facade import Lake
 
     def run() -> int:
         trail = workdir / "trail"
         out.print(f"[bold]1/4[/] writing a sample trail of {events:,} events to {trail}")
-        report = _synth(trail, events=events, seed=seed, overwrite=True, quiet=False)
+        now = datetime.now(UTC)
+        report = _synth(trail, events=events, seed=seed, end=now, overwrite=True, quiet=False)
         out.print(f"    {report.events:,} events in {report.log_files:,} files")
         lake_path = workdir / "lake"
         out.print(f"[bold]2/4[/] ingesting into {lake_path}")
@@ -134,7 +207,7 @@ def demo(
         _demo_detections(lk)
         out.print(
             f"\nnext: [bold]trailscope queries list[/], then for example\n"
-            f"  trailscope run failed-console-logins --since 2024-07-01 --lake {lake_path}\n"
+            f"  trailscope run failed-console-logins --since 7d --lake {lake_path}\n"
             f'  trailscope query "SELECT eventname, count(*) FROM cloudtrail GROUP BY 1" '
             f"--lake {lake_path}\n"
             f"  trailscope detect --lake {lake_path}\n"
@@ -176,7 +249,7 @@ def _demo_questions(lk: Any) -> None:
         result = lk.query(sql)
         table = Table(*result.column_names, title=title, title_justify="left")
         for row in result.to_pylist():
-            table.add_row(*("" if v is None else str(v) for v in row.values()))
+            table.add_row(*(cell(v) for v in row.values()))
         out.print(table)
 
 

@@ -7,10 +7,20 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from trailscope.cli.base import EXIT_OK, LakeOpt, app, err, guard, out
+from trailscope.cli.base import (
+    EXIT_OK,
+    INTERRUPTED_READING,
+    LakeOpt,
+    app,
+    cell,
+    err,
+    guard,
+    out,
+    safe,
+)
 from trailscope.cli.query import (
     DatabaseOpt,
     EngineOpt,
@@ -172,7 +182,7 @@ def detect(
         engine = None
         if engine_name != "duckdb":
             from trailscope.engines import open_engine
-            from trailscope.lake import open_lake
+            from trailscope.facade import open_lake
 
             options = _engine_options(
                 engine_name,
@@ -212,7 +222,7 @@ def detect(
             return EXIT_FINDINGS
         return EXIT_OK
 
-    raise typer.Exit(guard(run))
+    raise typer.Exit(guard(run, interrupted=INTERRUPTED_READING))
 
 
 def _params(items: list[str]) -> dict[str, dict[str, Any]]:
@@ -238,12 +248,10 @@ def _table(findings: list[Any]) -> None:
     table.add_column("events", justify="right", no_wrap=True)
     for f in findings:
         label = f.severity.label
-        # text from the logs is escaped: a principal named "[red]x" must print as it is
-        cells = [f"[{_SEVERITY_STYLE[label]}]{label}[/]", f.rule_id, escape(f.principal or "")]
+        cells: list[str | Text] = [f"[{_SEVERITY_STYLE[label]}]{label}[/]"]
+        cells += [cell(f.rule_id), cell(f.principal)]
         if wide:
-            cells += [
-                escape(v or "") for v in (f.target, f.source_ip, f.account, f.region, f.first_seen)
-            ]
+            cells += [cell(v) for v in (f.target, f.source_ip, f.account, f.region, f.first_seen)]
         table.add_row(*cells, f"{f.event_count:,}")
     if findings:
         out.print(table)
@@ -251,7 +259,7 @@ def _table(findings: list[Any]) -> None:
 
 def _summary(report: Any) -> None:
     for warning in report.warnings:
-        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        err.print(f"[yellow]warning:[/] {safe(warning)}", highlight=False, soft_wrap=True)
     counts: dict[str, int] = {}
     for f in report.findings:
         counts[f.severity.label] = counts.get(f.severity.label, 0) + 1
@@ -314,13 +322,15 @@ def _list(ruleset: Any, tuned: Any, fmt: str) -> int:
     columns = ("id", "severity", "tactic", "mitre", "kind", "origin", "tuning", "title")
     table = Table(*columns, box=None)
     for r in sorted(rules, key=lambda r: (-r.severity, r.id)):
-        cells = (r.id, r.severity.label, r.tactic or "", " ".join(r.mitre), r.kind, r.origin)
-        table.add_row(*(escape(c) for c in (*cells, _tuning_text(r), r.title)))
+        values = (r.id, r.severity.label, r.tactic or "", " ".join(r.mitre), r.kind, r.origin)
+        table.add_row(*(cell(v) for v in (*values, _tuning_text(r), r.title)))
     out.print(table)
     for path, reason in ruleset.unsupported:
-        err.print(f"[yellow]not run:[/] {escape(path)}: {escape(reason)}", highlight=False)
+        err.print(
+            f"[yellow]not run:[/] {safe(path)}: {safe(reason)}", highlight=False, soft_wrap=True
+        )
     for warning in tuned.warnings:
-        err.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+        err.print(f"[yellow]warning:[/] {safe(warning)}", highlight=False, soft_wrap=True)
     err.print(
         f"[dim]{len(tuned.rules)} rules enabled, {len(tuned.disabled)} disabled, "
         f"{len(ruleset.unsupported)} files not usable[/]",

@@ -1,12 +1,12 @@
-"""``ingest`` and ``lake info|compact``: getting trail files into a lake and looking after it."""
+"""``ingest``: getting trail files into a lake (its upkeep is in :mod:`trailscope.cli.lake`)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from trailscope.cli.base import (
     EXIT_OK,
@@ -17,14 +17,25 @@ from trailscope.cli.base import (
     RegionFilterOpt,
     app,
     guard,
-    lake_app,
     out,
     print_ingest_summary,
     progress,
 )
+from trailscope.decode.limits import DEFAULT_MAX_OBJECT_BYTES, size_text
 from trailscope.errors import TrailscopeError
 
 # --------------------------------------------------------------------------- ingest
+
+_SIZE_RE = re.compile(r"\s*(\d+)\s*(?:([KMG])(?:i?B)?|B)?\s*", re.IGNORECASE)
+_UNITS = {None: 0, "K": 10, "M": 20, "G": 30}
+
+
+def parse_size(text: str) -> int:
+    """``256MB``, ``1 GiB``, ``4096`` -> bytes (units are binary, as the limits are shown)."""
+    m = _SIZE_RE.fullmatch(text)
+    if m is None or int(m[1]) < 1:
+        raise typer.BadParameter(f"{text!r} is not a size; write it like 256MB, 1GB or 65536")
+    return int(m[1]) << _UNITS[m[2].upper() if m[2] else None]
 
 
 @app.command()
@@ -76,6 +87,13 @@ def ingest(
     spark_master: Annotated[
         str | None, typer.Option(help="Spark master URL for --engine spark (default: local[*]).")
     ] = None,
+    max_object_size: Annotated[
+        str,
+        typer.Option(
+            help="Quarantine, without reading them whole, files larger than this once "
+            "decompressed (CloudTrail's own are a few MB).",
+        ),
+    ] = size_text(DEFAULT_MAX_OBJECT_BYTES).replace(" ", ""),
     as_json: JsonOpt = False,
 ) -> None:
     """Add new and changed CloudTrail files from SOURCE to the lake.
@@ -100,8 +118,10 @@ def ingest(
 
       trailscope ingest s3://bucket/AWSLogs/ --lake s3://analytics/trailscope/ --engine spark
     """
-    from trailscope.lake import Lake
+    from trailscope.facade import Lake
     from trailscope.timeparse import parse_time
+
+    max_object_bytes = parse_size(max_object_size)
 
     def run() -> int:
         runner = None
@@ -131,87 +151,12 @@ def ingest(
                 endpoint_url=endpoint_url,
                 progress=tick,
                 runner=runner,
+                max_object_bytes=max_object_bytes,
             )
         if as_json:
             out.print_json(data=summary.__dict__)
         else:
             print_ingest_summary(summary)
         return EXIT_QUARANTINED if summary.problems else EXIT_OK
-
-    raise typer.Exit(guard(run))
-
-
-# --------------------------------------------------------------------------- lake
-
-
-@lake_app.command("info")
-def lake_info(
-    lake: LakeOpt = Path("lake"),
-    quarantine: Annotated[
-        int, typer.Option(min=0, help="How many quarantine entries to list.")
-    ] = 20,
-    as_json: JsonOpt = False,
-) -> None:
-    """What the lake holds: events, accounts, regions, days, files, bytes, skipped, quarantined."""
-    from trailscope.lake import open_lake
-
-    def run() -> int:
-        info = open_lake(lake).info(quarantine_limit=quarantine)
-        if as_json:
-            out.print_json(data=info.to_json())
-            return EXIT_OK
-        t = Table(show_header=False, box=None, pad_edge=False)
-        t.add_row("lake", info.path)
-        t.add_row("events", f"{info.events:,}")
-        t.add_row("days", f"{info.first_day} .. {info.last_day} ({info.partitions} partitions)")
-        t.add_row("accounts", _list(info.accounts))
-        t.add_row("regions", _list(info.regions))
-        t.add_row(
-            "files",
-            f"{info.files:,} Parquet, {info.bytes / 1e6:,.1f} MB, "
-            f"at most {info.max_files_per_partition} per partition",
-        )
-        t.add_row("source files", ", ".join(f"{v:,} {k}" for k, v in sorted(info.objects.items())))
-        if info.skipped_by_kind:
-            t.add_row("skipped", ", ".join(f"{v:,} {k}" for k, v in info.skipped_by_kind.items()))
-        t.add_row("commits", f"{info.commits} (last {info.last_commit})")
-        out.print(t)
-        n_objects = info.objects.get("quarantined", 0)
-        if n_objects or info.quarantined_events:
-            out.print(
-                f"\n[bold yellow]quarantine[/]: {n_objects:,} files, "
-                f"{info.quarantined_events:,} events"
-            )
-            for entry in info.quarantine:
-                where = entry.uri if entry.position is None else f"{entry.uri} #{entry.position}"
-                out.print(f"  {where}: {entry.reason}", soft_wrap=True, highlight=False)
-        return EXIT_OK
-
-    raise typer.Exit(guard(run))
-
-
-def _list(items: list[str], limit: int = 8) -> str:
-    head = ", ".join(items[:limit])
-    return f"{head} (+{len(items) - limit} more)" if len(items) > limit else head or "-"
-
-
-@lake_app.command("compact")
-def lake_compact(
-    lake: LakeOpt = Path("lake"),
-    full: Annotated[
-        bool, typer.Option("--full", help="Merge every small file, not just enough to stay at 4.")
-    ] = False,
-) -> None:
-    """Merge small Parquet files so each day partition stays a few files.
-
-    Ingest already does this for the days it touched; run it by hand after changing settings or
-    with --full before archiving a lake.
-    """
-    from trailscope.lake import open_lake
-
-    def run() -> int:
-        changed = open_lake(lake).compact(full=full)
-        out.print(f"compacted {changed} partition(s)")
-        return EXIT_OK
 
     raise typer.Exit(guard(run))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from trailscope.cli.base import (
     EXIT_OK,
+    INTERRUPTED_READING,
     CsvOpt,
     JsonOpt,
     JsonOutOpt,
@@ -17,11 +20,13 @@ from trailscope.cli.base import (
     NdjsonOpt,
     ParquetOpt,
     app,
+    cell,
     emit,
     err,
     guard,
     out,
     read_sql,
+    safe,
 )
 from trailscope.errors import TrailscopeError
 
@@ -112,7 +117,7 @@ def _print_estimate(estimate: object, as_json: bool) -> None:
 
 def _run_elsewhere(
     engine_name: str,
-    lake: Path,
+    lake: str,
     sql: str,
     *,
     params: dict[str, object] | None,
@@ -120,30 +125,34 @@ def _run_elsewhere(
     timeout: float,
     options: dict[str, object],
     show_sql: bool,
-    output: dict[str, object],
+    output: Mapping[str, Any],
 ) -> int:
     """Run on Athena or Spark: prepare the SQL for it, run, print, report Athena's bill."""
     from trailscope.engines import open_engine, prepare, reader
-    from trailscope.lake import open_lake
+    from trailscope.facade import open_lake
 
     translation = prepare(engine_name, sql, params=params, types=types)
-    for notice in translation.notices:
-        err.print(f"[dim]note: {notice}[/]", highlight=False, soft_wrap=True)
+    _print_notices(translation.notices)
     if show_sql:
-        err.print(translation.sql, highlight=False, soft_wrap=True)
+        err.print(translation.sql, markup=False, highlight=False, soft_wrap=True)
     lk = open_lake(lake) if engine_name == "spark" else None
     engine = open_engine(engine_name, lk, **options)
     try:
         result = reader(engine, translation.sql, timeout=timeout, params=params, types=types)
-        for notice in getattr(engine, "notices", []):
-            err.print(f"[dim]note: {notice}[/]", highlight=False, soft_wrap=True)
-        emit(result, **output)  # type: ignore[arg-type]
+        _print_notices(getattr(engine, "notices", []))
+        emit(result, **output)
     finally:
         engine.close()
         stats = getattr(engine, "last", None)
         if stats is not None:
-            err.print(f"[dim]{stats.summary()}[/]", highlight=False, soft_wrap=True)
+            err.print(f"[dim]{safe(stats.summary())}[/]", highlight=False, soft_wrap=True)
     return EXIT_OK
+
+
+def _print_notices(notices: list[str]) -> None:
+    """Notes about the rewriting; they quote the query's own names, so never as markup."""
+    for notice in notices:
+        err.print(f"[dim]note: {safe(notice)}[/]", highlight=False, soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- query
@@ -160,7 +169,7 @@ def query(
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="Read the SQL from a file ('-': stdin).")
     ] = None,
-    lake: LakeOpt = Path("lake"),
+    lake: LakeOpt = "lake",
     csv: CsvOpt = False,
     json_: JsonOutOpt = False,
     ndjson: NdjsonOpt = False,
@@ -184,6 +193,21 @@ def query(
     profile: ProfileOpt = None,
     spark_master: SparkMasterOpt = None,
     spark_conf: SparkConfOpt = None,
+    columns: Annotated[
+        bool,
+        typer.Option(
+            "--columns",
+            help="Do not run a query: list the table's columns with their types, and the JSON "
+            "paths found in the lake's JSON columns (requestparameters, responseelements, ...), "
+            "from a sample of --sample events of each event source and name.",
+        ),
+    ] = False,
+    sample: Annotated[
+        int | None,
+        typer.Option(
+            "--sample", min=1, help="With --columns: events read per event name [default: 50]."
+        ),
+    ] = None,
 ) -> None:
     """Run an Athena-dialect SQL query on the lake.
 
@@ -205,11 +229,20 @@ def query(
       trailscope query "SELECT ..." --engine athena --database security --output-location s3://r/
 
       trailscope query "SELECT ..." --engine spark --spark-master spark://host:7077
+
+      trailscope query --columns                 # what a query can name, JSON paths too
     """
     from trailscope.engines import check_engine
-    from trailscope.lake import open_lake
+    from trailscope.facade import open_lake
 
     def run() -> int:
+        if columns:
+            if sql is not None or file is not None:
+                raise TrailscopeError(
+                    "--columns lists the columns and runs no query",
+                    hint="drop the SQL, or drop --columns",
+                )
+            return _print_columns(open_lake(lake), sample, json_)
         text = read_sql(sql, file)
         check_engine(engine_name)
         if estimate:
@@ -250,14 +283,14 @@ def query(
             )
         lk = open_lake(lake)
         translation = lk.sql_for(text)
-        for notice in translation.notices:
-            err.print(f"[dim]note: {notice}[/]", highlight=False, soft_wrap=True)
+        _print_notices(translation.notices)
         if show_sql:
-            err.print(translation.sql, highlight=False, soft_wrap=True)
+            err.print(translation.sql, markup=False, highlight=False, soft_wrap=True)
         engine = lk.engine()
         try:
             if explain:
-                out.print(engine.explain(translation.sql), highlight=False, soft_wrap=True)
+                plan = engine.explain(translation.sql)
+                out.print(plan, markup=False, highlight=False, soft_wrap=True)
                 return EXIT_OK
             reader = engine.reader(translation.sql, timeout=timeout)
             emit(reader, csv=csv, json_=json_, ndjson=ndjson, parquet=parquet, max_rows=max_rows)
@@ -265,7 +298,58 @@ def query(
             engine.close()
         return EXIT_OK
 
-    raise typer.Exit(guard(run))
+    raise typer.Exit(guard(run, interrupted=INTERRUPTED_READING))
+
+
+def _print_columns(lk: object, sample: int | None, as_json: bool) -> int:
+    """``query --columns``: the schema's columns, and the JSON paths this lake's events hold."""
+    from trailscope.engines.columns import PER_EVENT, json_paths, table_columns
+
+    per_event = sample or PER_EVENT
+    engine = lk.engine()  # type: ignore[attr-defined]
+    try:
+        paths = json_paths(engine, per_event=per_event)
+    finally:
+        engine.close()
+    cols = table_columns()
+    if as_json:
+        out.print_json(
+            data={
+                "columns": [c.__dict__ for c in cols],
+                "json_paths": [p.to_json() for p in paths],
+                "sample_per_event_name": per_event,
+            }
+        )
+        return EXIT_OK
+    t = Table("column", "type", "", box=None, title="columns of cloudtrail", title_justify="left")
+    for c in cols:
+        t.add_row(cell(c.name), cell(c.type), cell(c.note))
+    out.print(t)
+    t = Table(
+        "column",
+        "JSON path",
+        "type",
+        "events",
+        "event names",
+        box=None,
+        title=f"JSON paths in {safe(lk.location)} "  # type: ignore[attr-defined]
+        f"(up to {per_event} events of each event name read)",
+        title_justify="left",
+    )
+    for p in paths:
+        names = ", ".join(p.event_names[:3])
+        if len(p.event_names) > 3:
+            names += f" +{len(p.event_names) - 3}"
+        t.add_row(
+            cell(p.column), cell(p.path), cell("/".join(p.types)), f"{p.events:,}", cell(names)
+        )
+    out.print(t)
+    err.print(
+        "[dim]read one: json_extract_scalar(requestparameters, '$.bucketName'); "
+        "[0] stands for any element of an array[/]",
+        highlight=False,
+    )
+    return EXIT_OK
 
 
 queries_app = typer.Typer(help="The saved-query library.", no_args_is_help=True)
@@ -303,11 +387,11 @@ def queries_list(extra: QueriesDirOpt = None, as_json: JsonOpt = False) -> None:
             params = " ".join(
                 f"{p.name}" + ("" if p.required else f"={p.default}") for p in q.params
             )
-            t.add_row(q.name, q.title, params)
+            t.add_row(cell(q.name), cell(q.title), cell(params))
         out.print(t)
         return EXIT_OK
 
-    raise typer.Exit(guard(run))
+    raise typer.Exit(guard(run, interrupted=INTERRUPTED_READING))
 
 
 @queries_app.command("show")
@@ -317,20 +401,23 @@ def queries_show(name: str, extra: QueriesDirOpt = None) -> None:
 
     def run() -> int:
         q = get_query(name, load_library(extra))
-        out.print(f"[bold]{q.name}[/]: {q.title}\n{q.description}\n", soft_wrap=True)
+        out.print(
+            f"[bold]{safe(q.name)}[/]: {safe(q.title)}\n{escape(q.description)}\n", soft_wrap=True
+        )
         for p in q.params:
             default = "required" if p.required else f"default {p.default}"
-            out.print(f"  --param {p.name}=... ({p.type}, {default}) {p.description}")
-        out.print(f"\n{q.sql}", highlight=False, soft_wrap=True)
+            line = f"  --param {p.name}=... ({p.type}, {default}) {p.description}"
+            out.print(line, markup=False, highlight=False)
+        out.print(f"\n{q.sql}", markup=False, highlight=False, soft_wrap=True)
         return EXIT_OK
 
-    raise typer.Exit(guard(run))
+    raise typer.Exit(guard(run, interrupted=INTERRUPTED_READING))
 
 
 @app.command("run")
 def run_saved(
     name: Annotated[str, typer.Argument(help="A saved query (see 'trailscope queries list').")],
-    lake: LakeOpt = Path("lake"),
+    lake: LakeOpt = "lake",
     since: Annotated[str | None, typer.Option(help="Shortcut for --param since=...")] = None,
     until: Annotated[str | None, typer.Option(help="Shortcut for --param until=...")] = None,
     param: Annotated[
@@ -367,7 +454,7 @@ def run_saved(
       trailscope run root-activity --since 30d --estimate
     """
     from trailscope.engines import check_engine
-    from trailscope.lake import open_lake
+    from trailscope.facade import open_lake
     from trailscope.queries import get_query, load_library
     from trailscope.sql import translate
 
@@ -378,9 +465,9 @@ def run_saved(
             if not sep or not key:
                 raise TrailscopeError(f"--param needs NAME=VALUE, got {item!r}")
             values[key.strip()] = value
-        for key, value in (("since", since), ("until", until)):
-            if value is not None:
-                values[key] = value
+        for key, given in (("since", since), ("until", until)):
+            if given is not None:
+                values[key] = given
         check_engine(engine_name)
         saved = get_query(name, load_library(extra))
         bound = saved.bind(values)
@@ -401,7 +488,7 @@ def run_saved(
                 spark_conf=spark_conf,
             )
             if show_sql:
-                err.print(f"[dim]parameters: {bound}[/]", highlight=False, soft_wrap=True)
+                err.print(f"[dim]parameters: {safe(bound)}[/]", highlight=False, soft_wrap=True)
             output = {
                 "csv": csv,
                 "json_": json_,
@@ -422,8 +509,8 @@ def run_saved(
             )
         translation = translate(saved.sql, params=bound)
         if show_sql:
-            err.print(translation.sql, highlight=False, soft_wrap=True)
-            err.print(f"[dim]parameters: {bound}[/]", highlight=False, soft_wrap=True)
+            err.print(translation.sql, markup=False, highlight=False, soft_wrap=True)
+            err.print(f"[dim]parameters: {safe(bound)}[/]", highlight=False, soft_wrap=True)
         engine = open_lake(lake).engine()
         try:
             reader = engine.reader(translation.sql, timeout=timeout, params=bound)
@@ -432,4 +519,4 @@ def run_saved(
             engine.close()
         return EXIT_OK
 
-    raise typer.Exit(guard(run))
+    raise typer.Exit(guard(run, interrupted=INTERRUPTED_READING))

@@ -53,7 +53,7 @@ def serve(
 
       trailscope serve --lake ./lake --host 0.0.0.0 --token "$(openssl rand -hex 16)"
     """
-    from trailscope.lake import open_lake
+    from trailscope.facade import open_lake
     from trailscope.web import serve as run_server
 
     def ready(url: str) -> None:

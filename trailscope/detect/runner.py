@@ -421,7 +421,7 @@ def _lake_if_any(lake: Any) -> Any:
 
 def _as_lake(lake: Any) -> Any:
     if isinstance(lake, str | os.PathLike):
-        from trailscope.lake import open_lake
+        from trailscope.facade import open_lake
 
         return open_lake(lake)
     return lake

@@ -16,9 +16,9 @@ import contextlib
 import re
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -28,7 +28,9 @@ import pyarrow.fs as pafs
 from trailscope.decode.schema import FILE_SCHEMA, PARTITION, TABLE_SCHEMA
 from trailscope.duckconn import connect
 from trailscope.engines.memory import duckdb_config, keep_freed_heap
-from trailscope.lake.publish import EVENTS_DIR
+from trailscope.errors import QueryInterrupted
+from trailscope.lake.paths import EVENTS_DIR
+from trailscope.lake.storage import before_release
 from trailscope.sql import (
     COMPAT_COLUMNS,
     PARTITIONS_TABLE,
@@ -36,9 +38,6 @@ from trailscope.sql import (
     QueryError,
     suggest_column,
 )
-
-#: What ``trailscope verify --lake`` recorded, one row per log file (see trailscope.integrity).
-VALIDATION_TABLE = "cloudtrail_validation"
 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # no leading zeros, as in Trino
 _IPV4 = rf"({_OCTET}\.){{3}}{_OCTET}"
@@ -133,11 +132,12 @@ class DuckDBEngine:
         *,
         threads: int | None = None,
         filesystem: pafs.FileSystem | None = None,
-        validation: pa.Table | None = None,
+        tables: Mapping[str, pa.Table] | None = None,
     ) -> None:
         """``files``: the lake's live Parquet parts. With ``filesystem`` (an S3 lake) they are
         paths on it, read through pyarrow, since DuckDB's own S3 extension must be downloaded
-        at run time, which air-gapped and locked-down machines cannot do."""
+        at run time, which air-gapped and locked-down machines cannot do. ``tables``: the
+        lake's side tables, each shown as a table of its name."""
         self.files = [str(f) for f in files]
         self.filesystem = filesystem
         if filesystem is not None:
@@ -151,10 +151,9 @@ class DuckDBEngine:
         #: :meth:`cursor` repeats them.
         self._registered: dict[str, Any] = {}
         self._create_view()
-        if validation is not None:
-            # Join on the object id: substr(sourcekey, strpos(sourcekey, 'AWSLogs/')).
-            self._register("_validation", validation)
-            self.con.execute(f"CREATE VIEW {VALIDATION_TABLE} AS SELECT * FROM _validation")
+        for name, table in (tables or {}).items():
+            self._register(f"_side_{name}", table)
+            self.con.execute(f'CREATE VIEW "{name}" AS SELECT * FROM "_side_{name}"')
 
     def _register(self, name: str, obj: Any) -> None:
         self._registered[name] = obj
@@ -220,15 +219,22 @@ class DuckDBEngine:
         )
 
     def query(
-        self, sql: str, *, timeout: float | None = None, params: Sequence[Any] | None = None
+        self,
+        sql: str,
+        *,
+        timeout: float | None = None,
+        params: Sequence[Any] | Mapping[str, Any] | None = None,
     ) -> pa.Table:
         """Run ``sql`` (engine dialect) and return the whole result as Arrow.
 
         Materialized in one call rather than read batch by batch: DuckDB then converts the
-        result with all its threads (a million-row answer comes 10-20 % sooner)."""
+        result with all its threads (a million-row answer comes 10-20 % sooner). Ctrl-C stops
+        it within moments and raises :class:`~trailscope.errors.QueryInterrupted`."""
         timer = _interrupt_after(self.con, timeout)
         try:
-            return self.con.sql(sql, params=params or None).to_arrow_table()
+            return interruptible(
+                self.con, lambda: self.con.sql(sql, params=params or None).to_arrow_table()
+            )
         except (duckdb.InterruptException, QueryTimeout):
             raise _timeout(timeout) from None
         except duckdb.Error as exc:
@@ -242,16 +248,19 @@ class DuckDBEngine:
         sql: str,
         *,
         timeout: float | None = None,
-        params: Sequence[Any] | None = None,
+        params: Sequence[Any] | Mapping[str, Any] | None = None,
         batch_size: int = 65536,
     ) -> pa.RecordBatchReader:
         """Stream the result in batches (exports of millions of rows stay small in memory).
 
         ``timeout`` covers running the query up to its first batch; :meth:`query` times the
-        whole read."""
+        whole read. Ctrl-C stops it, while it runs or while its batches are read."""
         timer = _interrupt_after(self.con, timeout)
         try:
-            reader = self.con.sql(sql, params=params or None).to_arrow_reader(batch_size)
+            reader = interruptible(
+                self.con,
+                lambda: self.con.sql(sql, params=params or None).to_arrow_reader(batch_size),
+            )
         except duckdb.InterruptException:
             raise _timeout(timeout) from None
         except duckdb.Error as exc:
@@ -259,11 +268,16 @@ class DuckDBEngine:
         finally:
             if timer:
                 timer.cancel()
-        return reader
+        if threading.current_thread() is not threading.main_thread():
+            return reader  # Ctrl-C only reaches the main thread: nothing to watch for
+        return pa.RecordBatchReader.from_batches(reader.schema, _batches(self.con, reader))
 
     def explain(self, sql: str) -> str:
-        rows = self.con.execute(f"EXPLAIN ANALYZE {sql}").fetchall()
-        return "\n".join(str(r[-1]) for r in rows)
+        try:
+            rows = interruptible(self.con, lambda: self.con.execute(f"EXPLAIN ANALYZE {sql}"))
+            return "\n".join(str(r[-1]) for r in rows.fetchall())
+        except duckdb.Error as exc:
+            raise _query_error(exc) from None
 
 
 #: Engines reading through a pyarrow filesystem, closed at exit before pyarrow's S3 shutdown.
@@ -274,6 +288,64 @@ def close_remote_engines() -> None:
     for engine in list(_REMOTE_ENGINES):
         with contextlib.suppress(duckdb.Error):
             engine.close()
+
+
+before_release(close_remote_engines)
+
+
+_T = TypeVar("_T")
+
+
+def interruptible(con: duckdb.DuckDBPyConnection, call: Callable[[], _T]) -> _T:
+    """Run ``call`` (DuckDB work on ``con``) so that Ctrl-C stops it.
+
+    Python runs signal handlers in the main thread, between bytecodes; while that thread is
+    inside DuckDB, a Ctrl-C waits for the query to end (minutes, on a big lake). So from the
+    main thread the work runs in a helper thread while the main thread waits, where Ctrl-C
+    reaches it at once: it interrupts the connection, waits for DuckDB to stop (a fraction of
+    a second) so the connection is free for the next query, and raises QueryInterrupted.
+    Other threads call straight through (signals never reach them; the web server cancels
+    its queries itself).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return call()
+    done = threading.Event()
+    outcome: list[tuple[bool, Any]] = []
+
+    def work() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # handed to the waiting thread below
+            outcome.append((False, exc))
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="trailscope-query", daemon=True).start()
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        con.interrupt()
+        done.wait()  # a second Ctrl-C leaves at once, with the query still stopping
+        raise QueryInterrupted(QueryInterrupted.message) from None
+    ok, value = outcome[0]
+    if ok:
+        return value
+    raise value
+
+
+def _batches(
+    con: duckdb.DuckDBPyConnection, reader: pa.RecordBatchReader
+) -> Iterator[pa.RecordBatch]:
+    """The batches of a streamed result, each fetched where Ctrl-C can stop it."""
+
+    def next_batch() -> pa.RecordBatch | None:
+        try:
+            return reader.read_next_batch()
+        except StopIteration:
+            return None
+
+    while (batch := interruptible(con, next_batch)) is not None:
+        yield batch
 
 
 def _interrupt_after(con: duckdb.DuckDBPyConnection, timeout: float | None) -> Any:

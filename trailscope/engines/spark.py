@@ -25,6 +25,7 @@ from trailscope.athena.ddl import hive_type
 from trailscope.decode.schema import TABLE_SCHEMA
 from trailscope.engines.duckdb import QueryTimeout
 from trailscope.errors import TrailscopeError
+from trailscope.lake.paths import EVENTS_DIR
 from trailscope.sql import COMPAT_COLUMNS, TABLE, QueryError
 
 if TYPE_CHECKING:
@@ -39,7 +40,6 @@ LOCAL_CONF: dict[str, str] = {
     "spark.driver.memory": "2g",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
-EVENTS_DIR = "events"
 
 
 def spark_schema_ddl() -> str:
@@ -83,23 +83,35 @@ class SparkEngine:
         session: SparkSession | None = None,
         master: str | None = None,
         conf: Mapping[str, str] | None = None,
+        tables: Mapping[str, str | Path] | None = None,
     ) -> None:
+        """``tables``: the lake's side tables, name -> the Parquet file of the version to
+        show (each becomes a view of its name)."""
         self.files = [spark_uri(f) for f in files]
         self.base = spark_uri(base)
         self.spark = session if session is not None else get_session(master, conf)
         self.spark.conf.set("spark.sql.session.timeZone", "UTC")  # eventtime_ts as on Athena
         self._create_view()
+        self.tables = {name: spark_uri(path) for name, path in (tables or {}).items()}
+        for name, uri in self.tables.items():
+            self.spark.read.parquet(uri).createOrReplaceTempView(name)
 
     @classmethod
     def for_lake(cls, lake: Any, **options: Any) -> SparkEngine:
-        """Over a :class:`~trailscope.lake.Lake`: its live files, its events folder."""
+        """Over a :class:`~trailscope.Lake`: its live files, its events folder, its side
+        tables, all as of one commit."""
         root = getattr(lake, "uri", None) or lake.root
         base = f"{str(root).rstrip('/')}/{EVENTS_DIR}"
-        return cls([str(f) for f in lake.files()], base, **options)
+        state = lake.state()
+        files = [str(lake.root / rel) for rel in lake.readable_parts(state)]
+        tables = {name: lake.root / t.path for name, t in state.tables.items()}
+        return cls(files, base, tables=tables, **options)
 
     def close(self) -> None:
         """The session belongs to the caller (or lives for the process); only drop our view."""
         self.spark.catalog.dropTempView(TABLE)
+        for name in self.tables:
+            self.spark.catalog.dropTempView(name)
 
     def _create_view(self) -> None:
         schema = spark_schema_ddl()

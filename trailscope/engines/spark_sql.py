@@ -20,7 +20,7 @@ Named parameters stay ``:name`` markers: Spark binds them itself (``spark.sql(ar
 from __future__ import annotations
 
 import ipaddress
-from typing import cast
+from typing import Any, cast
 
 import sqlglot
 from sqlglot import exp
@@ -47,7 +47,7 @@ def to_spark(
     values stay bound by name.
     """
     trino = translate(athena_sql, dialect="athena", params=params)
-    tree = cast(exp.Expression, sqlglot.parse_one(trino.sql, read="trino"))
+    tree: Any = sqlglot.parse_one(trino.sql, read="trino")  # sqlglot 30 types it as Expr
     notices = list(trino.notices)
     rules = (
         _rule_json_format,

@@ -127,9 +127,22 @@ class Digest:
         return self.account, self.region, self.trail
 
     def string_to_sign(self) -> bytes:
-        previous = self.previous_signature if self.previous_signature else "null"
-        text = f"{self.end_text}\n{self.bucket}/{self.key}\n{self.sha256}\n{previous}"
-        return text.encode()
+        return string_to_sign(
+            self.end_text, self.bucket, self.key, self.sha256, self.previous_signature
+        )
+
+
+def string_to_sign(
+    end_time: str, bucket: str, key: str, sha256: str, previous_signature: str | None
+) -> bytes:
+    """The bytes CloudTrail signs for a digest (see the module docstring).
+
+    :param end_time: ``digestEndTime`` exactly as written in the digest.
+    :param sha256: hex SHA-256 of the digest's uncompressed JSON.
+    :param previous_signature: the previous digest's signature; None or "" for the first one.
+    """
+    previous = previous_signature if previous_signature else "null"
+    return f"{end_time}\n{bucket}/{key}\n{sha256}\n{previous}".encode()
 
 
 def parse_digest(found_key: str, raw: bytes) -> Digest:

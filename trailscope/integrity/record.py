@@ -1,17 +1,19 @@
 """The lake's memory of which source files were validated, so queries can say so.
 
-One Parquet file, ``_trailscope/integrity/validation.parquet``, one row per log file, keyed by
-``object_id`` (the key from ``AWSLogs/`` on, the id the manifest uses). Each run replaces the
-rows of the files it checked and keeps the others, so windows verified on different days add
-up; the file is rewritten whole and swapped in atomically under the lake's writer lock.
+The side table ``cloudtrail_validation`` (see :mod:`trailscope.lake.tables`), one row per log
+file, keyed by ``object_id`` (the key from ``AWSLogs/`` on, the id the manifest uses). Each run
+replaces the rows of the files it checked and keeps the others, so windows verified on
+different days add up; each version is committed like any change to the lake, so a query sees
+the record and the events of one commit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,10 +21,14 @@ import pyarrow.parquet as pq
 
 from trailscope.errors import LakeError
 from trailscope.integrity.report import VerifyReport
-from trailscope.lake.lake import Lake, open_lake
-from trailscope.lake.manifest import META_DIR
+from trailscope.lake.manifest import LakeState
+from trailscope.lake.paths import META_DIR
+from trailscope.lake.storage import Storage
 
-VALIDATION_FILE = f"{META_DIR}/integrity/validation.parquet"
+#: The side table's name: what every engine calls it.
+VALIDATION_TABLE = "cloudtrail_validation"
+#: Where lakes kept the record before it was a side table (read until the next verify).
+LEGACY_VALIDATION_FILE = f"{META_DIR}/integrity/validation.parquet"
 
 VALIDATION_SCHEMA = pa.schema(
     [
@@ -40,13 +46,23 @@ VALIDATION_SCHEMA = pa.schema(
 )
 
 
-def _as_lake(lake: Lake | str | os.PathLike[str]) -> Lake:
-    return lake if isinstance(lake, Lake) else open_lake(lake)
+class LakeAccess(Protocol):
+    """What the record needs of a lake (``trailscope.Lake`` has it)."""
+
+    @property
+    def storage(self) -> Storage: ...
+    @property
+    def root(self) -> Path | None: ...
+
+    def state(self) -> LakeState: ...
+    def read_table(self, name: str) -> pa.Table | None: ...
+    def update_table(
+        self, name: str, change: Callable[[pa.Table | None], pa.Table], *, operation: str
+    ) -> pa.Table: ...
 
 
-def record_validation(lake: Lake | str | os.PathLike[str], report: VerifyReport) -> int:
+def record_validation(lake: LakeAccess, report: VerifyReport) -> int:
     """Merge ``report``'s per-file verdicts into the lake; returns the rows now recorded."""
-    lk = _as_lake(lake)
     verified_at = report.verified_at.astimezone(dt.UTC)
     new = pa.table(
         {
@@ -63,39 +79,52 @@ def record_validation(lake: Lake | str | os.PathLike[str], report: VerifyReport)
         },
         schema=VALIDATION_SCHEMA,
     )
-    with lk.writer_lock("verify"):
-        old = _read(lk)
+
+    def merge(current: pa.Table | None) -> pa.Table:
+        old = current.cast(VALIDATION_SCHEMA) if current is not None else None
+        if old is None:
+            old = legacy_validation(lake.storage)
+        merged = new
         if old.num_rows:
             keep = pc.invert(pc.is_in(old["object_id"], value_set=new["object_id"]))
-            new = pa.concat_tables([old.filter(keep), new])
-        new = new.sort_by("object_id")
-        buffer = io.BytesIO()
-        pq.write_table(new, buffer, compression="zstd")
-        lk.storage.write_atomic(VALIDATION_FILE, buffer.getvalue())
-    return new.num_rows
+            merged = pa.concat_tables([old.filter(keep), new])
+        return merged.sort_by("object_id")
+
+    recorded = lake.update_table(VALIDATION_TABLE, merge, operation="verify")
+    lake.storage.delete(LEGACY_VALIDATION_FILE)  # merged into the side table
+    return recorded.num_rows
 
 
-def validated_files(lake: Lake | str | os.PathLike[str]) -> pa.Table:
+def validated_files(lake: LakeAccess) -> pa.Table:
     """Every recorded verdict (empty, with the schema, if nothing was verified yet)."""
-    return _read(_as_lake(lake))
+    table = lake.read_table(VALIDATION_TABLE)
+    if table is None:
+        return legacy_validation(lake.storage)
+    return table.cast(VALIDATION_SCHEMA)
 
 
-def validation_path(lake: Lake | str | os.PathLike[str]) -> Path:
-    """Where the record lives in a local lake."""
-    lk = _as_lake(lake)
-    if lk.root is None:
-        raise LakeError(f"{lk.location} is on S3: use validated_files() to read the record")
-    return lk.root / VALIDATION_FILE
+def validation_path(lake: LakeAccess) -> Path:
+    """Where the committed record lives in a local lake."""
+    record = lake.state().tables.get(VALIDATION_TABLE)
+    if lake.root is None:
+        raise LakeError(f"{lake.storage.location} is on S3: use validated_files() to read it")
+    if record is None:
+        raise LakeError(
+            f"nothing verified yet in {lake.root}",
+            hint="run 'trailscope verify SOURCE --lake PATH'",
+        )
+    return lake.root / record.path
 
 
-def _read(lk: Lake) -> pa.Table:
+def legacy_validation(storage: Storage) -> pa.Table:
+    """The record as lakes kept it before side tables (empty if there is none)."""
     try:
-        data = lk.storage.read_bytes(VALIDATION_FILE)
+        data = storage.read_bytes(LEGACY_VALIDATION_FILE)
     except FileNotFoundError:
         return VALIDATION_SCHEMA.empty_table()
     try:
         table = pq.read_table(io.BytesIO(data))
     except (OSError, pa.ArrowInvalid) as exc:
-        where = f"{lk.location}/{VALIDATION_FILE}"
+        where = f"{storage.location}/{LEGACY_VALIDATION_FILE}"
         raise LakeError(f"unreadable validation record {where}: {exc}") from None
     return table.cast(VALIDATION_SCHEMA)

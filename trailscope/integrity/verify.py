@@ -2,9 +2,15 @@
 
 Order of work: list logs and digests (one day of margin around the window, so a digest or a
 predecessor just across midnight is seen), read and parse the digests, fetch their signatures
-(S3 metadata, else what a lake kept at ingest), check signatures and chains, then hash every
-log file a digest lists or that is present. Reading and hashing run in threads: S3 reads wait
-on the network, and zlib and hashlib release the GIL.
+(S3 metadata, else what a lake kept at ingest), check signatures and chains, check that every
+chain reaches the end of the time checked, then hash every log file a digest lists or that is
+present. Reading and hashing run in threads: S3 reads wait on the network, and zlib and
+hashlib release the GIL.
+
+The end of the time checked (:func:`expected_until`) is what an attacker who deletes the newest
+digests together with their log files cannot hide from: ``as_of`` when given (when a copy was
+taken), else ``until`` (at most now), else now for a bucket (``s3://``), else the newest digest
+or log file the copy holds, since nothing says when a local copy was made.
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from trailscope.errors import SourceReadError, TrailscopeError
-from trailscope.integrity.chain import check_chains
+from trailscope.integrity.chain import CHAIN_END_GRACE, check_chain_ends, check_chains
 from trailscope.integrity.digest import (
     SIGNATURE_ALGORITHM,
     Digest,
@@ -31,6 +38,8 @@ from trailscope.integrity.digest import (
 )
 from trailscope.integrity.keys import CloudTrailKeys, KeySource
 from trailscope.integrity.report import (
+    FUTURE,
+    MOVED,
     DigestResult,
     FileResult,
     FileStatus,
@@ -38,16 +47,21 @@ from trailscope.integrity.report import (
     VerifyReport,
 )
 from trailscope.integrity.signing import signature_valid
-from trailscope.lake.ingest import object_id
+from trailscope.lake.batch import object_id
 from trailscope.sources import ListFilter, ObjectKind, Source, SourceObject, open_source
 
 #: ``progress(done, total)`` over the log files hashed
 ProgressFn = Callable[[int, int], None]
 Signatures = Mapping[str, Mapping[str, str]]
 _ONE_DAY = dt.timedelta(days=1)
-#: CloudTrail writes a digest every hour; a file delivered longer than this after the newest
-#: digest ended should be in a later digest, so its absence is a problem, not a delay.
-PENDING_GRACE = dt.timedelta(hours=2)
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+#: CloudTrail writes a digest every hour and delivers it within the next one: a file delivered
+#: after the newest digest stays "pending" until this long before the end of the time checked;
+#: after that a later digest should list it, so its absence is a problem, not a delay.
+PENDING_GRACE = CHAIN_END_GRACE
+#: Clock difference tolerated before a digest or log file counts as dated in the future.
+CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,9 @@ def verify_trail(
     endpoint_url: str | None = None,
     workers: int | None = None,
     progress: ProgressFn | None = None,
+    as_of: dt.datetime | None = None,
+    require_signatures: bool = False,
+    now: dt.datetime | None = None,
 ) -> VerifyReport:
     """Validate the log files and digests of ``source`` (a local copy or ``s3://``).
 
@@ -91,8 +108,16 @@ def verify_trail(
     id, the key from ``AWSLogs/`` on: what :meth:`Lake.digest_signatures` returns). ``keys``
     defaults to CloudTrail's ``ListPublicKeys`` with ``profile``; it is only asked when there
     is a signature to check.
+
+    :param as_of: when the copy was taken: every chain must reach it (see
+        :func:`expected_until` for the default).
+    :param require_signatures: a digest whose signature could not be checked makes the run
+        :attr:`~trailscope.integrity.report.Outcome.UNAUTHENTICATED`.
+    :param now: the time of the check (default: the clock); later digests and log files are
+        dated in the future.
     """
     started = time.monotonic()
+    clock = now or dt.datetime.now(dt.UTC)
     src = (
         open_source(source, profile=profile, endpoint_url=endpoint_url)
         if isinstance(source, str)
@@ -125,37 +150,96 @@ def verify_trail(
             " and CloudTrail-Digest/ folders",
         )
 
-    run = _Run(src, window, threads)
+    run = _Run(src, window, threads, clock)
     run.read_digests(digest_objects)
-    report = VerifyReport(source=src.uri, key_source=None, signature_source="none")
+    report = VerifyReport(
+        source=src.uri,
+        key_source=None,
+        signature_source="none",
+        verified_at=clock,
+        require_signatures=require_signatures,
+    )
     scope = run.digests_in_scope(logs)
     sigs, report.signature_source = run.signatures(signatures, signature_source, scope)
     report.digests = run.check_digests(scope, sigs, keys, profile)
     if run.key_source is not None:
         report.key_source = run.key_source
-    report.chain_breaks, report.chain_starts, report.chains = check_chains(
+    chains = check_chains(
         run.digests.values(),
         {i: s["signature"] for i, s in sigs.items() if s.get("signature")},
         in_scope=lambda d: d.id in scope,
+        authentic={r.id for r in report.digests if r.signature is SignatureStatus.VALID},
+    )
+    report.chain_breaks, report.chain_starts, report.chains = (
+        chains.breaks,
+        chains.starts,
+        chains.spans,
+    )
+    report.logging_pauses = chains.pauses
+    reach, reference = expected_until(
+        src.uri, run.digests.values(), logs.values(), as_of=as_of, until=until, now=clock
+    )
+    run.reach = reach
+    report.chain_ends = check_chain_ends(
+        run.digests.values(), reach, reference, latest=clock + CLOCK_SKEW
     )
     report.files, report.bytes_hashed = run.check_files(logs, scope, report.digests, progress)
     report.seconds = time.monotonic() - started
     return report
 
 
+def expected_until(
+    uri: str,
+    digests: Iterable[Digest],
+    logs: Iterable[SourceObject],
+    *,
+    as_of: dt.datetime | None,
+    until: dt.datetime | None,
+    now: dt.datetime,
+) -> tuple[dt.datetime, str]:
+    """The time every chain should reach, and what it is in words.
+
+    ``as_of`` (when the copy was taken) wins; else ``until`` (no later than now); else now for
+    a bucket, which CloudTrail is still writing to; else, for a local copy, the newest digest
+    or log file in it (nothing dated in the future counts), which is the latest moment the copy
+    proves it was taken at: a chain ending hours before its siblings then stands out.
+    """
+    if as_of is not None:
+        return min(as_of, now), "--as-of"
+    if until is not None:
+        return (until, "--until") if until <= now else (now, "now")
+    if uri.startswith("s3://"):
+        return now, "now"
+    latest = now - _ONE_DAY * 365_000  # before any evidence
+    what = ""
+    for d in digests:
+        if latest < d.end <= now + CLOCK_SKEW:
+            latest, what = d.end, d.id
+    for obj in logs:
+        delivered = _delivered(obj)
+        if delivered is not None and latest < delivered <= now + CLOCK_SKEW:
+            latest, what = delivered, object_id(obj)
+    if not what:
+        return now, "now"
+    return latest, f"the newest file of the copy ({what})"
+
+
 class _Run:
     """State shared by the steps of one verification."""
 
-    def __init__(self, source: Source, window: Window, threads: int) -> None:
+    def __init__(self, source: Source, window: Window, threads: int, now: dt.datetime) -> None:
         self.source = source
         self.window = window
         self.threads = threads
+        self.now = now
+        #: the time every chain should reach (set once the chains are known)
+        self.reach = now
         self.objects: dict[str, SourceObject] = {}
         self.digests: dict[str, Digest] = {}
         self.unreadable: dict[str, str] = {}
         self.key_source: str | None = None
 
-    def _map(self, fn: Callable[..., object], items: Iterable[object]) -> list[object]:
+    def _map(self, fn: Callable[[_In], _Out], items: Iterable[_In]) -> list[_Out]:
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
             return list(pool.map(fn, items))
 
@@ -170,7 +254,7 @@ class _Run:
 
         for obj in objects:
             self.objects[object_id(obj)] = obj
-        for oid, result in self._map(read, objects):  # type: ignore[misc]
+        for oid, result in self._map(read, objects):
             if isinstance(result, Digest):
                 self.digests[oid] = result
             else:
@@ -199,7 +283,7 @@ class _Run:
 
             wanted = {i for i in scope if i in self.digests}
             wanted |= {p for i in wanted if (p := self.digests[i].previous_id) in self.digests}
-            for oid, meta in self._map(head, sorted(wanted)):  # type: ignore[misc]
+            for oid, meta in self._map(head, sorted(wanted)):
                 if meta.get("signature"):
                     found[oid] = meta
             origin = "s3 metadata" if origin == "none" else f"s3 metadata, {origin}"
@@ -255,7 +339,12 @@ class _Run:
             status, reason = self._signature(d, sigs.get(oid), keys)
             problems = []
             if trail_id(d.key) != d.id:
-                problems.append(f"moved: digestS3Object is {d.key}")
+                problems.append(f"{MOVED}: digestS3Object is {d.key}")
+            if d.end > self.now + CLOCK_SKEW:
+                problems.append(
+                    f"{FUTURE}: it ends {_iso(d.end)}, after the time of the check "
+                    f"({_iso(self.now)})"
+                )
             results.append(
                 DigestResult(
                     oid,
@@ -315,14 +404,7 @@ class _Run:
             if entry is None:
                 assert obj is not None
                 last = newest.get((obj.info.account or "", obj.info.region or ""))
-                delivered = _delivered(obj)
-                pending = (
-                    last is not None
-                    and delivered is not None
-                    and _minute(last) <= delivered <= last + PENDING_GRACE
-                )
-                status = FileStatus.PENDING if pending else FileStatus.NOT_LISTED
-                results.append(_result(oid, obj, status))
+                results.append(_result(oid, obj, self._unlisted(_delivered(obj), last)))
             elif obj is None:
                 e, d = entry
                 results.append(_listed_missing(e, d))
@@ -363,6 +445,17 @@ class _Run:
         total_bytes = sum(obj.size for _, obj, _, _ in to_hash)
         results.sort(key=lambda r: r.id)
         return results, total_bytes
+
+    def _unlisted(self, delivered: dt.datetime | None, last: dt.datetime | None) -> FileStatus:
+        """The verdict on a log file no digest lists, delivered at ``delivered``, when the
+        newest digest of its account and region ends at ``last``."""
+        if delivered is not None and delivered > self.now + CLOCK_SKEW:
+            return FileStatus.FUTURE_DATED
+        if last is None or delivered is None or delivered < _minute(last):
+            return FileStatus.NOT_LISTED  # inside the time the digests cover (or none do)
+        if self.reach <= delivered + PENDING_GRACE:
+            return FileStatus.PENDING  # the digest that will list it is not due yet
+        return FileStatus.AFTER_LAST_DIGEST
 
 
 def _result(
@@ -405,3 +498,7 @@ def _day_start(day: dt.date | None) -> dt.datetime | None:
 
 def _minute(moment: dt.datetime) -> dt.datetime:
     return moment.replace(second=0, microsecond=0)
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")

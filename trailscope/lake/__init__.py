@@ -1,6 +1,6 @@
-"""The on-disk table: partitioned Parquet plus a commit log that says what is in it."""
+"""The table format: partitioned Parquet plus a commit log that says what is in it.
 
-from trailscope.lake.ingest import IngestSummary
-from trailscope.lake.lake import Lake, LakeInfo, QuarantineEntry, open_lake
-
-__all__ = ["IngestSummary", "Lake", "LakeInfo", "QuarantineEntry", "open_lake"]
+This package is the bottom of the lake: storage, the commit log, staging and committing. The
+``Lake`` object that commands and pages call lives above the engines, in
+:mod:`trailscope.facade`.
+"""

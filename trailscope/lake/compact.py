@@ -10,7 +10,7 @@ one row group whatever the partition's size.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -18,9 +18,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trailscope.decode.schema import BATCH_SCHEMA, DICTIONARY_PATHS
-from trailscope.lake import publish, writer
-from trailscope.lake.manifest import LakeState, Manifest, PartRecord, new_commit
+from trailscope.lake import writer
+from trailscope.lake.check import file_checksum
+from trailscope.lake.manifest import LakeState, Manifest, PartRecord
 from trailscope.lake.storage import Storage
+from trailscope.lake.transaction import Transaction
 
 MAX_FILES = 4
 #: About 120 MB of Parquet: large enough for efficient scans, small enough to rewrite.
@@ -155,6 +157,7 @@ class _Sink:
         self.sink.close()
         self.part.rows = self.rows
         self.part.bytes = self.storage.size(self.part.tmp_path)
+        self.part.checksum = file_checksum(self.storage, self.part.tmp_path)
         return self.part
 
 
@@ -187,7 +190,7 @@ def compact_each(
     events), and with ``parallel`` when they have finished.
     """
     storage = manifest.storage
-    changed = set()
+    changed: set[str] = set()
     items = plan(state, partitions, full=full)
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         # At most ``parallel`` merges staged ahead of the commits, which stay in plan order
@@ -232,24 +235,15 @@ def _stage_merge(storage: Storage, item: CompactionPlan) -> list[writer.StagedPa
 def _commit_merge(
     manifest: Manifest, state: LakeState, item: CompactionPlan, staged: list[writer.StagedPart]
 ) -> int:
-    """Commit one partition's merged parts; 1 if the partition changed."""
-    storage = manifest.storage
-    commit = new_commit(
+    """Commit one partition's merged parts; 1 if the partition changed (0 if another writer
+    compacted these parts first)."""
+    tx = Transaction(
+        manifest,
+        state,
         "compact",
-        add=[PartRecord(p.path, p.partition, p.rows, p.bytes) for p in staged],
-        remove=[p.path for p in item.merge],
         info={"partition": item.partition, "merged": len(item.merge)},
+        rebase=lambda _tx, caught_up: all(p.path in caught_up.parts for p in item.merge),
     )
-    if not manifest.append_rebased(state, commit, still_valid=_merged_are_live(item)):
-        for part in staged:  # another writer compacted these parts first
-            storage.delete(part.tmp_path)
-        return 0
-    publish.publish(
-        storage, commit.add, commit.remove, lambda c=commit: manifest.published(state, c)
-    )
-    return 1
-
-
-def _merged_are_live(item: CompactionPlan) -> Callable[[LakeState], bool]:
-    """After a lost commit race, a merge still stands if every part it replaces is live."""
-    return lambda state: all(p.path in state.parts for p in item.merge)
+    tx.set_parts([PartRecord(p.path, p.partition, p.rows, p.bytes, p.checksum) for p in staged])
+    tx.remove_parts([p.path for p in item.merge])
+    return int(tx.commit())

@@ -20,12 +20,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from itertools import chain, islice
 from typing import TYPE_CHECKING
 
+from trailscope.decode.limits import DEFAULT_LIMITS, DecodeLimits
 from trailscope.errors import SourceReadError
+from trailscope.lake.batch import Batch, object_id, object_record
 from trailscope.lake.manifest import LakeState, Manifest, ObjectRecord
 from trailscope.lake.storage import Storage
 from trailscope.sources.base import ListFilter, Source, SourceObject
@@ -52,16 +54,6 @@ CONTEXT_OBJECTS = 2
 SIGNATURE_META = frozenset({"signature", "signature-algorithm"})
 
 
-def object_id(obj: SourceObject) -> str:
-    """The key from ``AWSLogs/`` on when there is one (also for a source rooted below that
-    folder), so a bucket, its prefix and a local copy agree; else the full URI."""
-    for text in (obj.key, obj.uri.replace(os.sep, "/")):
-        at = text.find("AWSLogs/")
-        if at >= 0:
-            return text[at:]
-    return obj.uri
-
-
 @dataclass
 class IngestSummary:
     """The user's summary of a run (also the JSON printed by ``--json``)."""
@@ -83,6 +75,9 @@ class IngestSummary:
     bytes_read: int = 0
     commits: int = 0
     compacted_partitions: int = 0
+    #: events of days before the purge horizon, left out; days purged by the retention setting
+    purged_events: int = 0
+    purged_days: int = 0
     seconds: float = 0.0
     took_over_lock: bool = False
 
@@ -105,23 +100,10 @@ def _init_worker(source: Source, storage: Storage) -> None:
     _WORKER["source"], _WORKER["storage"] = source, storage
 
 
-@dataclass
-class Batch:
-    """Source objects decoded and staged together, with the context to dedup them cheaply."""
-
-    objects: list[SourceObject]
-    #: For each log stream (account, region) the batch enters part-way, the stream's
-    #: preceding objects, which another batch of the run holds. CloudTrail re-delivers an event
-    #: soon after the first copy, so copies straddling the cut are mostly between neighbours:
-    #: decoding the neighbour here (a few ms) drops them in the worker, where the committing
-    #: process would instead re-read, compare and rewrite a whole part (about 0.2 s each).
-    context: list[SourceObject] = field(default_factory=list)
-
-
 def _worker_batch(batch: Batch) -> BatchOutput:
-    from trailscope.lake.stage import process_batch
+    from trailscope.lake.sourcesums import run_batch
 
-    return process_batch(_WORKER["source"], _WORKER["storage"], batch)  # type: ignore[arg-type]
+    return run_batch(_WORKER["source"], _WORKER["storage"], batch)  # type: ignore[arg-type]
 
 
 def _warm_worker() -> None:
@@ -132,29 +114,14 @@ def _warm_worker() -> None:
     warm_decoders()
 
 
-def object_record(obj: SourceObject, status: str, **kw: object) -> ObjectRecord:
-    """The manifest's record of one object: made here for objects skipped at listing, and by
-    :mod:`trailscope.lake.stage` for those a batch read."""
-    info = obj.info
-    return ObjectRecord(
-        id=object_id(obj),
-        uri=obj.uri,
-        version=obj.version,
-        size=obj.size,
-        kind=str(info.kind),
-        status=status,
-        account=info.account,
-        region=info.region,
-        day=info.day.isoformat() if info.day else None,
-        **kw,  # type: ignore[arg-type]
-    )
-
-
 # --------------------------------------------------------------------------- parent side
 
 
 def plan_batches(
-    objects: Iterable[SourceObject], batch_bytes: int = DEFAULT_BATCH_BYTES, lanes: int = 1
+    objects: Iterable[SourceObject],
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+    lanes: int = 1,
+    limits: DecodeLimits = DEFAULT_LIMITS,
 ) -> Iterator[Batch]:
     """Group objects by delivery day so each batch writes to few partitions; give each batch
     the preceding object of every stream it continues (see :attr:`Batch.context`).
@@ -165,7 +132,7 @@ def plan_batches(
     left one worker idle for most of a batch at the end)."""
     ordered = sorted(objects, key=lambda o: (o.info.day or date.min, o.key))
     target = even_batch_bytes(sum(o.size for o in ordered), batch_bytes, lanes)
-    batch = Batch([])
+    batch = Batch([], limits=limits)
     size = 0
     last: dict[str, deque[SourceObject]] = {}  # stream -> its latest objects planned
     entered: set[str] = set()  # streams the current batch already has
@@ -176,7 +143,7 @@ def plan_batches(
             or len(batch.objects) >= MAX_BATCH_OBJECTS
         ):
             yield batch
-            batch, size = Batch([]), 0
+            batch, size = Batch([], limits=limits), 0
             entered = set()
         stream = _stream(obj)
         if stream is not None:
@@ -220,6 +187,7 @@ def _account(summary: IngestSummary, output: BatchOutput, result: CommitResult) 
         return
     summary.commits += 1
     summary.duplicates_dropped += result.duplicates_dropped + output.duplicates
+    summary.purged_events += result.purged
     summary.parts_written += len(result.adds)
     summary.bytes_read += output.bytes_read
     summary.events_added += sum(p.rows for p in result.adds)
@@ -242,10 +210,10 @@ BatchRunner = Callable[[Source, Storage, Iterator[Batch]], Iterator["BatchOutput
 
 
 def run_serial(source: Source, storage: Storage, batches: Iterator[Batch]) -> Iterator[BatchOutput]:
-    from trailscope.lake.stage import process_batch
+    from trailscope.lake.sourcesums import run_batch
 
     for batch in batches:
-        yield process_batch(source, storage, batch)
+        yield run_batch(source, storage, batch)
 
 
 def run_ingest(
@@ -261,6 +229,7 @@ def run_ingest(
     progress: ProgressFn | None = None,
     objects: Iterable[SourceObject] | None = None,
     settle: Callable[[set[str]], None] | None = None,
+    limits: DecodeLimits = DEFAULT_LIMITS,
 ) -> set[str]:
     """List (or take ``objects`` as given), plan and run all batches; returns the partitions
     that received parts.
@@ -278,10 +247,18 @@ def run_ingest(
     planned: list[SourceObject] = []
     skipped: list[ObjectRecord] = []
     digests: list[tuple[SourceObject, ObjectRecord]] = []
+    horizon = state.purged_before
+    maybe_same: list[tuple[SourceObject, ObjectRecord]] = []
     for obj in source.iter_objects(flt) if objects is None else objects:
         summary.listed += 1
-        if state.is_current(object_id(obj), obj.version):
+        known = state.objects.get(object_id(obj))
+        if known is not None and known.version == obj.version and not known.read_failed:
             summary.already_ingested += 1
+        elif horizon and obj.info.day is not None and obj.info.day.isoformat() < horizon:
+            # delivered before the purge horizon: every event in it is older still
+            skipped.append(object_record(obj, "skipped", reason="before the purge horizon"))
+        elif known is not None and _may_be_unchanged(known, obj):
+            maybe_same.append((obj, known))  # touched or re-copied? its bytes tell
         elif obj.info.kind in _DECODED_KINDS:
             planned.append(obj)
             planned_bytes += obj.size
@@ -293,18 +270,27 @@ def run_ingest(
             if obj.info.kind is ObjectKind.DIGEST:
                 digests.append((obj, skipped[-1]))
     _keep_digest_signatures(source, digests)
+    unchanged, changed = _same_content(source, maybe_same)
+    planned.extend(o for o in changed if o.info.kind in _DECODED_KINDS)
     # Committing needs pyarrow (the duplicate check, the parts' metadata): imported only now,
     # once the workers started above are importing theirs on the other cores.
-    from trailscope.lake import commit
+    from trailscope.lake import commit, dedup
 
     if skipped:
         output = commit.BatchOutput(skipped, [], [])
         result = commit.commit_batch(
-            manifest, state, commit.DedupIndex(manifest.storage, state), output
+            manifest, state, dedup.DedupIndex(manifest.storage, state), output
         )
         _account(summary, output, result)
         summary.read -= len(result.objects) if result.committed else 0  # recorded, not read
-    index = commit.DedupIndex(manifest.storage, state)
+    if unchanged:  # a new version with the same bytes: recorded, not decoded again
+        output = commit.BatchOutput(unchanged, [], [])
+        if commit.commit_batch(
+            manifest, state, dedup.DedupIndex(manifest.storage, state), output
+        ).committed:
+            summary.commits += 1
+        summary.already_ingested += len(unchanged)
+    index = dedup.DedupIndex(manifest.storage, state)
     touched: set[str] = set()
     total = len(planned)
     done = 0
@@ -312,7 +298,9 @@ def run_ingest(
         progress(0, total, 0)
     settled: set[str] = set()
     ready: set[str] = set()
-    for output in runner(source, manifest.storage, plan_batches(planned, batch_bytes, lanes)):
+    batches = plan_batches(planned, batch_bytes, lanes, limits)
+    for output in runner(source, manifest.storage, batches):
+        output.source = source.uri
         _account(summary, output, commit.commit_batch(manifest, state, index, output))
         touched.update(p.partition for p in output.parts if p.rows)
         if settle is not None:
@@ -330,6 +318,45 @@ def run_ingest(
             progress(done, total, summary.events_added)
     summary.seconds = time.monotonic() - started
     return touched
+
+
+def _may_be_unchanged(known: ObjectRecord, obj: SourceObject) -> bool:
+    """A new version of an object read before, of the same size, whose content CRC the log
+    has: perhaps the same bytes (a touched or re-copied file)."""
+    return (
+        known.checksum is not None
+        and not known.read_failed
+        and known.size == obj.size
+        and known.status in ("ingested", "empty")
+        and obj.info.kind in _DECODED_KINDS
+    )
+
+
+def _same_content(
+    source: Source, candidates: list[tuple[SourceObject, ObjectRecord]]
+) -> tuple[list[ObjectRecord], list[SourceObject]]:
+    """Split ``candidates`` into records of objects whose bytes are unchanged (with their new
+    version) and objects that did change (or could not be read: the batch will say why)."""
+    if not candidates:
+        return [], []
+    from trailscope.lake.sourcesums import content_checksum
+
+    def same(item: tuple[SourceObject, ObjectRecord]) -> bool:
+        obj, known = item
+        try:
+            return content_checksum(source.read(obj)) == known.checksum
+        except SourceReadError:
+            return False
+
+    with ThreadPoolExecutor(max_workers=8) as pool:  # latency-bound on S3
+        verdicts = list(pool.map(same, candidates))
+    unchanged = [
+        replace(known, uri=obj.uri, version=obj.version)
+        for (obj, known), ok in zip(candidates, verdicts, strict=True)
+        if ok
+    ]
+    changed = [obj for (obj, _), ok in zip(candidates, verdicts, strict=True) if not ok]
+    return unchanged, changed
 
 
 #: Days after a partition's own day that its events keep arriving in (delivery runs late).

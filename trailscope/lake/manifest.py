@@ -11,9 +11,7 @@ commit that names it is durable, see :mod:`trailscope.lake.writer`).
 from __future__ import annotations
 
 import gc
-import random
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from functools import cache
@@ -24,17 +22,11 @@ import msgspec
 import orjson
 
 from trailscope.errors import LakeError
+from trailscope.lake.paths import CHECKPOINT_DIR, FORMAT_FILE, LAST_CHECKPOINT, LOG_DIR
 from trailscope.lake.storage import Storage
 
-META_DIR = "_trailscope"
-LOG_DIR = f"{META_DIR}/log"
-FORMAT_FILE = f"{META_DIR}/lake.json"
 FORMAT_VERSION = 1
 _VERSION_DIGITS = 12
-CHECKPOINT_DIR = f"{META_DIR}/checkpoints"
-LAST_CHECKPOINT = f"{META_DIR}/last_checkpoint.json"
-#: Written by 'trailscope athena setup' with the symlink layout: {"location": "s3://..."}.
-ATHENA_SETTINGS = f"{META_DIR}/athena.json"
 #: A checkpoint every this many commits.
 CHECKPOINT_EVERY = 100
 
@@ -68,6 +60,9 @@ class ObjectRecord:
     #: user metadata kept from the source: a digest's S3 ``signature`` and
     #: ``signature-algorithm``, which a plain copy of the bucket would lose
     meta: dict[str, str] | None = None
+    #: what identifies the object's content (see trailscope.lake.sourcesums): a later version
+    #: with the same content (a touched or re-copied file) is not decoded again
+    checksum: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Compact: optional fields are written only when set (the log holds every object)."""
@@ -89,6 +84,19 @@ class PartRecord:
     partition: str
     rows: int
     bytes: int
+    #: CRC-32 of the file's bytes (8 hex digits; None in parts written before it was kept)
+    checksum: str | None = None
+
+
+@dataclass
+class TableRecord:
+    """The committed version of one side table (see :mod:`trailscope.lake.tables`)."""
+
+    name: str
+    path: str  # relative to the lake root: one Parquet file per version
+    rows: int
+    bytes: int
+    checksum: str | None = None
 
 
 @dataclass
@@ -100,6 +108,14 @@ class Commit:
     add: list[PartRecord] = field(default_factory=list)
     remove: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    #: side tables this commit replaces (their previous files are in ``remove``)
+    tables: list[TableRecord] = field(default_factory=list)
+    #: a purge: no day before this one (YYYY-MM-DD) is ever written again
+    purged_before: str | None = None
+
+    def published_paths(self) -> list[str]:
+        """The files this commit makes visible: its parts and side-table versions."""
+        return [p.path for p in self.add] + [t.path for t in self.tables]
 
     def to_bytes(self) -> bytes:
         return orjson.dumps(
@@ -111,6 +127,8 @@ class Commit:
                 "add": [p.__dict__ for p in self.add],
                 "remove": self.remove,
                 "info": self.info,
+                **({"tables": [t.__dict__ for t in self.tables]} if self.tables else {}),
+                **({"purged_before": self.purged_before} if self.purged_before else {}),
             }
         )
 
@@ -141,6 +159,9 @@ class LakeState:
     version: int = 0
     objects: dict[str, ObjectRecord] = field(default_factory=dict)
     parts: dict[str, PartRecord] = field(default_factory=dict)
+    tables: dict[str, TableRecord] = field(default_factory=dict)
+    #: the purge horizon: days before it were purged and are never written again
+    purged_before: str | None = None
     last_commit: Commit | None = None
     commits: int = 0
 
@@ -151,6 +172,10 @@ class LakeState:
             self.parts[part.path] = part
         for obj in commit.objects:
             self.objects[obj.id] = obj
+        for table in commit.tables:
+            self.tables[table.name] = table
+        if commit.purged_before and commit.purged_before > (self.purged_before or ""):
+            self.purged_before = commit.purged_before
         self.version = commit.version
         self.last_commit = commit
         self.commits += 1
@@ -206,6 +231,15 @@ class Manifest:
                 f"not a trailscope lake: {self.storage.location}",
                 hint="create one with 'trailscope ingest SOURCE --lake PATH'",
             ) from exc
+        except orjson.JSONDecodeError as exc:
+            info = f"not JSON: {exc}"
+        if not isinstance(info, dict) or not isinstance(info.get("format_version", 0), int):
+            raise LakeError(
+                f"{self.storage.location.rstrip('/')}/{FORMAT_FILE} is damaged "
+                f"({info if isinstance(info, str) else 'not a lake format record'})",
+                hint='restore it from a backup, or write back {"format": "trailscope-lake", '
+                '"format_version": 1}',
+            )
         if info.get("format_version", 0) > FORMAT_VERSION:
             raise LakeError(
                 f"lake {self.storage.location} was written by a newer trailscope "
@@ -228,8 +262,8 @@ class Manifest:
     def _load_checkpoint(self) -> LakeState | None:
         try:
             version = int(orjson.loads(self.storage.read_bytes(LAST_CHECKPOINT))["version"])
-            snapshot = Commit.from_bytes(self.storage.read_bytes(_checkpoint_name(version)))
-            last = Commit.from_bytes(self.storage.read_bytes(_commit_name(version)))
+            snapshot = Commit.from_bytes(self.storage.read_bytes(checkpoint_name(version)))
+            last = Commit.from_bytes(self.storage.read_bytes(commit_name(version)))
         except (FileNotFoundError, KeyError, ValueError):  # DamagedRecord, JSONDecodeError too
             return None  # none yet, or damaged: replaying the whole log gives the same state
         state = LakeState()
@@ -248,16 +282,24 @@ class Manifest:
             objects=list(state.objects.values()),
             add=list(state.parts.values()),
             info={"commits": state.commits},
+            tables=list(state.tables.values()),
+            purged_before=state.purged_before,
         )
-        self.storage.write_atomic(_checkpoint_name(state.version), snapshot.to_bytes())
+        self.storage.write_atomic(checkpoint_name(state.version), snapshot.to_bytes())
         # Pointer last: it only ever names a complete checkpoint. Racing writers may move it
         # back a little; any complete checkpoint is a correct starting point.
         self.storage.write_atomic(LAST_CHECKPOINT, orjson.dumps({"version": state.version}))
 
+    def commits(self) -> Iterator[Commit]:
+        """Every commit of the log, oldest first (for repair's provenance of parts)."""
+        for name in self.storage.list_dir(LOG_DIR):
+            if name.endswith(".json") and not name.startswith("."):
+                yield Commit.from_bytes(self.storage.read_bytes(f"{LOG_DIR}/{name}"))
+
     def has_commit_after(self, state: LakeState) -> bool:
         """Whether another commit followed ``state``: one existence check, for readers that
         keep a state and only want to know if it is still the lake's."""
-        return self.storage.exists(_commit_name(state.version + 1))
+        return self.storage.exists(commit_name(state.version + 1))
 
     def refresh(self, state: LakeState) -> int:
         """Apply the commits other writers made since ``state`` was read; returns how many."""
@@ -285,38 +327,10 @@ class Manifest:
             applied += 1
         return applied
 
-    def append_rebased(
-        self,
-        state: LakeState,
-        commit: Commit,
-        *,
-        still_valid: Callable[[LakeState], bool],
-        attempts: int = 100,
-    ) -> bool:
-        """Append, and when another writer took the number first, catch up and try again.
-
-        ``still_valid`` re-checks the commit against the caught-up state (False: give it up and
-        return False). Used where writers may run at once (S3 lakes); with the local lock the
-        first attempt always wins.
-        """
-        for attempt in range(attempts):
-            try:
-                self.append(state, commit)
-                return True
-            except CommitConflict:
-                self.refresh(state)
-                if not still_valid(state):
-                    return False
-                time.sleep(random.uniform(0, min(1.0, 0.01 * 2**attempt)))
-        raise CommitConflict(
-            f"gave up committing to {self.storage.location} after {attempts} conflicts",
-            hint="too many writers at once; run again",
-        )
-
     def append(self, state: LakeState, commit: Commit) -> None:
         """Make ``commit`` durable as version state.version+1, then apply it to ``state``."""
         commit.version = state.version + 1
-        if not self.storage.create_exclusive(_commit_name(commit.version), commit.to_bytes()):
+        if not self.storage.create_exclusive(commit_name(commit.version), commit.to_bytes()):
             raise CommitConflict(
                 f"commit {commit.version} already exists in {self.storage.location}",
                 hint="another writer changed the lake; run again",
@@ -326,11 +340,11 @@ class Manifest:
             self.write_checkpoint(state)
 
 
-def _commit_name(version: int) -> str:
+def commit_name(version: int) -> str:
     return f"{LOG_DIR}/{version:0{_VERSION_DIGITS}d}.json"
 
 
-def _checkpoint_name(version: int) -> str:
+def checkpoint_name(version: int) -> str:
     return f"{CHECKPOINT_DIR}/{version:0{_VERSION_DIGITS}d}.json"
 
 

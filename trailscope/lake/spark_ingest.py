@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from trailscope.lake.batch import Batch
 from trailscope.lake.commit import BatchOutput
-from trailscope.lake.ingest import Batch, BatchRunner
-from trailscope.lake.stage import process_batch
+from trailscope.lake.ingest import BatchRunner
+from trailscope.lake.sourcesums import run_batch
 from trailscope.lake.storage import Storage
 from trailscope.sources.base import Source
 
@@ -45,6 +46,6 @@ def _run_wave(
     context: Any, source: Source, storage: Storage, wave: list[Batch]
 ) -> Iterator[BatchOutput]:
     rdd = context.parallelize(list(enumerate(wave)), numSlices=len(wave))
-    done = rdd.map(lambda item: (item[0], process_batch(source, storage, item[1]))).collect()
+    done = rdd.map(lambda item: (item[0], run_batch(source, storage, item[1]))).collect()
     for _, output in sorted(done, key=lambda pair: pair[0]):
         yield output

@@ -8,15 +8,17 @@ the committing process decides what of it enters the lake.
 from __future__ import annotations
 
 import gc
+import logging
 
 import pyarrow as pa
 
+from trailscope.decode.limits import DecodeLimits, too_large_reason
 from trailscope.decode.normalize import NestedValues, ObjectOutcome, decode_batch
 from trailscope.decode.schema import BATCH_SCHEMA
 from trailscope.errors import SourceReadError
 from trailscope.lake import writer
+from trailscope.lake.batch import Batch, object_record
 from trailscope.lake.commit import BatchOutput
-from trailscope.lake.ingest import Batch, object_record
 from trailscope.lake.manifest import ObjectRecord
 from trailscope.lake.storage import Storage
 from trailscope.sources.base import Source, SourceObject
@@ -26,6 +28,8 @@ from trailscope.sources.layout import ObjectKind
 DECODE_CHUNK = 64
 #: Per-event quarantine entries kept per object; the count is always exact.
 MAX_EVENT_REASONS = 50
+
+log = logging.getLogger(__name__)
 
 
 def process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutput:
@@ -37,8 +41,24 @@ def process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutput
         gc.enable()
 
 
+def _read(source: Source, obj: SourceObject, limits: DecodeLimits) -> bytes:
+    """The object's bytes, unless it is too large to hold (then it is not read at all), or
+    its reading fails; both raise SourceReadError, whose reason is quarantined."""
+    limit = limits.max_object_bytes
+    if obj.size > limit:
+        raise _TooLarge(obj.uri, too_large_reason(limit, decompressed=False))
+    data = source.read(obj, max_bytes=limit + 1)
+    if len(data) > limit:  # it grew since it was listed
+        raise _TooLarge(obj.uri, too_large_reason(limit, decompressed=False))
+    return data
+
+
+class _TooLarge(SourceReadError):
+    """Known from the listing: not a read failure, so not tried again by the next run."""
+
+
 def _context_rows(
-    source: Source, context: list[SourceObject], nested: NestedValues
+    source: Source, context: list[SourceObject], nested: NestedValues, limits: DecodeLimits
 ) -> pa.Table | None:
     """Rows of the context objects, to dedup against only (their own batch stores them).
     One that cannot be read or decoded is left out: the committing process's check against
@@ -46,10 +66,10 @@ def _context_rows(
     items = []
     for obj in context:
         try:
-            items.append((obj.key, source.read(obj)))
+            items.append((obj.key, _read(source, obj, limits)))
         except SourceReadError:
             continue
-    table = decode_batch(items, nested).table if items else None
+    table = decode_batch(items, nested, limits=limits).table if items else None
     return table if table is not None and table.num_rows else None
 
 
@@ -57,32 +77,43 @@ def _process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutpu
     objects = batch.objects
     records: list[ObjectRecord] = []
     tables: list[pa.Table] = []
+    limits = batch.limits
     # Nested values travel as positions through the sort and are built per day's rows.
-    nested = NestedValues(deferred=True)
-    context = _context_rows(source, batch.context, nested)
+    nested = NestedValues(deferred=True, limits=limits)
+    context = _context_rows(source, batch.context, nested, limits)
     if context is not None:
         tables.append(context)
     bytes_read = 0
     for start in range(0, len(objects), DECODE_CHUNK):
         chunk = objects[start : start + DECODE_CHUNK]
         items: list[tuple[str, bytes]] = []
-        failed: dict[str, str] = {}
+        failed: dict[str, SourceReadError] = {}
         for obj in chunk:
             try:
-                data = source.read(obj)
+                data = _read(source, obj, limits)
             except SourceReadError as exc:
-                failed[obj.key] = exc.reason
+                failed[obj.key] = exc
+                continue
+            except Exception as exc:  # a source's surprise costs this object, not the run
+                log.warning("%s: cannot be read", obj.uri, exc_info=True)
+                failed[obj.key] = SourceReadError(obj.uri, f"{type(exc).__name__}: {exc}")
                 continue
             bytes_read += len(data)
             items.append((obj.key, data))
-        result = decode_batch(items, nested)
+        result = decode_batch(items, nested, limits=limits)
         if result.table.num_rows:
             tables.append(result.table)
         outcomes = {o.key: o for o in result.outcomes}
         for obj in chunk:
-            if obj.key in failed:
+            error = failed.get(obj.key)
+            if error is not None:
                 records.append(
-                    object_record(obj, "quarantined", reason=failed[obj.key], read_failed=True)
+                    object_record(
+                        obj,
+                        "quarantined",
+                        reason=error.reason.splitlines()[0][:300],
+                        read_failed=not isinstance(error, _TooLarge),
+                    )
                 )
             else:
                 records.append(_record_from_outcome(obj, outcomes[obj.key]))

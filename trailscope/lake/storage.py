@@ -13,19 +13,24 @@ part, not the whole object); small metadata objects go through plain calls.
 from __future__ import annotations
 
 import atexit
+import functools
 import gc
+import logging
 import os
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from trailscope.aws import s3_client
 from trailscope.errors import LakeError
 
 if TYPE_CHECKING:  # imported when first used: a run's workers start before pyarrow loads
     import pyarrow.fs as pafs
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class Storage(Protocol):
@@ -49,6 +54,8 @@ class Storage(Protocol):
     def delete(self, rel: str) -> None: ...
     def size(self, rel: str) -> int: ...
     def list_dir(self, rel: str, start_after: str | None = None) -> list[str]: ...
+    def list_tree(self, rel: str) -> list[str]: ...
+    def list_sizes(self, rel: str) -> dict[str, int]: ...
     def age_seconds(self, rel: str) -> float | None: ...
     def version(self, rel: str) -> str | None: ...
     def fsync_tree(self, rels: list[str]) -> None: ...
@@ -170,6 +177,24 @@ class LocalStorage:
             return []
         return [n for n in names if start_after is None or n > start_after]
 
+    def list_tree(self, rel: str) -> list[str]:
+        """Every file under ``rel``, as paths relative to the lake, sorted."""
+        out: list[str] = []
+        for folder, _dirs, names in os.walk(self.path(rel)):
+            base = Path(folder).relative_to(self.root).as_posix()
+            out.extend(f"{base}/{name}" for name in names)
+        return sorted(out)
+
+    def list_sizes(self, rel: str) -> dict[str, int]:
+        """Every file under ``rel`` with its size in bytes."""
+        out = {}
+        for name in self.list_tree(rel):
+            try:
+                out[name] = self.path(name).stat().st_size
+            except FileNotFoundError:
+                continue  # deleted since it was listed
+        return out
+
     def fsync_tree(self, rels: list[str]) -> None:
         """Make freshly written files and their folders durable before they are committed."""
         dirs = set()
@@ -191,6 +216,74 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+_CREDENTIALS_HINT = (
+    "pass --profile NAME, set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+    "(for SSO profiles run `aws sso login` first)"
+)
+_REJECTED = frozenset(
+    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidToken"}
+)
+
+
+def _s3_errors(method: Callable[..., T]) -> Callable[..., T]:
+    """An S3 lake's failures as one line and a hint (no credentials, no network, a hung or
+    wrong endpoint, access denied), never a traceback."""
+
+    @functools.wraps(method)
+    def call(self: S3Storage, *args: Any, **kwargs: Any) -> T:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return method(self, *args, **kwargs)
+        except (BotoCoreError, ClientError) as exc:
+            raise _lake_error(self, exc) from None
+
+    return call
+
+
+def _lake_error(storage: S3Storage, exc: Exception) -> LakeError:
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionClosedError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ProfileNotFound,
+        ReadTimeoutError,
+    )
+
+    where = storage.location
+    if isinstance(exc, NoCredentialsError):
+        return LakeError(f"no AWS credentials found to read {where}", hint=_CREDENTIALS_HINT)
+    if isinstance(exc, ProfileNotFound):
+        return LakeError(
+            f"AWS profile not found: {storage.profile}",
+            hint="check the name in ~/.aws/config, or leave out --profile",
+        )
+    if isinstance(
+        exc,
+        EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError | ConnectionClosedError,
+    ):
+        return LakeError(
+            f"cannot reach S3 for {where}: {exc}",
+            hint="check the network and --endpoint-url; wait longer with "
+            "TRAILSCOPE_S3_CONNECT_TIMEOUT and TRAILSCOPE_S3_READ_TIMEOUT (seconds)",
+        )
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in _REJECTED:
+            return LakeError(f"AWS rejected the credentials ({code})", hint=_CREDENTIALS_HINT)
+        if code == "NoSuchBucket":
+            return LakeError(f"no such bucket: {storage.bucket}", hint="check the lake location")
+        if code == "AccessDenied" or status == 403:
+            return LakeError(
+                f"access denied to {where} ({code or status})",
+                hint="check --profile and the bucket policy",
+            )
+    return LakeError(f"S3 failed for {where}: {_describe(exc)}")
 
 
 class S3Storage:
@@ -227,6 +320,8 @@ class S3Storage:
         self.region = region
         self._client: Any = None
         self._fs: pafs.FileSystem | None = None
+        self._credentials: Any = None  # botocore's, which renews temporary ones
+        self._frozen: Any = None  # what Arrow's filesystem was given
 
     def __repr__(self) -> str:
         return f"S3Storage({self.location!r})"
@@ -234,7 +329,7 @@ class S3Storage:
     def __getstate__(self) -> dict[str, Any]:
         """Clients hold sockets and locks; each process makes its own from the settings."""
         state = dict(self.__dict__)
-        state["_client"] = state["_fs"] = None
+        state["_client"] = state["_fs"] = state["_credentials"] = state["_frozen"] = None
         return state
 
     # -- clients ----------------------------------------------------------------------------
@@ -253,14 +348,23 @@ class S3Storage:
     @property
     def filesystem(self) -> pafs.FileSystem:
         """pyarrow's S3 filesystem with the same credentials and endpoint as boto3's client."""
+        if self._fs is not None and self.credentials_changed():
+            self._fs = None  # temporary credentials renewed: Arrow only knows the old ones
         if self._fs is None:
             import pyarrow.fs as pafs
 
+            from trailscope.aws import timeouts
+
             session = self._session()
-            creds = session.get_credentials()
-            options: dict[str, Any] = {"region": session.region_name or "us-east-1"}
+            creds = self._credentials = session.get_credentials()
+            connect, read = timeouts()
+            options: dict[str, Any] = {
+                "region": session.region_name or "us-east-1",
+                "connect_timeout": connect,
+                "request_timeout": read,
+            }
             if creds is not None:
-                frozen = creds.get_frozen_credentials()
+                frozen = self._frozen = creds.get_frozen_credentials()
                 options.update(
                     access_key=frozen.access_key,
                     secret_key=frozen.secret_key,
@@ -272,6 +376,19 @@ class S3Storage:
             self._fs = pafs.S3FileSystem(**options)
             _release_at_exit(self)
         return self._fs
+
+    def credentials_changed(self) -> bool:
+        """Whether the credentials given to Arrow's filesystem were renewed since (temporary
+        credentials of a role or SSO expire within hours; a long ``serve`` outlives them).
+        Cheap: botocore renews them, if due, only when asked."""
+        if self._credentials is None or self._frozen is None:
+            return False
+        try:
+            now = self._credentials.get_frozen_credentials()
+        except Exception as exc:
+            log.warning("could not renew the AWS credentials: %s", exc)
+            return False
+        return bool(now.access_key != self._frozen.access_key or now.token != self._frozen.token)
 
     # -- paths ------------------------------------------------------------------------------
 
@@ -295,9 +412,11 @@ class S3Storage:
 
     # -- operations -------------------------------------------------------------------------
 
+    @_s3_errors
     def exists(self, rel: str) -> bool:
         return self._head(rel) is not None
 
+    @_s3_errors
     def _head(self, rel: str) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError
 
@@ -308,6 +427,7 @@ class S3Storage:
                 return None
             raise
 
+    @_s3_errors
     def read_bytes(self, rel: str) -> bytes:
         from botocore.exceptions import ClientError
 
@@ -324,6 +444,7 @@ class S3Storage:
     def open_output(self, rel: str) -> Any:
         return self.filesystem.open_output_stream(self.fs_path(rel))
 
+    @_s3_errors
     def create_exclusive(self, rel: str, data: bytes) -> bool:
         """A conditional PUT: S3 (and S3-compatible stores that implement it) refuse to
         overwrite, so exactly one writer claims each commit number."""
@@ -340,9 +461,11 @@ class S3Storage:
             raise
         return True
 
+    @_s3_errors
     def write_atomic(self, rel: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self.key(rel), Body=data)
 
+    @_s3_errors
     def rename(self, src: str, dst: str) -> None:
         """Copy then delete: idempotent, so a crash between the two is finished by recovery."""
         self.client.copy_object(
@@ -352,26 +475,31 @@ class S3Storage:
         )
         self.delete(src)
 
+    @_s3_errors
     def delete(self, rel: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self.key(rel))
 
+    @_s3_errors
     def size(self, rel: str) -> int:
         head = self._head(rel)
         if head is None:
             raise FileNotFoundError(self.location + rel)
         return int(head["ContentLength"])
 
+    @_s3_errors
     def age_seconds(self, rel: str) -> float | None:
         head = self._head(rel)
         if head is None:
             return None
         return time.time() - head["LastModified"].timestamp()
 
+    @_s3_errors
     def version(self, rel: str) -> str | None:
         """The object's ETag (one HEAD); None if there is none."""
         head = self._head(rel)
         return None if head is None else str(head["ETag"])
 
+    @_s3_errors
     def list_dir(self, rel: str, start_after: str | None = None) -> list[str]:
         """As for local folders; ``start_after`` is passed to S3, so catching up with a long
         commit log costs one request for what is new, not one per 1000 commits."""
@@ -384,6 +512,21 @@ class S3Storage:
             )
             names.update(o["Key"][len(prefix) :] for o in page.get("Contents", ()))
         return sorted(n for n in names if n)
+
+    def list_tree(self, rel: str) -> list[str]:
+        """Every object under ``rel``, relative to the lake, sorted: one listing (1,000 keys a
+        request), not one per folder."""
+        return sorted(self.list_sizes(rel))
+
+    @_s3_errors
+    def list_sizes(self, rel: str) -> dict[str, int]:
+        """Every object under ``rel`` with its size, from the same one listing."""
+        prefix = self.key(rel.rstrip("/") + "/")
+        return {
+            o["Key"][len(self.prefix) :]: int(o["Size"])
+            for page in self._pages(Prefix=prefix)
+            for o in page.get("Contents", ())
+        }
 
     def _pages(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         paginator = self.client.get_paginator("list_objects_v2")
@@ -407,10 +550,20 @@ def _release_at_exit(storage: S3Storage) -> None:
         _EXIT_HOOK.append(True)
 
 
-def _release_all() -> None:
-    from trailscope.engines.duckdb import close_remote_engines
+#: Called at exit before the filesystems are let go: the engines register closing theirs here
+#: (an engine holding a filesystem would keep it alive), without the lake importing them.
+_BEFORE_RELEASE: list[Callable[[], None]] = []
 
-    close_remote_engines()
+
+def before_release(hook: Callable[[], None]) -> None:
+    """Run ``hook`` at exit before this module lets go of its S3 filesystems."""
+    if hook not in _BEFORE_RELEASE:
+        _BEFORE_RELEASE.append(hook)
+
+
+def _release_all() -> None:
+    for hook in _BEFORE_RELEASE:
+        hook()
     for storage in list(_LIVE_S3):
         storage._fs = None
     gc.collect()

@@ -11,25 +11,22 @@ to the log.
 from __future__ import annotations
 
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trailscope.decode.schema import (
-    EVENT_FIELDS,
     EVENTTIME_TS,
-    EXTRA,
     FILE_SCHEMA,
     PARTITION,
-    SOURCEKEY,
     UNIQUE_VALUED,
-    Kind,
 )
-from trailscope.lake.publish import EVENTS_DIR, staged_path
+from trailscope.lake.dedup import copies_in_sorted_runs
+from trailscope.lake.paths import EVENTS_DIR, staged_path
 from trailscope.lake.storage import Storage
 
 #: Row groups small enough that an hour-range query inside a day skips most of a file.
@@ -79,6 +76,8 @@ PARQUET_OPTIONS = {
     # it, which zstd keeps matching in vain; with the lengths stored apart, writing these two
     # columns took 35 % less time and they came out 4 % smaller (measured on 1M events).
     "column_encoding": {name: "DELTA_LENGTH_BYTE_ARRAY" for name in _DELTA_LENGTH},
+    # Every page carries a CRC of its bytes, so 'lake check --deep' finds bytes altered in place.
+    "write_page_checksum": True,
 }
 
 
@@ -88,6 +87,7 @@ class StagedPart:
     partition: str
     rows: int
     bytes: int
+    checksum: str | None = None  # CRC-32 of the file's bytes
 
     @property
     def tmp_path(self) -> str:
@@ -179,7 +179,7 @@ def sort_and_split(
     if table.num_rows == 0:
         return [], 0
     order = pc.sort_indices(table, sort_keys=SORT_KEYS)
-    copies = _copies(table, order, reference_rows, materialize)
+    copies = copies_in_sorted_runs(table, order, reference_rows, materialize)
     dropped = sum(1 for _, original in copies if original >= reference_rows)
     keep = pc.greater_equal(order, reference_rows) if reference_rows else None
     if copies:
@@ -209,132 +209,6 @@ def sort_and_split(
     return out, dropped
 
 
-def _copies(
-    table: pa.Table,
-    order: pa.Array,
-    reference_rows: int,
-    materialize: Callable[[pa.Table], pa.Table] | None = None,
-) -> list[tuple[int, int]]:
-    """(position in ``order``, row in ``table``) of each row that repeats an earlier row of
-    its run of equal (time, id)."""
-    n = len(order)
-    if n < 2:
-        return []
-    ts = table.column(EVENTTIME_TS).take(order)
-    ids = table.column("eventid").take(order)
-    later, earlier = ids.slice(1), ids.slice(0, n - 1)
-    same_id = pc.or_kleene(
-        pc.equal(later, earlier), pc.and_(pc.is_null(later), pc.is_null(earlier))
-    )
-    same = pc.and_(pc.equal(ts.slice(1), ts.slice(0, n - 1)), same_id)
-    hits = pc.indices_nonzero(pc.fill_null(same, False)).to_pylist()
-    if not hits:
-        return []
-    runs: list[list[int]] = []
-    for i in hits:  # sorted row i+1 has the key of row i
-        if runs and runs[-1][-1] == i:
-            runs[-1].append(i + 1)
-        else:
-            runs.append([i, i + 1])
-    positions = [p for run in runs for p in run]
-    originals = order.take(pa.array(positions)).to_pylist()
-    # One-row slices, not take(): take would first concatenate every column of the batch
-    # (unifying the decode chunks' dictionaries) to pick a few dozen rows.
-    picked = pa.concat_tables([table.slice(i, 1) for i in originals])
-    alike = _runs_stored_alike(picked, runs)
-    copies = []
-    unsure: list[int] = []  # rows of ``picked`` in runs that need the full comparison
-    at = 0
-    for run, same in zip(runs, alike, strict=True):
-        if same:  # every later row is stored exactly as the first: all copies
-            copies.extend((p, originals[at + j]) for j, p in enumerate(run) if j)
-        else:
-            unsure.extend(range(at, at + len(run)))
-        at += len(run)
-    if not unsure:
-        return copies
-    rows = picked.take(unsure)
-    if materialize is not None:
-        rows = materialize(rows)
-    prints = iter(zip(unsure, row_fingerprints(rows), strict=True))
-    for run, same in zip(runs, alike, strict=True):
-        if same:
-            continue
-        seen: set[bytes] = set()
-        for position in run:
-            row, fingerprint = next(prints)
-            if fingerprint in seen:
-                copies.append((position, originals[row]))
-            else:
-                seen.add(fingerprint)
-    return copies
-
-
-def _runs_stored_alike(picked: pa.Table, runs: list[list[int]]) -> list[bool]:
-    """For each run (consecutive rows of ``picked``), whether every later row holds exactly
-    the values of its first row in every column but the source key.
-
-    Values equal as stored are equal in content, so such rows are copies without building
-    their fingerprints in Python (about 0.2 ms a row: 4 % of a worker's CPU on the 1M trail).
-    A run where some row differs as stored (JSON with its keys in another order, a nested
-    value that is not the same text) goes to the full comparison; so does a column that
-    cannot be compared here."""
-    firsts: list[int] = []
-    laters: list[int] = []
-    owners: list[int] = []
-    at = 0
-    for k, run in enumerate(runs):
-        for j in range(1, len(run)):
-            firsts.append(at)
-            laters.append(at + j)
-            owners.append(k)
-        at += len(run)
-    rows = picked.drop_columns([SOURCEKEY]).combine_chunks()
-    left, right = rows.take(firsts), rows.take(laters)
-    same = pa.array([True] * len(firsts))
-    for a, b in zip(left.columns, right.columns, strict=True):
-        if pa.types.is_dictionary(a.type):
-            a, b = a.cast(a.type.value_type), b.cast(b.type.value_type)
-        if pa.types.is_nested(a.type):
-            same = pa.array([False] * len(firsts))
-            break
-        equal = pc.fill_null(pc.equal(a, b), False)
-        both_null = pc.and_(pc.is_null(a), pc.is_null(b))
-        same = pc.and_(same, pc.or_(equal, both_null))
-    alike = [True] * len(runs)
-    for owner, ok in zip(owners, same.to_pylist(), strict=True):
-        if not ok:
-            alike[owner] = False
-    return alike
-
-
-def _fingerprint(row: dict) -> bytes:
-    """Content identity: JSON text compared as JSON (key order and number spelling vary by
-    producer and by decode path), everything else as stored."""
-    items = []
-    for key in sorted(row):
-        value = row[key]
-        if key in _JSON_COLUMNS and isinstance(value, str):
-            value = _canonical_json(value)
-        items.append((key, value))
-    return repr(items).encode()
-
-
-_JSON_COLUMNS = frozenset(f.name for f in EVENT_FIELDS if f.kind is Kind.JSON) | {EXTRA}
-
-
-def _canonical_json(text: str) -> str | bytes:
-    try:
-        return orjson.dumps(orjson.loads(text), option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONDecodeError:
-        return text  # a plain string stored in a JSON column
-
-
-def row_fingerprints(table: pa.Table) -> list[bytes]:
-    """Content identity of rows, ignoring where they came from (for cross-batch dedup)."""
-    return [_fingerprint(r) for r in table.drop_columns([SOURCEKEY]).to_pylist()]
-
-
 def new_staged_part(partition: str) -> StagedPart:
     return StagedPart(
         f"{partition_dir(partition)}/part-{uuid.uuid4().hex}.parquet", partition, 0, 0
@@ -345,7 +219,13 @@ def write_part(storage: Storage, partition: str, table: pa.Table) -> StagedPart:
     """Write one staged part; the caller commits it and then publishes it."""
     part = new_staged_part(partition)
     part.rows = table.num_rows
+    # Written whole in memory first, so its CRC costs one pass over bytes in cache (a part is
+    # a batch's rows of one day: a few MB).
+    buffer = pa.BufferOutputStream()
+    pq.write_table(table, buffer, row_group_size=ROW_GROUP_ROWS, **PARQUET_OPTIONS)
+    data = buffer.getvalue()
     with storage.open_output(part.tmp_path) as sink:
-        pq.write_table(table, sink, row_group_size=ROW_GROUP_ROWS, **PARQUET_OPTIONS)
-    part.bytes = storage.size(part.tmp_path)
+        sink.write(data)
+    part.bytes = data.size
+    part.checksum = f"{zlib.crc32(memoryview(data)):08x}"
     return part

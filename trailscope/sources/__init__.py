@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from trailscope.sources.base import ListFilter, Source, SourceObject, open_source
+from trailscope.sources.base import ListFilter, Source, SourceObject
 from trailscope.sources.layout import KeyInfo, ObjectKind, classify_key
 from trailscope.sources.local import LocalSource
+from trailscope.sources.resolve import open_source
 
 if TYPE_CHECKING:
     from trailscope.sources.s3 import S3Source

@@ -8,17 +8,14 @@ to objects, so nothing unwanted is handed on.
 from __future__ import annotations
 
 import datetime
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
 from typing import Protocol, runtime_checkable
 
-from trailscope.errors import SourceError
 from trailscope.sources.layout import KeyInfo, Level, ObjectKind, Position
 
 _ONE_DAY = datetime.timedelta(days=1)
-_SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://(.*)", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -138,6 +135,9 @@ class SourceObject:
     size: int
     version: str  # S3 ETag, or f"{mtime_ns}-{size}" locally: changes when the content does
     info: KeyInfo
+    #: the local path to open when it differs from ``uri`` (a name that is not UTF-8, shown
+    #: escaped in ``key`` and ``uri``)
+    path: str | None = None
 
     def __reduce__(self) -> tuple[type[SourceObject], tuple[object, ...]]:
         # As KeyInfo's: batches of hundreds of objects are pickled for each worker task.
@@ -159,44 +159,12 @@ class Source(Protocol):
         """Wanted objects, sorted by key so runs are reproducible."""
         ...
 
-    def read(self, obj: SourceObject) -> bytes:
-        """The object's raw bytes; raises ``SourceReadError(obj.uri, reason)``."""
+    def read(self, obj: SourceObject, max_bytes: int | None = None) -> bytes:
+        """The object's raw bytes, at most ``max_bytes`` of them (a caller that passes one
+        more than it accepts learns that an object is too large without reading all of it);
+        raises ``SourceReadError(obj.uri, reason)``."""
         ...
 
     def read_metadata(self, obj: SourceObject) -> dict[str, str]:
         """User metadata (S3 ``x-amz-meta-*``, e.g. a digest's ``signature``); ``{}`` locally."""
         ...
-
-
-def open_source(
-    uri: str,
-    *,
-    profile: str | None = None,
-    endpoint_url: str | None = None,
-    region: str | None = None,
-) -> Source:
-    """Turn what a user typed into a source, failing early with one clear line if it can't be.
-
-    ``profile``, ``endpoint_url`` and ``region`` only matter for ``s3://``; they are accepted and
-    ignored for local paths so a CLI can pass them through unconditionally.
-    """
-    text = uri.strip()
-    match = _SCHEME_RE.fullmatch(text)
-    if match is None:
-        from trailscope.sources.local import LocalSource
-
-        return LocalSource.from_user_path(text)
-    scheme, rest = match.group(1).lower(), match.group(2)
-    if scheme != "s3":
-        raise SourceError(
-            f"unsupported location: {text} (only local paths and s3:// URIs are supported)",
-            hint="copy the logs to S3 or to a local folder, e.g. s3://BUCKET/PREFIX or ./logs",
-        )
-    bucket, _, prefix = rest.partition("/")
-    if not bucket:
-        raise SourceError(
-            f"bad S3 URI: {text} (no bucket name)", hint="write it as s3://BUCKET[/PREFIX]"
-        )
-    from trailscope.sources.s3 import S3Source
-
-    return S3Source(bucket, prefix, profile=profile, endpoint_url=endpoint_url, region=region)

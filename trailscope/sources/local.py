@@ -3,10 +3,16 @@
 A synced bucket can hold years of day folders, so the walk decides from each folder's place in
 the layout whether to enter it at all: excluded accounts, regions and days are never listed and
 their files never stat'ed.
+
+Nothing found on the way stops the walk: a sub-folder that cannot be listed and a symbolic link
+whose target is missing are handed on as objects whose reading fails with the reason, so a run
+quarantines them by name (and tries them again the next time). Names that are not valid UTF-8
+are shown with the odd bytes escaped (``caf\\xe9.json``), which is also how the lake keys them.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from collections.abc import Iterator
@@ -14,9 +20,23 @@ from pathlib import Path
 
 from trailscope.errors import SourceError, SourceReadError
 from trailscope.sources.base import NO_FILTER, ListFilter, SourceObject
-from trailscope.sources.layout import AWSLOGS, Level, Position, classify_key, locate
+from trailscope.sources.layout import (
+    AWSLOGS,
+    KeyInfo,
+    Level,
+    ObjectKind,
+    Position,
+    classify_key,
+    locate,
+)
 
 _MISSING_HINT = "check the path; S3 locations are written s3://BUCKET/PREFIX"
+#: The version of an object that could not be looked at: never current, so tried each run.
+UNLISTED = "unlisted"
+#: The version of a file whose size and time could not be read (its reading says why).
+UNREADABLE = "unreadable"
+
+log = logging.getLogger(__name__)
 
 
 class LocalSource:
@@ -26,7 +46,7 @@ class LocalSource:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(os.path.abspath(Path(root).expanduser()))
-        self.uri = str(self.root)
+        self.uri = display_path(str(self.root))
 
     @classmethod
     def from_user_path(cls, path: str) -> LocalSource:
@@ -58,12 +78,21 @@ class LocalSource:
         walk = _Walk(self.root, flt, root_stat)
         yield from walk.run()
 
-    def read(self, obj: SourceObject) -> bytes:
+    def read(self, obj: SourceObject, max_bytes: int | None = None) -> bytes:
+        """The file's bytes, at most ``max_bytes`` of them (read no further: a file that grew
+        past a limit after it was listed costs no more than the limit)."""
+        path = obj.path or obj.uri
+        if obj.version == UNLISTED:
+            raise SourceReadError(obj.uri, _unlisted_reason(path.rstrip(os.sep)))
         try:
-            with open(obj.uri, "rb") as handle:
-                return handle.read()
+            with open(path, "rb") as handle:
+                # read(n) allocates n bytes up front: asked only of a file already too large.
+                if max_bytes is None or os.fstat(handle.fileno()).st_size < max_bytes:
+                    return handle.read()
+                return handle.read(max_bytes)
         except FileNotFoundError:
-            raise SourceReadError(obj.uri, "file vanished") from None
+            reason = "broken symbolic link" if os.path.islink(path) else "file vanished"
+            raise SourceReadError(obj.uri, reason) from None
         except PermissionError:
             raise SourceReadError(obj.uri, "permission denied") from None
         except OSError as exc:
@@ -75,10 +104,10 @@ class LocalSource:
 
     def _single_file(self, flt: ListFilter, st: os.stat_result) -> Iterator[SourceObject]:
         context = _layout_context(self.root.parent.parts)
-        name = self.root.name
+        name = display_path(self.root.name)
         info = classify_key(context + name)
         if flt.wants(info):
-            yield SourceObject(name, self.uri, st.st_size, _version(st), info)
+            yield _object(name, str(self.root), st.st_size, _version(st), info)
 
 
 class _Walk:
@@ -105,37 +134,83 @@ class _Walk:
             yield from self._flat(str(self.root), "")
 
     def _layout(self, path: str, rel: str, pos: Position) -> Iterator[SourceObject]:
-        for is_dir, entry in _scan(path):
+        entries = self._scan(path, rel)
+        if entries is None:
+            yield self._unlisted(path, rel)
+            return
+        for is_dir, entry in entries:
             if not is_dir:
                 yield from self._file(entry, rel + entry.name)
                 continue
             child = pos.child(entry.name)
-            if self.flt.may_contain(child) and self._enter(entry):
-                yield from self._layout(entry.path, f"{rel}{entry.name}/", child)
+            if not self.flt.may_contain(child):
+                continue
+            sub = f"{rel}{entry.name}/"
+            enter = self._enter(entry)
+            if enter is None:
+                yield self._unlisted(entry.path, sub)
+            elif enter:
+                yield from self._layout(entry.path, sub, child)
 
     def _flat(self, path: str, rel: str) -> Iterator[SourceObject]:
-        for is_dir, entry in _scan(path):
+        entries = self._scan(path, rel)
+        if entries is None:
+            yield self._unlisted(path, rel)
+            return
+        for is_dir, entry in entries:
             if not is_dir:
                 yield from self._file(entry, rel + entry.name)
-            elif self._enter(entry):
-                yield from self._flat(entry.path, f"{rel}{entry.name}/")
+                continue
+            sub = f"{rel}{entry.name}/"
+            enter = self._enter(entry)
+            if enter is None:
+                yield self._unlisted(entry.path, sub)
+            elif enter:
+                yield from self._flat(entry.path, sub)
 
     def _file(self, entry: os.DirEntry[str], key: str) -> Iterator[SourceObject]:
+        key = display_path(key)
         info = classify_key(self.context + key)
         if not self.flt.wants(info):
             return
         try:
             st = entry.stat()  # follows symlinks: a linked file is read through the link
-        except OSError:
-            return  # vanished since the scan, or a dangling link
+        except FileNotFoundError:
+            if _is_link(entry):  # its target is missing: reading says so
+                yield _object(key, entry.path, 0, UNREADABLE, info)
+            return  # else it vanished since the scan: nothing to read
+        except OSError:  # a link that loops, a folder without search permission...
+            yield _object(key, entry.path, 0, UNREADABLE, info)
+            return
         if stat.S_ISREG(st.st_mode):
-            yield SourceObject(key, entry.path, st.st_size, _version(st), info)
+            yield _object(key, entry.path, st.st_size, _version(st), info)
 
-    def _enter(self, entry: os.DirEntry[str]) -> bool:
+    def _scan(self, path: str, rel: str) -> list[tuple[bool, os.DirEntry[str]]] | None:
+        """A folder's entries, or None when a sub-folder cannot be listed (the root folder
+        that cannot be listed is an error: nothing of the source could be read)."""
+        try:
+            return _scan(path)
+        except SourceError:
+            if not rel:
+                raise
+            log.warning("skipping a folder that cannot be listed: %s", display_path(path))
+            return None
+
+    def _unlisted(self, path: str, rel: str) -> SourceObject:
+        """A folder that could not be listed, as an object whose reading says why: the run
+        quarantines it by name instead of stopping, and the next run lists it again."""
+        info = KeyInfo(ObjectKind.LOG)  # outside any account: verify has nothing to say of it
+        return _object(display_path(rel), path + os.sep, 0, UNLISTED, info)
+
+    def _enter(self, entry: os.DirEntry[str]) -> bool | None:
+        """Whether to walk a sub-folder: not twice, not once it vanished; None when it
+        cannot even be looked at (then it is reported)."""
         try:
             st = entry.stat()
-        except OSError:
+        except FileNotFoundError:
             return False
+        except OSError:
+            return None
         return self._first_visit(st)
 
     def _first_visit(self, st: os.stat_result) -> bool:
@@ -185,3 +260,42 @@ def _layout_context(parts: tuple[str, ...]) -> str:
 
 def _version(st: os.stat_result) -> str:
     return f"{st.st_mtime_ns}-{st.st_size}"
+
+
+def display_path(path: str) -> str:
+    """A path as text that can be shown and stored anywhere: bytes of a name that are not
+    UTF-8 (kept by Python as lone surrogates) are written as ``\\xNN``."""
+    if path.isascii():
+        return path
+    try:
+        path.encode()
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return path
+
+
+def _object(key: str, path: str, size: int, version: str, info: KeyInfo) -> SourceObject:
+    """A listed file; its real path is kept apart only when the name had to be escaped."""
+    uri = display_path(path)
+    return SourceObject(key, uri, size, version, info, None if uri == path else path)
+
+
+def _is_link(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_symlink()
+    except OSError:
+        return False
+
+
+def _unlisted_reason(path: str) -> str:
+    """Why a folder could not be listed, asked again now."""
+    try:
+        with os.scandir(path):
+            pass
+    except FileNotFoundError:
+        return "folder vanished"
+    except PermissionError:
+        return "cannot list folder (permission denied)"
+    except OSError as exc:
+        return f"cannot list folder ({exc.strerror or exc})"
+    return "could not be listed when the run started; the next run reads it"

@@ -12,6 +12,7 @@ wanted day and the listing stops at the first key past the last one; that costs 
 from __future__ import annotations
 
 import datetime
+import os
 from collections.abc import Iterator
 from operator import itemgetter
 from typing import Any
@@ -96,10 +97,15 @@ class S3Source:
         except (BotoCoreError, ClientError) as exc:
             raise self._listing_error(exc) from exc
 
-    def read(self, obj: SourceObject) -> bytes:
+    def read(self, obj: SourceObject, max_bytes: int | None = None) -> bytes:
+        """The object's bytes, at most ``max_bytes`` of them (the rest is not downloaded)."""
         try:
             response = self.client.get_object(Bucket=self.bucket, Key=obj.key)
-            return response["Body"].read()
+            body = response["Body"]
+            try:
+                return body.read() if max_bytes is None else body.read(max_bytes)
+            finally:
+                body.close()
         except (BotoCoreError, ClientError) as exc:
             raise SourceReadError(obj.uri, _read_reason(exc)) from exc
 
@@ -205,11 +211,8 @@ class S3Source:
         try:
             session = boto3.Session(profile_name=self.profile, region_name=self.region)
             return session.client("s3", endpoint_url=self.endpoint_url, config=Config(**options))
-        except ProfileNotFound:
-            raise SourceError(
-                f"AWS profile not found: {self.profile}",
-                hint="check the name in ~/.aws/config, or leave out --profile",
-            ) from None
+        except ProfileNotFound as exc:
+            raise profile_not_found(exc, self.profile) from None
         except ValueError as exc:  # botocore's answer to a malformed endpoint URL
             raise SourceError(
                 f"bad endpoint URL: {self.endpoint_url} ({exc})",
@@ -242,6 +245,17 @@ class S3Source:
                 " (if you may only list part of it, point at that prefix)",
             )
         return SourceError(f"cannot list {self.uri}: {code}: {message}")
+
+
+def profile_not_found(exc: ProfileNotFound, asked: str | None) -> SourceError:
+    """Name the profile that is missing and where its name came from: ``--profile``, or
+    ``AWS_PROFILE`` when no profile was passed."""
+    name = asked or exc.kwargs.get("profile") or os.environ.get("AWS_PROFILE")
+    if asked:
+        hint = "check the name in ~/.aws/config, or leave out --profile"
+    else:
+        hint = "AWS_PROFILE names it: check the name in ~/.aws/config, or unset AWS_PROFILE"
+    return SourceError(f"AWS profile not found: {name}", hint=hint)
 
 
 def _read_reason(exc: BotoCoreError | ClientError) -> str:

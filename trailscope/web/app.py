@@ -21,7 +21,7 @@ from jinja2 import Environment, FileSystemLoader
 from trailscope import __version__
 from trailscope.errors import TrailscopeError
 from trailscope.export import _default
-from trailscope.lake import Lake
+from trailscope.facade import Lake
 from trailscope.web import auth, charts, pages, workbench
 from trailscope.web.dashboards import DASHBOARDS
 from trailscope.web.events import drills_from, events_page, find_event, pivots

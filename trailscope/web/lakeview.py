@@ -34,9 +34,8 @@ import pyarrow as pa
 
 from trailscope.engines.duckdb import DuckDBEngine, QueryTimeout
 from trailscope.errors import TrailscopeError
-from trailscope.lake import Lake, open_lake
-from trailscope.lake.lake import LakeInfo
-from trailscope.lake.manifest import LOG_DIR
+from trailscope.facade import Lake, LakeInfo, open_lake
+from trailscope.lake.paths import LOG_DIR
 from trailscope.sql import Translation, translate
 from trailscope.web.filters import Span
 from trailscope.web.sandbox import lock_down

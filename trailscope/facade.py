@@ -7,19 +7,22 @@ a half-published batch or both sides of a compaction.
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from trailscope.errors import LakeError
+from trailscope.decode.limits import DEFAULT_MAX_OBJECT_BYTES, DecodeLimits
+from trailscope.errors import LakeError, LakeLockedError
 from trailscope.lake import publish
 from trailscope.lake.ingest import (
     DEFAULT_BATCH_BYTES,
@@ -32,15 +35,25 @@ from trailscope.lake.ingest import (
     run_ingest,
 )
 from trailscope.lake.lock import WriterLock
-from trailscope.lake.manifest import ATHENA_SETTINGS, LakeState, Manifest
-from trailscope.lake.storage import open_storage
-from trailscope.sources.base import ListFilter, Source, SourceObject, open_source
+from trailscope.lake.manifest import LakeState, Manifest
+from trailscope.lake.paths import ATHENA_SETTINGS, RETENTION_FILE
+from trailscope.lake.storage import LocalStorage, S3Storage, open_storage
+from trailscope.lake.transaction import RetryPolicy
+from trailscope.sources import ListFilter, Source, SourceObject, open_source
 from trailscope.timeparse import parse_time
+
+log = logging.getLogger(__name__)
+
+#: Seconds a side-table change waits for a running local writer before it is refused.
+SIDE_TABLE_LOCK_WAIT = 60.0
 
 if TYPE_CHECKING:  # query machinery is imported on first use: CLI start-up stays fast
     import pyarrow as pa
 
     from trailscope.engines.duckdb import DuckDBEngine
+    from trailscope.lake.check import Problem
+    from trailscope.lake.purge import PurgeReport
+    from trailscope.lake.repair import RepairReport
     from trailscope.queries import SavedQuery
     from trailscope.sql import Translation
 
@@ -97,7 +110,7 @@ class Lake:
         self.manifest.after_publish = self._keep_athena_manifests
         self._athena_location: str | None = None  # read on first commit
         #: one engine kept for query()/run() while the lake does not change (see _reading)
-        self._reader: tuple[LakeState, str | None, DuckDBEngine] | None = None
+        self._reader: tuple[LakeState, DuckDBEngine] | None = None
         self._reader_lock = threading.Lock()
 
     def _keep_athena_manifests(self, state: LakeState, partitions: set[str]) -> None:
@@ -113,7 +126,7 @@ class Lake:
             return
         from trailscope.athena.symlinks import write_manifests
 
-        for _ in range(10):
+        for _ in RetryPolicy(attempts=10).pauses():
             write_manifests(self.storage, state, self._athena_location, partitions)
             # Another writer may have committed meanwhile and written its manifests from an
             # older state: catch up and write again until the log stands still.
@@ -129,8 +142,29 @@ class Lake:
         return self.manifest.exists()
 
     def state(self) -> LakeState:
+        """The lake as its log says it is now (on a local lake, a last commit whose writer
+        died before publishing it is published first, when no writer is at work)."""
         self.manifest.check_format()
-        return self.manifest.load()
+        state = self.manifest.load()
+        self._finish_publication(state)
+        return state
+
+    def _finish_publication(self, state: LakeState) -> None:
+        """Readers that glob the folder must not see a crashed writer's half-published last
+        commit (parts still staged, or a compaction's merged parts beside their replacement)
+        for longer than it takes the next trailscope command to open the lake. Only locally,
+        and only when the lock is free (a running writer finishes its own commit)."""
+        last = state.last_commit
+        if last is None or not isinstance(self.storage, LocalStorage):
+            return
+        if publish.is_published(self.storage, last):
+            return
+        try:
+            with WriterLock(self.storage, "recover"):
+                latest = self.manifest.load()
+                publish.recover(self.storage, latest, exclusive=True)
+        except (LakeLockedError, OSError) as exc:  # a writer at work, or a read-only lake
+            log.info("left the last commit of %s to its writer: %s", self.location, exc)
 
     def files(self) -> list[Path]:
         """Live Parquet files of a local lake, oldest partition first."""
@@ -140,6 +174,14 @@ class Lake:
                 hint="use Lake.part_paths() or Lake.engine()",
             )
         return [self.root / rel for rel in self.part_paths()]
+
+    def readable_parts(self, state: LakeState | None = None) -> list[str]:
+        """Like :meth:`part_paths`, each where it can be read now (a part of a commit not yet
+        published is read under its staged name); a damaged part stops the reader, named."""
+        state = state or self.state()
+        return publish.readable_paths(
+            self.storage, {rel: state.parts[rel].bytes for rel in self.part_paths(state)}
+        )
 
     def part_paths(self, state: LakeState | None = None) -> list[str]:
         """Live Parquet files relative to the lake, oldest partition first."""
@@ -211,18 +253,64 @@ class Lake:
 
     def engine(self, state: LakeState | None = None) -> DuckDBEngine:
         """A DuckDB connection with the ``cloudtrail`` view over this lake (as of ``state``,
-        default now), and ``cloudtrail_validation`` with what ``trailscope verify`` found
-        (caller closes it)."""
+        default now) and, from the same commit, each side table as a table of its name
+        (``cloudtrail_validation`` with what ``trailscope verify`` found, empty until then).
+        The caller closes it."""
         from trailscope.engines.duckdb import DuckDBEngine
-        from trailscope.integrity.record import validated_files
 
-        validation = validated_files(self)
-        rels = self.part_paths(state)
+        state = state or self.state()
+        tables = self.side_tables(state)
+        rels = self.readable_parts(state)
         if self.storage.is_local:
             assert self.root is not None
-            return DuckDBEngine([self.root / rel for rel in rels], validation=validation)
+            return DuckDBEngine([self.root / rel for rel in rels], tables=tables)
         paths = [self.storage.fs_path(rel) for rel in rels]
-        return DuckDBEngine(paths, filesystem=self.storage.filesystem, validation=validation)
+        return DuckDBEngine(paths, filesystem=self.storage.filesystem, tables=tables)
+
+    # ----------------------------------------------------------------- side tables
+
+    def read_table(self, name: str) -> pa.Table | None:
+        """The committed version of side table ``name`` (see :mod:`trailscope.lake.tables`);
+        None if it was never written."""
+        from trailscope.lake import tables
+
+        return tables.read_table(self.storage, self.state(), name)
+
+    def update_table(
+        self, name: str, change: Callable[[pa.Table | None], pa.Table], *, operation: str
+    ) -> pa.Table:
+        """Replace side table ``name`` by ``change(current version)`` in one commit.
+
+        ``change`` may run more than once: when another writer commits first (S3 lakes have
+        many), it is applied again to that writer's version. A local lake is changed under its
+        writer lock (waiting for a running writer for up to a minute). Returns the version
+        committed.
+
+        :param operation: what the change is, for the commit log (e.g. ``verify``).
+        """
+        from trailscope.lake import tables
+
+        tables.check_name(name)
+        self.storage.prepare()
+        self.manifest.initialize()
+        with self.writer_lock(operation, wait=SIDE_TABLE_LOCK_WAIT):
+            state = self.manifest.load()
+            self._recover(state)
+            return tables.update_table(self.manifest, state, name, change, operation=operation)
+
+    def side_tables(
+        self, state: LakeState | None = None, *, committed: bool = False
+    ) -> dict[str, pa.Table]:
+        """Every side table as of ``state`` (default now), by name; the verification record
+        is always there (empty before the first ``verify --lake``) unless ``committed``
+        asks for the tables the log names only."""
+        from trailscope.integrity.record import VALIDATION_TABLE, legacy_validation
+        from trailscope.lake import tables
+
+        out = tables.read_all(self.storage, state or self.state())
+        if VALIDATION_TABLE not in out and not committed:
+            out[VALIDATION_TABLE] = legacy_validation(self.storage)
+        return out
 
     @contextmanager
     def _reading(self) -> Iterator[DuckDBEngine]:
@@ -231,30 +319,26 @@ class Lake:
         Opening one costs more than most queries (the state's commits, DuckDB's view over every
         file's footer: about 60 ms on a 1M-event lake), so a program asking many questions pays
         it once. Before each use, one existence check tells whether another commit came (a
-        new ingest or compaction), and one stat (a HEAD on S3) whether the verification
-        record was rewritten: either change opens a fresh engine. Queries on one Lake object
-        run one at a time.
+        new ingest, compaction or side-table version, such as a new verification record):
+        then a fresh engine is opened. Queries on one Lake object run one at a time.
         """
-        from trailscope.integrity.record import VALIDATION_FILE
-
         with self._reader_lock:
-            record = self.storage.version(VALIDATION_FILE)
             kept = self._reader
-            if kept is not None and (kept[1] != record or self.manifest.has_commit_after(kept[0])):
-                kept[2].close()
+            renewed = isinstance(self.storage, S3Storage) and self.storage.credentials_changed()
+            if kept is not None and (renewed or self.manifest.has_commit_after(kept[0])):
+                kept[1].close()
                 kept = self._reader = None
             if kept is None:
-                self.manifest.check_format()
-                state = self.manifest.load()
+                state = self.state()
                 engine: DuckDBEngine = self.engine(state)
-                kept = self._reader = (state, record, engine)
-            yield kept[2]
+                kept = self._reader = (state, engine)
+            yield kept[1]
 
     def close(self) -> None:
         """Close the engine kept for queries (it is opened again when needed)."""
         with self._reader_lock:
             if self._reader is not None:
-                self._reader[2].close()
+                self._reader[1].close()
                 self._reader = None
 
     def __enter__(self) -> Lake:
@@ -307,13 +391,16 @@ class Lake:
         progress: ProgressFn | None = None,
         objects: Iterable[SourceObject] | None = None,
         runner: BatchRunner | None = None,
+        max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES,
     ) -> IngestSummary:
         """Add every new or changed object of ``source``; safe to re-run, safe to kill.
 
         ``objects``: ingest exactly these (as an S3 event notification names them) instead of
         listing ``source``. ``runner``: where batches run (default: a pool of ``workers``
-        processes; see :mod:`trailscope.lake.spark_ingest` for Spark).
+        processes; see :mod:`trailscope.lake.spark_ingest` for Spark). ``max_object_bytes``:
+        objects larger than this once decompressed are quarantined, not read.
         """
+        limits = DecodeLimits(max_object_bytes=max_object_bytes)
         src = (
             open_source(source, profile=profile, endpoint_url=endpoint_url)
             if isinstance(source, str)
@@ -343,6 +430,7 @@ class Lake:
 
             lanes = workers or default_workers()
             pool = None if runner else process_pool(lanes)
+            chosen: BatchRunner = runner or pool or process_pool(1)
             try:
                 touched = run_ingest(
                     src,
@@ -350,12 +438,13 @@ class Lake:
                     state,
                     flt,
                     summary,
-                    runner=runner or pool,
+                    runner=chosen,
                     batch_bytes=batch_bytes,
                     lanes=1 if runner else lanes,
                     progress=progress,
                     objects=objects,
                     settle=settle if compact else None,
+                    limits=limits,
                 )
             finally:
                 if isinstance(pool, PoolRunner):
@@ -363,6 +452,12 @@ class Lake:
             if compact and touched:
                 settle(touched, parallel=lanes)  # the workers have exited: share the cores
             summary.compacted_partitions = len(compacted)
+            keep = self.retention()
+            if keep is not None:
+                from trailscope.lake import purge as purging
+
+                horizon = datetime.now(UTC).date() - timedelta(days=keep)
+                summary.purged_days = len(purging.purge(self.manifest, state, horizon).days)
         return summary
 
     def compact(self, *, full: bool = False) -> int:
@@ -375,6 +470,67 @@ class Lake:
             self._recover(state)
             return compaction.compact(self.manifest, state, full=full, parallel=default_workers())
 
+    def check(self, *, deep: bool = False) -> list[Problem]:
+        """Everything wrong with the lake's files and log (see :mod:`trailscope.lake.check`);
+        empty when it is whole. ``deep`` reads every byte and page, not just sizes and
+        footers."""
+        from trailscope.lake import check as checking
+
+        self.manifest.check_format()
+        try:
+            state: LakeState | None = self.manifest.load()
+        except LakeError:
+            state = None  # a damaged commit: the log's own problems say which
+        return checking.check(self.manifest, state, deep=deep)
+
+    def repair(self) -> RepairReport:
+        """Make the lake check clean: rebuild damaged parts from their source objects (or drop
+        them, recording what was lost), cut the log at a damaged commit, replace damaged
+        checkpoints, delete files no commit names. See :mod:`trailscope.lake.repair`."""
+        from trailscope.lake import repair as repairing
+
+        self.manifest.check_format()
+        with self.writer_lock("repair"):
+            report = repairing.repair(self.manifest)
+        self.close()  # the kept engine may read a part that was replaced
+        return report
+
+    def purge(self, before: date | str) -> PurgeReport:
+        """Remove every event of the days before ``before`` (a date, 'YYYY-MM-DD' or '400d'),
+        in one commit; later ingests never write those days again."""
+        from trailscope.lake import purge as purging
+
+        day = _as_datetime(before)
+        assert day is not None
+        self.manifest.check_format()
+        with self.writer_lock("purge"):
+            state = self.manifest.load()
+            self._recover(state)
+            return purging.purge(self.manifest, state, day.date())
+
+    def retention(self) -> int | None:
+        """Days of events the lake keeps (None: all), as :meth:`set_retention` saved it."""
+        try:
+            settings = orjson.loads(self.storage.read_bytes(RETENTION_FILE))
+        except FileNotFoundError:
+            return None
+        except orjson.JSONDecodeError as exc:
+            raise LakeError(
+                f"the retention setting of {self.location} is damaged ({exc})",
+                hint="set it again with 'trailscope lake retention DAYS' (or 'off')",
+            ) from None
+        days = settings.get("days")
+        return int(days) if days else None
+
+    def set_retention(self, days: int | None) -> None:
+        """Keep only the last ``days`` days of events (None: keep everything): every ingest
+        then purges the days before that, and says so in its summary."""
+        if days is not None and days < 1:
+            raise LakeError(f"a retention of {days} days keeps nothing", hint="use 1 or more")
+        self.storage.prepare()
+        self.manifest.initialize()
+        self.storage.write_atomic(RETENTION_FILE, orjson.dumps({"days": days}))
+
     def _recover(self, state: LakeState) -> None:
         """Finish what a crashed writer left, including the Athena manifests of its last
         commit (writing them is idempotent)."""
@@ -382,11 +538,17 @@ class Lake:
         if state.last_commit is not None:
             self.manifest.published(state, state.last_commit)
 
-    def writer_lock(self, operation: str) -> AbstractContextManager[WriterLock | None]:
-        """The local lock; S3 lakes take none: writers there commit optimistically."""
-        if self.storage.is_local:
-            return WriterLock(self.storage, operation)  # type: ignore[arg-type]
-        return nullcontext()
+    @contextmanager
+    def writer_lock(self, operation: str, *, wait: float = 0.0) -> Iterator[WriterLock | None]:
+        """The local lock (``wait``: seconds to wait for a running writer); S3 lakes take
+        none: writers there commit optimistically. A full disk while it is held is a one-line
+        error, not a traceback."""
+        with _disk_full_is_an_error(self.location):
+            if isinstance(self.storage, LocalStorage):
+                with WriterLock(self.storage, operation, wait=wait) as lock:
+                    yield lock
+            else:
+                yield None
 
 
 def open_lake(
@@ -404,6 +566,21 @@ def open_lake(
         )
     lake.manifest.check_format()
     return lake
+
+
+@contextmanager
+def _disk_full_is_an_error(location: str) -> Iterator[None]:
+    """ENOSPC from any write (Python's or Arrow's, here or in a worker) as a LakeError."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno != errno.ENOSPC and "No space left on device" not in str(exc):
+            raise
+        raise LakeError(
+            f"no space left on the device of {location}",
+            hint="free some space or move the lake, then run again: what was committed is "
+            "kept, and the rest is done again",
+        ) from None
 
 
 def _as_datetime(
