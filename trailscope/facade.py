@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from trailscope.decode.limits import DEFAULT_MAX_OBJECT_BYTES, DecodeLimits
-from trailscope.engines.cache import EngineCache
 from trailscope.errors import LakeError, LakeLockedError
 from trailscope.lake import publish
 from trailscope.lake.ingest import (
@@ -51,6 +50,7 @@ SIDE_TABLE_LOCK_WAIT = 60.0
 if TYPE_CHECKING:  # query machinery is imported on first use: CLI start-up stays fast
     import pyarrow as pa
 
+    from trailscope.engines.cache import EngineCache
     from trailscope.engines.duckdb import DuckDBEngine
     from trailscope.lake.check import Problem
     from trailscope.lake.purge import PurgeReport
@@ -111,7 +111,8 @@ class Lake:
         self.manifest.after_publish = self._keep_athena_manifests
         self._athena_location: str | None = None  # read on first commit
         #: one engine kept for query()/run() and the web while the lake does not change
-        self.engines: EngineCache[LakeState] = EngineCache(self._open_engine, self._is_current)
+        self._engines: EngineCache[LakeState] | None = None
+        self._engines_lock = threading.Lock()
         self._reader_lock = threading.Lock()
 
     def _keep_athena_manifests(self, state: LakeState, partitions: set[str]) -> None:
@@ -313,6 +314,17 @@ class Lake:
             out[VALIDATION_TABLE] = legacy_validation(self.storage)
         return out
 
+    @property
+    def engines(self) -> EngineCache[LakeState]:
+        """The engine kept for this lake, shared by query()/run() and the web app (made on
+        first use: ingest workers must start before the engines' imports load pyarrow)."""
+        with self._engines_lock:
+            if self._engines is None:
+                from trailscope.engines.cache import EngineCache
+
+                self._engines = EngineCache(self._open_engine, self._is_current)
+            return self._engines
+
     def _open_engine(self) -> tuple[LakeState, DuckDBEngine]:
         """A new engine for :attr:`engines`, over the lake as it is now.
 
@@ -338,7 +350,8 @@ class Lake:
 
     def close(self) -> None:
         """Close the engine kept for queries (it is opened again when needed)."""
-        self.engines.reset()
+        if self._engines is not None:
+            self._engines.reset()
 
     def __enter__(self) -> Lake:
         return self
