@@ -22,6 +22,7 @@ from trailscope.detect import DetectError, Severity, load_rules, run_detections
 from trailscope.detect.examples import examples
 from trailscope.detect.loader import BUILTIN_DIR, parse_rule_file
 from trailscope.detect.model import FINDING_COLUMNS
+from trailscope.engines.spark_sql import to_spark
 from trailscope.facade import Lake
 
 SIGMA_DIR = Path(__file__).resolve().parents[2] / "shared" / "samples" / "sigma"
@@ -53,10 +54,14 @@ def test_builtin_rule_examples(rule, tmp_path: Path) -> None:
         ids = set(case.event_ids)
         if case.expect_match:
             assert ids <= reported, f"{rule.id} example {case.index + 1}: {sorted(ids - reported)}"
+            want = case.severity or rule.severity.label
+            got = {f.severity.label for f in report.findings if ids & set(f.event_ids)}
+            assert got == {want}, f"{rule.id} example {case.index + 1}: {got}"
         else:
             assert not ids & reported, f"{rule.id} example {case.index + 1}: {ids & reported}"
     for f in report.findings:
-        assert f.rule_id == rule.id and f.severity == rule.severity and f.mitre == rule.mitre
+        assert f.rule_id == rule.id and f.mitre == rule.mitre
+        assert f.severity == rule.severity or f.severity == rule.on_failure
         assert f.event_count >= len(f.event_ids) > 0
         assert f.first_seen <= f.last_seen
 
@@ -102,8 +107,9 @@ def test_rule_is_trino_sql_and_transpiles_to_spark(rule) -> None:
     assert names[: len(FINDING_COLUMNS)] == list(FINDING_COLUMNS)
     placeholders = {p.name for p in tree.find_all(exp.Placeholder)}
     assert {"since", "until"} <= placeholders
-    assert placeholders - {"since", "until"} == {p.name for p in rule.params}
-    spark = sqlglot.transpile(rule.sql, read="trino", write="spark")[0]
+    # a rule with a baseline also reads from :lookback_since (the runner's since less its look-back)
+    assert placeholders - {"since", "until", "lookback_since"} == {p.name for p in rule.params}
+    spark = to_spark(rule.sql).sql  # what the Spark engine runs
     back = sqlglot.parse_one(spark, read="spark")
     assert {t.name for t in back.find_all(exp.Table)} == {"cloudtrail"} | {
         c.alias for c in tree.find_all(exp.CTE)
@@ -149,7 +155,8 @@ def test_time_range_limits_findings(tmp_path: Path) -> None:
         ("id: x\ntitle: t\nseverity: urgent\nwhere: 'true'\n", "unknown severity 'urgent'"),
         (
             "id: x\ntitle: t\nseverity: low\nwhere: 'true'\nsql: SELECT 1\n",
-            "{path}: give exactly one of 'sql' (a query) or 'where' (a filter)",
+            "{path}: give exactly one of 'where' (a filter), 'window' (a count or "
+            "correlation) or 'sql' (a query)",
         ),
         ("id: X Y\ntitle: t\nseverity: low\nwhere: 'true'\n", None),
         (
@@ -192,7 +199,7 @@ def test_user_rule_folder_mixes_own_and_sigma_rules(tmp_path: Path) -> None:
     reasons = {Path(p).name: r for p, r in ruleset.unsupported}
     assert reasons["broken.yml"].startswith("not valid YAML: while parsing a flow sequence")
     assert reasons["notes.yaml"] == (
-        "neither a trailscope rule (sql/where) nor a Sigma rule (detection)"
+        "neither a trailscope rule (sql/where/window) nor a Sigma rule (detection)"
     )
     assert (
         reasons["windows.yml"] == "logsource: the rule is not for product aws, service cloudtrail"

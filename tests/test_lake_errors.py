@@ -168,3 +168,10 @@ def test_a_damaged_lake_json_is_one_line_with_a_hint(tmp_path: Path, text: str) 
     assert code == 1 and len(lines) == 2
     assert lines[0].startswith(f"error: {tmp_path / 'lake'}/_trailscope/lake.json is damaged (")
     assert lines[1].startswith("hint: restore it from a backup, or write back {")
+
+
+def test_a_missing_profile_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "nosuch")
+    with pytest.raises(LakeError) as info:
+        open_lake("s3://bucket/lake")
+    assert info.value.message == "AWS profile not found: nosuch"

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from trailscope.decode.limits import DEFAULT_MAX_OBJECT_BYTES, DecodeLimits
+from trailscope.engines.cache import EngineCache
 from trailscope.errors import LakeError, LakeLockedError
 from trailscope.lake import publish
 from trailscope.lake.ingest import (
@@ -109,8 +110,8 @@ class Lake:
         self.manifest = Manifest(self.storage)
         self.manifest.after_publish = self._keep_athena_manifests
         self._athena_location: str | None = None  # read on first commit
-        #: one engine kept for query()/run() while the lake does not change (see _reading)
-        self._reader: tuple[LakeState, DuckDBEngine] | None = None
+        #: one engine kept for query()/run() and the web while the lake does not change
+        self.engines: EngineCache[LakeState] = EngineCache(self._open_engine, self._is_current)
         self._reader_lock = threading.Lock()
 
     def _keep_athena_manifests(self, state: LakeState, partitions: set[str]) -> None:
@@ -312,34 +313,32 @@ class Lake:
             out[VALIDATION_TABLE] = legacy_validation(self.storage)
         return out
 
-    @contextmanager
-    def _reading(self) -> Iterator[DuckDBEngine]:
-        """The engine behind query() and run(), kept while the lake stays the same.
+    def _open_engine(self) -> tuple[LakeState, DuckDBEngine]:
+        """A new engine for :attr:`engines`, over the lake as it is now.
 
         Opening one costs more than most queries (the state's commits, DuckDB's view over every
         file's footer: about 60 ms on a 1M-event lake), so a program asking many questions pays
         it once. Before each use, one existence check tells whether another commit came (a
         new ingest, compaction or side-table version, such as a new verification record):
-        then a fresh engine is opened. Queries on one Lake object run one at a time.
+        then a fresh engine is opened; the old one closes when its last user is done.
         """
-        with self._reader_lock:
-            kept = self._reader
-            renewed = isinstance(self.storage, S3Storage) and self.storage.credentials_changed()
-            if kept is not None and (renewed or self.manifest.has_commit_after(kept[0])):
-                kept[1].close()
-                kept = self._reader = None
-            if kept is None:
-                state = self.state()
-                engine: DuckDBEngine = self.engine(state)
-                kept = self._reader = (state, engine)
-            yield kept[1]
+        state = self.state()
+        return state, self.engine(state)
+
+    def _is_current(self, state: LakeState) -> bool:
+        # renewed S3 credentials need a new engine: pyarrow's filesystem keeps the old ones
+        renewed = isinstance(self.storage, S3Storage) and self.storage.credentials_changed()
+        return not renewed and not self.manifest.has_commit_after(state)
+
+    @contextmanager
+    def _reading(self) -> Iterator[DuckDBEngine]:
+        """The kept engine's own connection, for query() and run(): one query at a time."""
+        with self._reader_lock, self.engines.lease() as generation:
+            yield generation.engine
 
     def close(self) -> None:
         """Close the engine kept for queries (it is opened again when needed)."""
-        with self._reader_lock:
-            if self._reader is not None:
-                self._reader[1].close()
-                self._reader = None
+        self.engines.reset()
 
     def __enter__(self) -> Lake:
         return self

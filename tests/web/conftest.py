@@ -20,6 +20,7 @@ from web_support import (
     CHROMIUM_ARGS,
     TOKEN,
     DemoLake,
+    edge_records,
     ensure_chromium,
     free_port,
     hostile_records,
@@ -42,6 +43,11 @@ def demo_lake(tmp_path_factory: pytest.TempPathFactory) -> DemoLake:
     name = f"{account}_CloudTrail_us-east-1_20240717T1505Z_HostileFile00000.json.gz"
     with gzip.open(folder / name, "wt") as fh:
         json.dump({"Records": hostile}, fh)
+    edge = folder.parent / "16"
+    edge.mkdir(parents=True, exist_ok=True)
+    name = f"{account}_CloudTrail_us-east-1_20240716T1015Z_EdgeCaseFile0000.json.gz"
+    with gzip.open(edge / name, "wt") as fh:
+        json.dump({"Records": edge_records(account)}, fh)
     lake = root / "lake"
     Lake(lake).ingest(str(trail), workers=1)
     return DemoLake(

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 from web_support import HOSTILE_AGENT, HOSTILE_IP
 
-from trailscope.web.dashboards import DASHBOARDS
+from trailscope.web.dashboards import load_builtin
+
+DASHBOARDS = load_builtin()
 
 
 def count(lake: Any, where: str, params: dict[str, Any] | None = None) -> int:
@@ -56,12 +58,16 @@ def test_every_dashboard_loads_with_the_python_api_numbers(page, server, lake, a
         first = lake.query("SELECT min(eventtime) AS t FROM cloudtrail").to_pylist()[0]["t"]
         expected = lake.run("security-group-changes", since=first, until=latest(lake))
         assert tile(page, "totals", "changes") == expected.num_rows
-        assert page.locator("#panel-changes tbody tr").count() == expected.num_rows
+        first_page = expected.slice(0, 50)
+        assert page.locator("#panel-changes tbody tr").count() == first_page.num_rows
         assert page.locator("#panel-changes tbody tr.flag").count() == sum(
-            expected.column("open_to_world").to_pylist()
+            first_page.column("open_to_world").to_pylist()
         )
     elif name == "console":
-        assert tile(page, "totals", "calls") == count(lake, "sessioncredentialfromconsole = 'true'")
+        assert tile(page, "totals", "calls") == count(
+            lake,
+            "sessioncredentialfromconsole = 'true' OR useragent = 'console.amazonaws.com'",
+        )
     assert page.dialogs == []
 
 
@@ -71,7 +77,7 @@ def test_lake_status_and_workbench_pages_load(page, server, lake, artifacts):
     assert int(events.replace(",", "")) == lake.info().events
     shot(page, artifacts, "status")
     page.goto(f"{server}/workbench")
-    assert page.locator("aside.library li").count() >= 18
+    assert page.locator("nav.library li").count() >= 18
     shot(page, artifacts, "workbench")
 
 
@@ -81,8 +87,12 @@ def test_detections_page_drills_down_to_an_event(page, server, lake, artifacts):
     page.goto(f"{server}/detections?range=all")
     report = run_detections(lake)
     assert int(page.locator("#total").inner_text()) == len(report.findings)
+    assert int(page.locator("#rules").inner_text()) == len({f.rule_id for f in report.findings})
     shot(page, artifacts, "detections")
-    page.locator("tr.sev-high a.ev").first.click()
+    high = page.locator("details.sev-high").first
+    high.locator("> summary").click()
+    shot(page, artifacts, "detections-open")
+    high.locator("a.ev").first.click()
     page.wait_for_url(re.compile(r"/event/"))
     assert page.locator("pre").count() >= 1
     shot(page, artifacts, "detection-event")
@@ -92,6 +102,12 @@ def test_changing_filters(page, server, lake, artifacts):
     page.goto(f"{server}/d/overview")
     page.click("a.pick[data-range='24h']")
     page.wait_for_url(re.compile(r"range=24h"))
+    # the demo lake is from 2024: the last 24 hours miss it, and the page says so
+    assert tile(page, "totals", "events") == 0
+    assert "No events of the lake fall in this window" in page.locator("#coverage").inner_text()
+    shot(page, artifacts, "overview-window-misses-the-lake")
+    page.click("#shift")
+    page.wait_for_url(re.compile(r"range=custom"))
     last = latest(lake)
     since = (
         lake.query(
@@ -104,7 +120,7 @@ def test_changing_filters(page, server, lake, artifacts):
         lake, "eventtime >= :since AND eventtime <= :until", {"since": since, "until": last}
     )
     assert tile(page, "totals", "events") == expected
-    assert since in page.locator("p.span").inner_text()
+    assert since[:16].replace("T", " ") in page.locator("p.span").inner_text()
     # an account from the drop-down applies at once (the select submits the form)
     account = lake.info().accounts[-1]
     page.select_option("select[name='account']", account)
@@ -115,7 +131,6 @@ def test_changing_filters(page, server, lake, artifacts):
         {"since": since, "until": last, "a": account},
     )
     # a custom range typed into the filter bar
-    page.click("a.pick[data-range='custom']")
     page.fill("input[name='since']", "2024-07-15")
     page.fill("input[name='until']", "2024-07-15")
     page.click("form.filters button[type='submit']")
@@ -131,8 +146,8 @@ def test_changing_filters(page, server, lake, artifacts):
 
 def test_drill_down_from_a_bar_to_an_event_and_pivot(page, server, lake, artifacts):
     page.goto(f"{server}/d/overview?range=all")
-    bar = page.locator("#panel-event_names svg a").first
-    name = bar.locator("text.blab").text_content()
+    bar = page.locator("#panel-event_names th.blab a").first
+    name = bar.text_content()
     bar.click()
     page.wait_for_url(re.compile(r"/events\?"))
     assert int(page.locator("#total").inner_text().replace(",", "")) == count(

@@ -15,7 +15,9 @@ from html import unescape
 import pytest
 from web_expect import back, console_logins, in_range, latest, login_outcome, principal, top
 
-from trailscope.web.dashboards import DASHBOARDS
+from trailscope.web.dashboards import load_builtin
+
+DASHBOARDS = load_builtin()
 
 
 def test_root_redirects_to_the_overview(client):
@@ -50,15 +52,31 @@ def test_overview_totals_match_the_raw_trail(client, demo_lake):
     assert tile and tile.group(1) == f"{len(events):,}"
 
 
-def test_relative_ranges_count_back_from_the_latest_event(client, demo_lake):
+def test_relative_ranges_count_back_from_now_and_say_when_they_miss_the_lake(client, demo_lake):
+    from datetime import UTC, datetime
+
     events = demo_lake.events
     last = latest(events)
     for rng, delta in (("24h", {"hours": 24}), ("1h", {"hours": 1})):
+        before = datetime.now(UTC)
         data = client.get(f"/api/d/overview?range={rng}").json()
-        assert data["filters"]["until"] == last
-        assert data["filters"]["since"] == back(last, **delta)
-        expected = len(in_range(events, back(last, **delta), last))
-        assert data["panels"][0]["rows"][0]["events"] == expected
+        until = datetime.fromisoformat(data["filters"]["until"].replace("Z", "+00:00"))
+        assert 0 <= (until - before).total_seconds() <= 61  # now, to the next whole minute
+        assert data["filters"]["since"] == back(data["filters"]["until"], **delta)
+        assert data["panels"][0]["rows"][0]["events"] == 0  # the demo lake is from 2024
+        coverage = data["filters"]["coverage"]
+        assert coverage["kind"] == "none"
+        assert coverage["lake_last"] == last.replace("T23:59:00", "T23:59:00Z")
+        # the page says so, and links to the same window ending at the lake's last event
+        html = client.get(f"/d/overview?range={rng}").text
+        assert "No events of the lake fall in this window." in html
+        link = unescape(re.search(r'<a href="([^"]+)" id="shift">', html).group(1))
+        shifted = client.get("/api" + link).json()
+        end = coverage["lake_last"]
+        assert shifted["filters"]["until"] == end
+        assert shifted["filters"]["since"] == back(end, **delta)
+        expected = len(in_range(events, back(end, **delta), last))
+        assert shifted["panels"][0]["rows"][0]["events"] == expected > 0
 
 
 def test_top_event_names_and_time_chart(client, demo_lake):
@@ -162,12 +180,23 @@ def test_security_groups_table_equals_the_saved_query(client, lake, demo_lake):
     panels = {p["id"]: p for p in data["panels"]}
     f = data["filters"]
     expected = lake.run("security-group-changes", since=f["since"], until=f["until"]).to_pylist()
-    assert panels["changes"]["rows"] == expected
-    assert (
-        panels["totals"]["rows"][0]["open_to_world"]
-        == sum(1 for r in expected if r["open_to_world"])
-        > 0
-    )
+    # the table is paged: every row is on one of its pages, in the saved query's order
+    assert panels["changes"]["total_rows"] == len(expected) > 50
+    pages = panels["changes"]["pages"]
+    shown = []
+    for page in range(1, pages + 1):
+        q = {"range": "all", "changes_page": str(page)}
+        shown += client.get("/api/d/security-groups", params=q).json()["panels"][2]["rows"]
+    assert shown == expected
+    opened = [r for r in expected if r["open_to_world"]]
+    assert panels["totals"]["rows"][0]["open_to_world"] == len(opened) > 0
+    # "open to the world only" shows exactly those, and the tile links to it
+    only = client.get("/api/d/security-groups", params={"range": "all", "open": "1"}).json()
+    assert only["panels"][2]["rows"] == opened[:50]
+    assert only["panels"][2]["total_rows"] == len(opened)
+    html = client.get("/d/security-groups?range=all").text
+    tile = re.search(r'data-stat="open_to_world"><dt>[^<]*</dt><dd><a href="([^"]+)"', html)
+    assert tile and "open=1" in unescape(tile.group(1))
     # "the N hours before" a moment, and one group
     moment, group = expected[0]["eventtime"], expected[0]["group_id"]
     q = {"range": "all", "before": moment, "hours": "6", "group": group}
@@ -185,13 +214,32 @@ def test_security_groups_table_equals_the_saved_query(client, lake, demo_lake):
     )
 
 
-def test_console_usage_dashboard(client, demo_lake):
-    console = [ev for ev in demo_lake.events if ev.get("sessionCredentialFromConsole") == "true"]
-    data = client.get("/api/d/console?range=all").json()
+@pytest.mark.parametrize(
+    ("criterion", "session", "agent"),
+    [("any", True, True), ("session", True, False), ("agent", False, True)],
+)
+def test_console_usage_dashboard(client, demo_lake, criterion, session, agent):
+    def by_console(ev):
+        return (session and ev.get("sessionCredentialFromConsole") == "true") or (
+            agent and ev.get("userAgent") == "console.amazonaws.com"
+        )
+
+    console = [ev for ev in demo_lake.events if by_console(ev)]
+    data = client.get(f"/api/d/console?range=all&criterion={criterion}").json()
     panels = {p["id"]: p for p in data["panels"]}
     assert panels["totals"]["rows"][0]["calls"] == len(console) > 0
     changes = Counter(ev["eventName"] for ev in console if ev.get("readOnly") is False)
     assert [(r["label"], r["n"]) for r in panels["changes_by_name"]["rows"]] == top(changes)
+    # the Kibana recipe's criterion alone finds the console calls it was written for
+    if criterion == "agent":
+        assert panels["totals"]["rows"][0]["calls"] == 2
+    # a bar drills down to exactly its events, with the same criterion
+    html = client.get(f"/d/console?range=all&criterion={criterion}").text
+    by_user = html[html.index('id="panel-by_user"') :]
+    link = unescape(re.search(r'<a href="(/events\?[^"]*principal_is=[^"]*)"', by_user).group(1))
+    drilled = client.get("/api" + link).json()
+    who = drilled["conditions"][-1]["label"].split(" = ", 1)[1]
+    assert drilled["total"] == sum(1 for ev in console if principal(ev) == who) > 0
 
 
 def test_drill_down_to_events_and_pages(client, demo_lake):
@@ -210,7 +258,7 @@ def test_drill_down_to_events_and_pages(client, demo_lake):
     assert times == sorted(times, reverse=True)
     # the dashboards' bar links lead to exactly the events they counted
     html = client.get("/d/logins?range=all").text
-    link = re.search(r'<a href="(/events\?[^"]*outcome=Failure[^"]*ip=[^"]*)">', html)
+    link = re.search(r'<a href="(/events\?[^"]*outcome=Failure[^"]*ip=[^"]*)"', html)
     assert link, "no drill-down link on the failed-by-IP bars"
     url = unescape(link.group(1))
     ip = re.search(r"ip=([^&]+)", url).group(1)
@@ -259,11 +307,13 @@ def test_workbench_saved_query_with_parameters(client, lake, demo_lake):
     expected = lake.run("console-logins", since="2024-07-01", user=user).to_pylist()
     assert data["rows"] == expected
     assert data["total_rows"] == len(expected) > 0
-    # relative times count back from the lake's latest event
+    # relative times count back from now, as on the command line
+    from datetime import UTC, datetime
+
     data = client.post("/api/query", json={"q": "events-in-window", "params": {"since": "1h"}})
-    last = latest(demo_lake.events)
-    assert data.json()["params"]["since"] == back(last, hours=1)
-    assert data.json()["total_rows"] == len(in_range(demo_lake.events, back(last, hours=1), last))
+    since = datetime.fromisoformat(data.json()["params"]["since"].replace("Z", "+00:00"))
+    assert abs((datetime.now(UTC) - since).total_seconds() - 3600) < 60
+    assert data.json()["total_rows"] == 0
 
 
 def test_workbench_display_limit_and_html(client, demo_lake):
@@ -341,6 +391,10 @@ def test_lake_status_is_lake_info(client, lake, demo_lake):
 
 def test_json_twins_are_linked_from_pages(client):
     html = client.get("/d/errors?range=24h").text
-    assert 'href="/api/d/errors?range=24h"' in html
+    assert 'href="/d/errors.json?range=24h"' in html
+    assert (
+        client.get("/d/errors.json?range=24h").json()
+        == client.get("/api/d/errors?range=24h").json()
+    )
     assert client.get("/api/dashboards").json()[0]["name"] == "overview"
     assert {q["name"] for q in client.get("/api/queries").json()} >= {"console-logins"}

@@ -45,7 +45,9 @@ def test_hostile_user_agent_renders_as_text_in_the_events_table(client, demo_lak
 def test_hostile_fields_render_as_text_in_the_event_json(client, demo_lake):
     r = client.get(f"/event/{demo_lake.hostile_ids[0]}")
     _assert_escaped(r.text)
-    shown = unescape(re.search(r'<pre class="json" id="event-json">(.*?)</pre>', r.text, re.S)[1])
+    shown = unescape(
+        re.search(r'<pre class="json" id="event-json"[^>]*>(.*?)</pre>', r.text, re.S)[1]
+    )
     assert f'"userAgent": "{HOSTILE_AGENT}"' in shown
     assert HOSTILE_BUCKET in shown
     assert (
@@ -133,9 +135,10 @@ def test_the_engine_itself_is_locked_down(demo_lake, tmp_path):
         "RESET lock_configuration",
     ]
     lake_file = str(view.lake.files()[0])
-    with view.engine() as engine:
-        connections = [engine, *view._cursors]  # panels also run on a second connection
-        assert len(connections) == 2
+    with view.snapshot() as snap:
+        # the pool's connections and the engine's own (the Python API's) are one database
+        connections = [snap.engine, *snap.connections]
+        assert len(connections) == 5
         for con in (c.con for c in connections):
             for sql in refused:
                 with pytest.raises(duckdb.Error):
@@ -299,10 +302,11 @@ def test_closing_a_view_stops_its_warm_up_and_refuses_more(demo_lake):
     import threading
     import time
 
-    from trailscope.web.pages import warm
+    from trailscope.web.dashboards import load_builtin
+    from trailscope.web.views.dashboard import warm
 
     view = LakeView(demo_lake.path, cache_size=0)
-    warming = threading.Thread(target=warm, args=(view,), daemon=True)
+    warming = threading.Thread(target=warm, args=(view, load_builtin()), daemon=True)
     warming.start()
     time.sleep(0.05)
     view.close()
@@ -318,28 +322,29 @@ def test_a_warm_up_query_interrupted_by_closing_ends_quietly_other_errors_still_
 ):
     # Closing interrupts the query in flight with DuckDB's own error (not a TrailscopeError);
     # the warm-up thread used to die with it and pytest reported an unhandled thread error.
-    from trailscope.web import pages
+    from trailscope.web.dashboards import load_builtin
+    from trailscope.web.views import dashboard as pages
 
     view = LakeView(demo_lake.path, cache_size=0)
     calls = []
 
-    def interrupted(v, dash, params):
+    def interrupted(v, dash, params, filters):
         calls.append(dash)
         v.close()
         raise OSError("INTERRUPT Error: Interrupted!")
 
     monkeypatch.setattr(pages, "dashboard_data", interrupted)
-    pages.warm(view)
+    pages.warm(view, load_builtin())
     assert len(calls) == 1
 
     other = LakeView(demo_lake.path, cache_size=0)
 
-    def broken(v, dash, params):
+    def broken(v, dash, params, filters):
         raise OSError("disk on fire")
 
     monkeypatch.setattr(pages, "dashboard_data", broken)
     with pytest.raises(OSError, match="disk on fire"):
-        pages.warm(other)
+        pages.warm(other, load_builtin())
     other.close()
 
 
@@ -360,12 +365,16 @@ def run():
     except Exception as exc:
         print("stopped:", type(exc).__name__, flush=True)
 threading.Thread(target=run, daemon=True).start()
-time.sleep(0.5)
+time.sleep(3)
 print("exiting", flush=True)
 """
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.splitlines() == ["exiting", "stopped: QueryTimeout"]
+    # The query is interrupted and its connection given back before the interpreter goes on
+    # finalizing; the thread's own last words may be cut short by that, never the process.
+    lines = done.stdout.splitlines()
+    assert lines[0] == "exiting"
+    assert all("stopped: QueryTimeout".startswith(line) for line in lines[1:]), lines
     assert "terminate called" not in done.stderr

@@ -53,3 +53,26 @@ def top(counter: Counter, n: int = 15) -> list[tuple[str, int]]:
     return sorted(
         ((k, v) for k, v in counter.items() if k is not None), key=lambda kv: (-kv[1], kv[0])
     )[:n]
+
+
+def search_text(ev: dict[str, Any]) -> str:
+    """Everything free-text search looks in, lower-cased (JSON fields as JSON text)."""
+    import json
+
+    ident = ev.get("userIdentity") or {}
+    issuer = ((ident.get("sessionContext") or {}).get("sessionIssuer") or {}).get("arn")
+    plain = (
+        "eventName", "eventSource", "awsRegion", "sourceIPAddress", "userAgent", "errorCode",
+        "errorMessage", "eventID", "requestID", "recipientAccountId", "eventType",
+        "vpcEndpointId",
+    )  # fmt: skip
+    parts = [ev.get(k) for k in plain]
+    for k in ("requestParameters", "responseElements", "additionalEventData",
+              "serviceEventDetails"):  # fmt: skip
+        if ev.get(k) is not None:
+            parts.append(json.dumps(ev[k]))
+    parts += [
+        ident.get(k) for k in ("type", "arn", "userName", "principalId", "accessKeyId", "invokedBy")
+    ]
+    parts.append(issuer)
+    return " ".join(str(p) for p in parts if p is not None).lower()

@@ -87,6 +87,45 @@ def hostile_records(account: str) -> list[dict[str, Any]]:
     return records
 
 
+CONSOLE_AGENT_SAMPLE = (
+    Path(__file__).resolve().parents[3]
+    / "shared/samples/events/awsdocs-lambda-developer-guide/with-cloudtrail__01.json"
+)
+NAIVE_TIME = "2024-07-17T23:59:00"  # an eventTime without a zone: the lake's latest event
+SLASH_ID = "edge/event/with-slashes-0001"
+
+
+def edge_records(account: str) -> list[dict[str, Any]]:
+    """Events that once broke pages: console calls recognised only by their user agent (real
+    events from the AWS docs, moved into the trail's week), a time without a zone, an event ID
+    with '/' in it."""
+    samples = json.loads(CONSOLE_AGENT_SAMPLE.read_text())["Records"]
+    records = []
+    for i, ev in enumerate(samples):
+        ev = json.loads(json.dumps(ev))
+        ev["eventTime"] = f"2024-07-16T10:1{i}:00Z"
+        ev["recipientAccountId"] = account
+        ev["userIdentity"]["accountId"] = account
+        ev["userIdentity"]["arn"] = f"arn:aws:iam::{account}:root"
+        ev["eventID"] = f"console-agent-{i:04d}"
+        records.append(ev)
+    naive = json.loads(json.dumps(samples[0]))
+    naive |= {"eventTime": NAIVE_TIME, "eventID": "naive-time-0001", "recipientAccountId": account}
+    naive["userAgent"] = "aws-cli/2.15.0"
+    naive["userIdentity"]["arn"] = f"arn:aws:iam::{account}:root"
+    records.append(naive)
+    slash = json.loads(json.dumps(samples[1]))
+    slash |= {
+        "eventTime": "2024-07-16T11:00:00Z",
+        "eventID": SLASH_ID,
+        "recipientAccountId": account,
+    }
+    slash["userAgent"] = "aws-cli/2.15.0"
+    slash["userIdentity"]["arn"] = f"arn:aws:iam::{account}:root"
+    records.append(slash)
+    return records
+
+
 def unique_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     seen: set[str] = set()
     out = []

@@ -49,7 +49,7 @@ _SEVERITY_STYLE = {
 
 @app.command()
 def detect(
-    lake: LakeOpt = Path("lake"),
+    lake: LakeOpt = "lake",
     since: Annotated[
         str | None,
         typer.Option(help="Only events from this time on: 7d, 24h, 2024-07-01 or an ISO time."),
@@ -89,8 +89,26 @@ def detect(
     ] = None,
     list_: Annotated[
         bool,
-        typer.Option("--list", help="List the rules (and the files that cannot run), no lake."),
+        typer.Option(
+            "--list",
+            help="List the rules with their tuning (and the files that cannot run), no run.",
+        ),
     ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            help="Tune rules with this detections config (enable, severity, parameters, "
+            "exceptions); default: detections.yml in the lake, if there is one.",
+        ),
+    ] = None,
+    attack_layer: Annotated[
+        Path | None,
+        typer.Option(
+            "--attack-layer",
+            help="Write an ATT&CK Navigator layer of what the enabled rules cover to this file.",
+        ),
+    ] = None,
     timeout: Annotated[
         float | None, typer.Option(min=0.1, help="Cancel a rule after this many seconds.")
     ] = None,
@@ -110,6 +128,19 @@ def detect(
     passwords and roles, admin policies, shared snapshots and AMIs, unusual regions and more;
     --rules adds a folder of Sigma rules (product aws, service cloudtrail) or rules of your own.
 
+    Tuning without editing rules: a detections config (detections.yml at the root of the lake,
+    or --config FILE) turns rules off, changes their severity or parameters, and excepts events
+    (by account, principal pattern, source address or network, user agent, or any condition),
+    each exception with its reason and an optional expiry date:
+
+      rules:
+        console-login-without-mfa: {severity: high}
+        unusual-region: {enabled: false}
+        failed-console-logins-from-one-ip: {params: {threshold: 20}}
+        access-key-created-for-another-user:
+          exceptions:
+            - {reason: key rotation pipeline, principal: "arn:aws:iam::*:role/deploy-*"}
+
     Exit codes: 0 nothing at or above --fail-on (or no --fail-on), 2 something at or above it,
     1 an error.
 
@@ -125,17 +156,29 @@ def detect(
 
       trailscope detect --list --rules ./sigma/rules/cloud/aws/
 
+      trailscope detect --config tuning.yml --since 24h --fail-on high
+
+      trailscope detect --list --attack-layer coverage.json
+
       trailscope detect --engine athena --database security --since 30d
     """
     from trailscope.detect import Severity, load_rules, run_detections
+    from trailscope.detect.config import apply_config
     from trailscope.detect.output import FORMATS, write_findings
+    from trailscope.detect.runner import resolve_config
 
     def run() -> int:
         if fmt not in FORMATS:
             raise TrailscopeError(f"unknown format {fmt!r}", hint="one of: " + ", ".join(FORMATS))
         threshold = Severity.parse(fail_on) if fail_on else None
-        if list_:
-            return _list(load_rules(rules or [], include_builtin=not no_builtin), fmt)
+        if list_ or attack_layer:
+            ruleset = load_rules(rules or [], include_builtin=not no_builtin)
+            tuned = apply_config(ruleset.rules, resolve_config(config, _lake_at(lake)))
+            if attack_layer:
+                _write_layer(attack_layer, tuned.rules)
+            if not list_:
+                return EXIT_OK
+            return _list(ruleset, tuned, fmt)
         engine = None
         if engine_name != "duckdb":
             from trailscope.engines import open_engine
@@ -164,6 +207,7 @@ def detect(
                 rule_ids=rule or None,
                 params=_params(param or []),
                 timeout=timeout,
+                config=config,
             )
         finally:
             if engine is not None:
@@ -197,23 +241,25 @@ def _table(findings: list[Any]) -> None:
     wide = out.width >= 140
     names = ["severity", "rule", "principal"]
     if wide:
-        names += ["source ip", "account", "region", "first seen"]
+        names += ["target", "source ip", "account", "region", "first seen"]
     table = Table(box=None)
     for name in names:
-        table.add_column(name, no_wrap=name != "principal", overflow="fold")
+        table.add_column(name, no_wrap=name not in ("principal", "target"), overflow="fold")
     table.add_column("events", justify="right", no_wrap=True)
     for f in findings:
         label = f.severity.label
         cells: list[str | Text] = [f"[{_SEVERITY_STYLE[label]}]{label}[/]"]
         cells += [cell(f.rule_id), cell(f.principal)]
         if wide:
-            cells += [cell(f.source_ip), cell(f.account), cell(f.region), cell(f.first_seen)]
+            cells += [cell(v) for v in (f.target, f.source_ip, f.account, f.region, f.first_seen)]
         table.add_row(*cells, f"{f.event_count:,}")
     if findings:
         out.print(table)
 
 
 def _summary(report: Any) -> None:
+    for warning in report.warnings:
+        err.print(f"[yellow]warning:[/] {safe(warning)}", highlight=False, soft_wrap=True)
     counts: dict[str, int] = {}
     for f in report.findings:
         counts[f.severity.label] = counts.get(f.severity.label, 0) + 1
@@ -230,26 +276,64 @@ def _summary(report: Any) -> None:
         )
 
 
-def _list(ruleset: Any, fmt: str) -> int:
+def _lake_at(lake: Path | str) -> Any:
+    """The lake whose detections.yml applies, when there is one at that path."""
+    from trailscope.detect.runner import _lake_if_any
+
+    return _lake_if_any(lake)
+
+
+def _write_layer(path: Path, rules: list[Any]) -> None:
+    from trailscope.detect.attack import layer_json
+
+    try:
+        path.write_text(layer_json(rules), encoding="utf-8")
+    except OSError as exc:
+        raise TrailscopeError(f"cannot write the ATT&CK layer to {path}: {exc.strerror}") from None
+    err.print(f"[dim]ATT&CK Navigator layer of {len(rules)} rules written to {path}[/]")
+
+
+def _tuning_text(rule: Any) -> str:
+    """What the config changed, in a few words (``--list``)."""
+    tuning = rule.tuning
+    parts = []
+    if tuning.get("enabled") is False:
+        parts.append("disabled")
+    if "severity" in tuning:
+        parts.append(f"severity {tuning['severity']}")
+    for name, value in (tuning.get("params") or {}).items():
+        parts.append(f"{name}={value}")
+    exceptions = tuning.get("exceptions") or []
+    if exceptions:
+        parts.append(f"{len(exceptions)} exception{'s' if len(exceptions) > 1 else ''}")
+    return ", ".join(parts)
+
+
+def _list(ruleset: Any, tuned: Any, fmt: str) -> int:
+    rules = tuned.rules + tuned.disabled
     if fmt in ("json", "ndjson"):
         data = {
-            "rules": [r.summary() for r in ruleset.rules],
+            "rules": [{**r.summary(), "enabled": r in tuned.rules} for r in rules],
             "unsupported": [{"path": p, "reason": r} for p, r in ruleset.unsupported],
+            "warnings": tuned.warnings,
         }
         out.print_json(data=data)
         return EXIT_OK
-    table = Table("id", "severity", "mitre", "origin", "title", box=None)
-    for r in sorted(ruleset.rules, key=lambda r: (-r.severity, r.id)):
-        table.add_row(
-            *(cell(v) for v in (r.id, r.severity.label, " ".join(r.mitre), r.origin)), cell(r.title)
-        )
+    columns = ("id", "severity", "tactic", "mitre", "kind", "origin", "tuning", "title")
+    table = Table(*columns, box=None)
+    for r in sorted(rules, key=lambda r: (-r.severity, r.id)):
+        values = (r.id, r.severity.label, r.tactic or "", " ".join(r.mitre), r.kind, r.origin)
+        table.add_row(*(cell(v) for v in (*values, _tuning_text(r), r.title)))
     out.print(table)
     for path, reason in ruleset.unsupported:
         err.print(
             f"[yellow]not run:[/] {safe(path)}: {safe(reason)}", highlight=False, soft_wrap=True
         )
+    for warning in tuned.warnings:
+        err.print(f"[yellow]warning:[/] {safe(warning)}", highlight=False, soft_wrap=True)
     err.print(
-        f"[dim]{len(ruleset.rules)} rules, {len(ruleset.unsupported)} files not usable[/]",
+        f"[dim]{len(tuned.rules)} rules enabled, {len(tuned.disabled)} disabled, "
+        f"{len(ruleset.unsupported)} files not usable[/]",
         highlight=False,
     )
     return EXIT_OK

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,7 +14,7 @@ from trailscope.exitcodes import ExitCode
 
 @lake_app.command("info")
 def lake_info(
-    lake: LakeOpt = Path("lake"),
+    lake: LakeOpt = "lake",
     quarantine: Annotated[
         int, typer.Option(min=0, help="How many quarantine entries to list.")
     ] = 20,
@@ -66,7 +65,7 @@ def _list(items: list[str], limit: int = 8) -> str:
 
 @lake_app.command("compact")
 def lake_compact(
-    lake: LakeOpt = Path("lake"),
+    lake: LakeOpt = "lake",
     full: Annotated[
         bool, typer.Option("--full", help="Merge every small file, not just enough to stay at 4.")
     ] = False,
@@ -88,7 +87,7 @@ def lake_compact(
 
 @lake_app.command("check")
 def lake_check(
-    lake: LakeOpt = Path("lake"),
+    lake: LakeOpt = "lake",
     deep: Annotated[
         bool,
         typer.Option("--deep", help="Read every byte and page (CRCs), not only sizes and footers."),
@@ -129,7 +128,7 @@ def lake_check(
 
 
 @lake_app.command("repair")
-def lake_repair(lake: LakeOpt = Path("lake"), as_json: JsonOpt = False) -> None:
+def lake_repair(lake: LakeOpt = "lake", as_json: JsonOpt = False) -> None:
     """Repair what 'lake check' finds, so the lake checks clean again.
 
     Damaged parts are rebuilt from the source files their events came from (the commit log
@@ -183,7 +182,7 @@ def lake_purge(
             show_default=False,
         ),
     ],
-    lake: LakeOpt = Path("lake"),
+    lake: LakeOpt = "lake",
     as_json: JsonOpt = False,
 ) -> None:
     """Remove whole days of events for good (retention), in one crash-safe commit.
@@ -221,7 +220,7 @@ def lake_retention(
         str | None,
         typer.Argument(help="Days of events to keep, or 'off'; without it, show the setting."),
     ] = None,
-    lake: LakeOpt = Path("lake"),
+    lake: LakeOpt = "lake",
 ) -> None:
     """Show or set how many days of events the lake keeps; every ingest purges older days.
 

@@ -4,34 +4,21 @@ Most rules (every Sigma rule, most built-ins) are one WHERE condition around the
 query. Run one by one, each re-reads the same columns of every file in the time range; run
 together, the lake is read once: one query returns the events that match any rule, with one
 true/false column per rule, and each rule's findings are then grouped from that (small) result
-in memory, with the same grouping as :func:`trailscope.detect.loader.finding_sql`.
+in memory, with the same grouping as :func:`trailscope.detect.query.filter_sql`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import sqlglot
 from sqlglot import exp
 
-from trailscope.detect.loader import PRINCIPAL
 from trailscope.detect.model import Rule
-from trailscope.duckconn import connect
-
-_GROUPED = """
-SELECT min(eventtime) AS first_seen,
-       max(eventtime) AS last_seen,
-       principal,
-       source_ip,
-       account,
-       region,
-       count(*) AS event_count,
-       list(eventid ORDER BY eventtime, eventid) AS event_ids
-FROM hits
-WHERE {flag}
-GROUP BY principal, source_ip, account, region
-"""
+from trailscope.vocabulary import ACCOUNT, OUTCOME, PRINCIPAL, REGION, SOURCE_IP
 
 
 def batchable(rule: Rule) -> bool:
@@ -39,7 +26,7 @@ def batchable(rule: Rule) -> bool:
     return rule.condition is not None and not rule.params and name_filter(rule) is not None
 
 
-def name_filter(rule: Rule) -> list[exp.Expression] | None:
+def name_filter(rule: Rule) -> tuple[str, ...] | None:
     """Conditions on ``lower(eventname)`` that every event the rule matches must meet.
 
     Read from the rule's condition (through ANDs and parentheses; an OR pins the name only
@@ -49,7 +36,15 @@ def name_filter(rule: Rule) -> list[exp.Expression] | None:
     """
     if rule.condition is None:
         return None
-    return _names(sqlglot.parse_one(rule.condition, read="trino"))
+    return condition_names(rule.condition)
+
+
+@lru_cache(maxsize=2048)
+def condition_names(condition: str) -> tuple[str, ...] | None:
+    """The ``lower(eventname)`` tests a condition implies (see :func:`name_filter`), as Trino
+    SQL text; remembered, since a rule's condition is asked about on every run."""
+    tests = _names(cast(exp.Expression, sqlglot.parse_one(condition, read="trino")))
+    return None if tests is None else tuple(t.sql(dialect="trino") for t in tests)
 
 
 def _is_name(node: exp.Expression) -> bool:
@@ -61,11 +56,12 @@ def _is_name(node: exp.Expression) -> bool:
 def _names(node: exp.Expression) -> list[exp.Expression] | None:
     """``lower(eventname)`` tests implied by ``node``, or None if it implies none."""
     if isinstance(node, exp.Paren):
-        return _names(node.this)
+        return _names(cast(exp.Expression, node.this))
     if isinstance(node, exp.And):  # any conjunct that pins the name pins it for the whole
-        return _names(node.left) or _names(node.right)
+        return _names(cast(exp.Expression, node.left)) or _names(cast(exp.Expression, node.right))
     if isinstance(node, exp.Or):
-        left, right = _names(node.left), _names(node.right)
+        left = _names(cast(exp.Expression, node.left))
+        right = _names(cast(exp.Expression, node.right))
         return left + right if left is not None and right is not None else None
     lowered = exp.Lower(this=exp.column("eventname"))
     if isinstance(node, exp.EQ) and _is_name(node.this) and node.expression.is_string:
@@ -97,39 +93,70 @@ def batch_sql(rules: list[Rule]) -> str:
     event); each rule's full condition is then computed on those events only.
     """
     flags = ",\n       ".join(
-        f"coalesce(({r.condition}), false) AS _r{i}" for i, r in enumerate(rules)
+        f"coalesce(({r.filter_condition}), false) AS _r{i}" for i, r in enumerate(rules)
     )
-    tests: list[str] = []
-    for rule in rules:
-        for test in name_filter(rule) or []:
-            text = test.sql(dialect="trino")
-            if text not in tests:
-                tests.append(text)
-    equal = sorted(t for t in tests if t.startswith("LOWER(eventname) = "))
-    names = ", ".join(t.removeprefix("LOWER(eventname) = ") for t in equal)
-    others = [t for t in tests if t not in equal]
-    wanted = " OR ".join(([f"lower(eventname) IN ({names})"] if names else []) + others)
+    targets = "".join(f",\n       {r.target} AS _t{i}" for i, r in enumerate(rules) if r.target)
+    if all(name_filter(r) is not None for r in rules):
+        wanted = names_wanted([t for rule in rules for t in name_filter(rule) or []])
+    else:  # some rule names no events: keep the events any rule matches
+        wanted = " OR ".join(f"coalesce(({r.filter_condition}), false)" for r in rules)
     return (
         "SELECT eventid, eventtime,\n"
         f"       {PRINCIPAL} AS principal,\n"
-        "       sourceipaddress AS source_ip,\n"
-        "       recipientaccountid AS account,\n"
-        "       awsregion AS region,\n"
-        f"       {flags}\n"
+        f"       {SOURCE_IP} AS source_ip,\n"
+        f"       {ACCOUNT} AS account,\n"
+        f"       {REGION} AS region,\n"
+        f"       {OUTCOME} AS outcome,\n"
+        f"       {flags}{targets}\n"
         "FROM cloudtrail\n"
         "WHERE eventtime >= :since AND eventtime <= :until\n"
         f"  AND ({wanted})"
     )
 
 
-def group_hits(hits: pa.Table, count: int) -> list[pa.Table]:
-    """Each rule's finding rows from the matched events (``count`` rules, in order)."""
-    con = connect()
-    try:
-        con.register("hits", hits)
-        return [con.sql(_GROUPED.format(flag=f"_r{i}")).to_arrow_table() for i in range(count)]
-    finally:
-        con.close()
+def names_wanted(tests: list[str]) -> str:
+    """One cheap condition on ``eventname`` from the tests of several rules."""
+    texts: list[str] = []
+    for text in tests:
+        if text not in texts:
+            texts.append(text)
+    equal = sorted(t for t in texts if t.startswith("LOWER(eventname) = "))
+    names = ", ".join(t.removeprefix("LOWER(eventname) = ") for t in equal)
+    others = [t for t in texts if t not in equal]
+    return " OR ".join(([f"lower(eventname) IN ({names})"] if names else []) + others)
+
+
+_KEYS = ["principal", "source_ip", "account", "region", "outcome"]
+
+
+def group_hits(hits: pa.Table, rules: list[Rule]) -> list[pa.Table]:
+    """Each rule's finding rows from the matched events (in the order of ``rules``): the same
+    grouping as :func:`trailscope.detect.query.filter_sql`, done with Arrow in memory (a few
+    milliseconds a rule, where a query each would cost the engine's planning every time)."""
+    out = []
+    for i, rule in enumerate(rules):
+        mine = hits.filter(pc.fill_null(hits.column(f"_r{i}"), False))
+        aggregates: list[Any] = [
+            ("eventtime", "min"),
+            ("eventtime", "max"),
+            ("eventid", "count", pc.CountOptions(mode="all")),
+            ("eventid", "list"),
+        ]
+        if rule.target:
+            aggregates.append((f"_t{i}", "distinct"))
+        grouped = mine.group_by(_KEYS, use_threads=False).aggregate(aggregates)
+        columns = {
+            "first_seen": grouped.column("eventtime_min"),
+            "last_seen": grouped.column("eventtime_max"),
+            **{k: grouped.column(k) for k in _KEYS[:4]},
+            "event_count": grouped.column("eventid_count"),
+            "event_ids": grouped.column("eventid_list"),
+            "outcome": grouped.column("outcome"),
+        }
+        if rule.target:
+            columns["targets"] = grouped.column(f"_t{i}_distinct")
+        out.append(pa.table(columns))
+    return out
 
 
 def run_batch(
@@ -140,4 +167,4 @@ def run_batch(
 
     translation = prepare(engine.name, batch_sql(rules), params=bound)
     hits = engine.query(translation.sql, timeout=timeout, params=bound)
-    return group_hits(hits, len(rules))
+    return group_hits(hits, rules)

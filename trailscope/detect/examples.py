@@ -56,6 +56,8 @@ class Example:
     expect_match: bool
     events: list[dict[str, Any]]
     context_ids: frozenset[str] = frozenset()
+    #: the severity the findings of a matching example must have (a failed call's is lower)
+    severity: str | None = None
 
     @property
     def event_ids(self) -> list[str]:
@@ -72,7 +74,10 @@ def examples(rule: Rule) -> list[Example]:
         if not isinstance(events, list) or not events:
             raise DetectError(f"{rule.path}: test {i + 1} needs a list of 'events'")
         expanded, context = _expand(rule.id, i, events)
-        out.append(Example(rule.id, i, spec["expect"] == "match", expanded, frozenset(context)))
+        severity = str(spec["severity"]) if spec.get("severity") else None
+        out.append(
+            Example(rule.id, i, spec["expect"] == "match", expanded, frozenset(context), severity)
+        )
     return out
 
 

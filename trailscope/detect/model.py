@@ -2,12 +2,14 @@
 
 A rule is data (a YAML file or a compiled Sigma rule); a finding is one row of a rule's result,
 in the fixed shape every output (CLI, web page, Python API) shows. Rules of both origins end up
-as the same :class:`Rule`: Athena SQL with ``:since``/``:until`` and its own parameters.
+as the same :class:`Rule`: Athena SQL with ``:since``/``:until`` and its own parameters, built
+from one of three shapes (a filter, a windowed count or correlation, or a whole query).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from enum import IntEnum
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,14 @@ from trailscope.errors import TrailscopeError
 
 class DetectError(TrailscopeError):
     """A malformed rule file, an unknown rule or severity, a bad rule parameter."""
+
+
+class UnsupportedRule(Exception):
+    """A rule file that cannot run here; ``reason`` is the one line a user sees."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class Severity(IntEnum):
@@ -57,7 +67,9 @@ FINDING_COLUMNS = (
     "event_count",
     "event_ids",
 )
-OPTIONAL_COLUMNS = ("detail",)
+#: Columns a rule's SQL may add: what it counted, the resources acted on, the outcome of the
+#: calls (``success``/``failure``) and the values of its group keys (``group_1``, ...).
+OPTIONAL_COLUMNS = ("detail", "targets", "outcome")
 
 
 @dataclass(frozen=True)
@@ -82,21 +94,105 @@ class RuleParam:
         return str(raw)
 
 
+@dataclass(frozen=True)
+class Step:
+    """One kind of event a windowed rule counts or correlates: a name and its condition."""
+
+    name: str
+    condition: str
+    #: per-step expressions of the group keys (Sigma's aliases), when they differ by step
+    group_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Window:
+    """A windowed rule, declared rather than written as SQL (see :mod:`.windows`).
+
+    ``kind`` is ``event_count`` (at least ``threshold`` events within the window),
+    ``value_count`` (at least ``threshold`` distinct values of ``field``), ``temporal`` (every
+    step within the window, in any order) or ``temporal_ordered`` (in the steps' order).
+    """
+
+    kind: str
+    steps: tuple[Step, ...]
+    group_by: tuple[str, ...] = ()  # SQL expressions
+    group_names: tuple[str, ...] = ()  # what each is called in a finding
+    field: str | None = None  # value_count: the SQL expression whose values are counted
+    field_name: str | None = None
+    #: event_count: what each event counts for (a call that reads 10 parameters counts 10)
+    weight: str | None = None
+    #: a baseline on the first step: its events count only when the values of these keys were
+    #: not seen together in the ``baseline_days`` before (and ``known_by`` was seen)
+    new_for: tuple[str, ...] = ()
+    known_by: tuple[str, ...] = ()
+    baseline_days: int = 0
+
+    @property
+    def counts(self) -> bool:
+        return self.kind in ("event_count", "value_count")
+
+
 @dataclass
 class Rule:
-    """One detection, whatever its origin (``builtin``, ``sigma`` or ``user``)."""
+    """One detection, whatever its origin (``builtin``, ``sigma`` or ``user``).
+
+    Exactly one of ``condition`` (a filter over single events), ``window`` (a declared count
+    or correlation) or ``query`` (a whole query written by hand) gives its logic; :attr:`sql`
+    is built from it, with the tuning's exclusions (``exclude``) applied to every event the
+    rule looks at.
+    """
 
     id: str
     title: str
     severity: Severity
-    sql: str
     origin: str
     mitre: tuple[str, ...] = ()
+    tactic: str | None = None
     description: str = ""
+    runbook: str = ""
     params: tuple[RuleParam, ...] = ()
     path: Path | None = None
     tests: list[dict[str, Any]] = field(default_factory=list)
-    condition: str | None = None  # the WHERE condition, for rules that are a single filter
+    condition: str | None = None
+    window: Window | None = None
+    query: str | None = None
+    #: SQL expression of the resource acted on (the user given a key, the bucket, the key...)
+    target: str | None = None
+    #: severity of a finding made of failed calls; None: failed calls are findings like any
+    on_failure: Severity | None = None
+    #: a condition (from the tuning) that removes events before the rule sees them
+    exclude: str | None = None
+    #: the tuning applied (shown by ``detect --list``)
+    tuning: dict[str, Any] = field(default_factory=dict)
+    #: the Athena SQL that runs (built by :func:`trailscope.detect.query.finish`)
+    sql: str = ""
+    #: how far before the new events a run must read for this rule's windows to be whole (a
+    #: watch loop reads its new events plus this much)
+    lookback: timedelta = timedelta(0)
+
+    @property
+    def kind(self) -> str:
+        if self.condition is not None:
+            return "filter"
+        if self.window is not None:
+            return self.window.kind
+        return "query"
+
+    @property
+    def filter_condition(self) -> str | None:
+        """The condition with the exclusions, for filter rules (what the batch scan uses)."""
+        if self.condition is None:
+            return None
+        if not self.exclude:
+            return self.condition
+        return f"({self.condition}) AND NOT coalesce(({self.exclude}), false)"
+
+    @property
+    def technique(self) -> str | None:
+        return self.mitre[0] if self.mitre else None
+
+    def with_(self, **changes: Any) -> Rule:
+        return replace(self, **changes)
 
     def bind(self, values: dict[str, Any] | None = None) -> dict[str, Any]:
         """Defaults overridden by ``values`` (strings from the CLI are converted)."""
@@ -116,10 +212,15 @@ class Rule:
             "id": self.id,
             "title": self.title,
             "severity": self.severity.label,
+            "tactic": self.tactic,
             "mitre": list(self.mitre),
             "origin": self.origin,
+            "kind": self.kind,
             "description": self.description,
+            "runbook": self.runbook,
             "params": [p.__dict__ for p in self.params],
+            "lookback_minutes": int(self.lookback.total_seconds() // 60),
+            "tuning": self.tuning,
             "path": str(self.path) if self.path else None,
             "sql": self.sql,
         }
@@ -127,7 +228,12 @@ class Rule:
 
 @dataclass
 class Finding:
-    """Something a rule matched: who, from where, when, and the events that prove it."""
+    """Something a rule matched: who, from where, when, on what, and the events that prove it.
+
+    The fields are stable: outputs, the web page and stored findings rely on them. ``group``
+    holds the values of the rule's group keys (for a filter rule: principal, source address,
+    account, region and outcome), which with the rule id and a time bucket identify a finding.
+    """
 
     rule_id: str
     title: str
@@ -142,12 +248,23 @@ class Finding:
     event_count: int
     event_ids: list[str]
     detail: str | None = None
+    tactic: str | None = None
+    technique: str | None = None
+    target: str | None = None
+    group: dict[str, str | None] = field(default_factory=dict)
+    outcome: str | None = None
+    description: str = ""
+    runbook: str = ""
+    #: Athena SQL listing the principal's other events around the finding
+    activity_query: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "rule_id": self.rule_id,
             "title": self.title,
             "severity": self.severity.label,
+            "tactic": self.tactic,
+            "technique": self.technique,
             "mitre": list(self.mitre),
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
@@ -155,9 +272,15 @@ class Finding:
             "source_ip": self.source_ip,
             "account": self.account,
             "region": self.region,
+            "target": self.target,
+            "outcome": self.outcome,
+            "group": dict(self.group),
             "event_count": self.event_count,
             "event_ids": list(self.event_ids),
             "detail": self.detail,
+            "description": self.description,
+            "runbook": self.runbook,
+            "activity_query": self.activity_query,
         }
 
 
@@ -178,6 +301,9 @@ class DetectionReport:
     timings: list[RuleTiming] = field(default_factory=list)
     since: str | None = None
     until: str | None = None
+    #: findings the tuning's exceptions removed after the fact (rules written as whole queries)
+    suppressed: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     def at_or_above(self, severity: Severity) -> list[Finding]:
         return [f for f in self.findings if f.severity >= severity]
@@ -189,4 +315,5 @@ class DetectionReport:
             "rules_run": self.rules_run,
             "findings": [f.to_json() for f in self.findings],
             "unsupported": [{"path": p, "reason": r} for p, r in self.unsupported],
+            "warnings": list(self.warnings),
         }

@@ -2,21 +2,34 @@
 query, on whichever engine the caller gives (DuckDB by default), and its rows become findings.
 
 One failing rule does not stop the others: it is reported, with the engine's message, next to
-the rules that could not be compiled.
+the rules that could not be compiled. The tuning (``detections.yml`` in the lake, or the config
+given) is applied to the rules before they run.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import time
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlglot import exp
+import duckdb
 
 from trailscope.detect.batch import batchable, run_batch
+from trailscope.detect.config import (
+    LAKE_CONFIG,
+    DetectionConfig,
+    Exception_,
+    apply_config,
+    load_config,
+    parse_config,
+    suppressed,
+)
 from trailscope.detect.loader import load_rules
 from trailscope.detect.model import (
     FINDING_COLUMNS,
@@ -26,7 +39,11 @@ from trailscope.detect.model import (
     Rule,
     RuleTiming,
 )
+from trailscope.detect.window_batch import run_windowed, window_batchable
 from trailscope.errors import TrailscopeError
+from trailscope.vocabulary import PRINCIPAL, SOURCE_IP, sql_string
+
+log = logging.getLogger(__name__)
 
 #: Bounds used when no time range is given: every ISO ``eventtime`` sorts between them.
 EARLIEST = "1970-01-01T00:00:00Z"
@@ -51,6 +68,8 @@ def run_detections(
     params: dict[str, dict[str, Any]] | None = None,
     timeout: float | None = None,
     batch: bool = True,
+    config: DetectionConfig | str | os.PathLike[str] | None = None,
+    lake_config: bool = True,
 ) -> DetectionReport:
     """Run the built-in rules and the rules in ``rule_dirs`` over ``lake`` (a Lake or a path).
 
@@ -60,38 +79,53 @@ def run_detections(
     those rules. Findings come most severe first. With ``batch`` (the default) and DuckDB, the
     plain filter rules share one scan of the lake (same findings, see :mod:`.batch`); other
     engines get one query per rule, the form Athena and Spark run.
+
+    ``config`` is a detections config (a path or a parsed one); without it, the lake's own
+    ``detections.yml`` is used when there is one (unless ``lake_config`` is false).
     """
     ruleset = load_rules([Path(d) for d in rule_dirs], include_builtin=include_builtin)
-    rules = ruleset.rules
+    lk = _as_lake(lake) if engine is None else _lake_if_any(lake)
+    tuning = resolve_config(config, lk if lake_config else None)
+    tuned = apply_config(ruleset.rules, tuning)
+    rules = tuned.rules
     if rule_ids is not None:
         wanted = list(rule_ids)
-        known = ruleset.by_id()
+        known = {r.id: r for r in tuned.rules + tuned.disabled}
         missing = [r for r in wanted if r not in known]
         if missing:
             raise DetectError(
                 f"no rule with id {missing[0]!r}", hint="see 'trailscope detect --list'"
             )
-        rules = [known[r] for r in wanted]
+        enabled = {r.id for r in tuned.rules}
+        rules = [known[r] for r in wanted if r in enabled]  # a disabled rule stays off
     params = params or {}
     unknown = sorted(set(params) - {r.id for r in rules})
     if unknown:
         raise DetectError(f"parameters given for unknown rule {unknown[0]!r}")
-    report = DetectionReport(unsupported=list(ruleset.unsupported))
+    report = DetectionReport(unsupported=list(ruleset.unsupported), warnings=list(tuned.warnings))
     report.since, report.until = _bound(since, end=False), _bound(until, end=True)
     own_engine = engine is None
     if engine is None:
-        lk = _as_lake(lake)
-        engine = lk.engine()
+        engine = (lk or _as_lake(lake)).engine()
     times = {"since": report.since or EARLIEST, "until": report.until or LATEST}
     try:
         single = list(rules)
         if batch and engine.name == "duckdb":
-            together = [r for r in rules if batchable(r) and r.id not in params]
-            if len(together) > 1 and _run_together(engine, together, times, timeout, report):
-                single = [r for r in rules if r not in together]
+            filters = [r for r in rules if r.condition is not None and r.id not in params]
+            pinned = [r for r in filters if batchable(r)]
+            # rules that do not name their events share a second scan, of every event
+            for together in (pinned, [r for r in filters if r not in pinned]):
+                if len(together) > 1 and _run_together(engine, together, times, timeout, report):
+                    single = [r for r in single if r not in together]
+            windowed = [r for r in single if window_batchable(r)]
+            if len(windowed) > 1 and _run_windowed(
+                engine, windowed, params, times, timeout, report, tuned.on_findings
+            ):
+                single = [r for r in single if r not in windowed]
         for rule in single:
             bound = rule.bind(params.get(rule.id))
             bound.update(times)
+            bound["lookback_since"] = _earlier(times["since"], rule.lookback)
             started = time.perf_counter()
             try:
                 found = run_rule(engine, rule, bound, timeout=timeout)
@@ -100,12 +134,13 @@ def run_detections(
                     (str(rule.path or rule.id), f"failed on {engine.name}: {exc.message}")
                 )
                 continue
+            found = _keep(found, tuned.on_findings.get(rule.id), report)
             report.timings.append(RuleTiming(rule.id, time.perf_counter() - started, len(found)))
             report.findings.extend(found)
             report.rules_run += 1
     finally:
         if own_engine:
-            engine.close()  # type: ignore[attr-defined]
+            cast(Any, engine).close()
     report.findings.sort(key=_order)
     return report
 
@@ -133,6 +168,37 @@ def _run_together(
     return True
 
 
+def _run_windowed(
+    engine: Engine,
+    rules: list[Rule],
+    params: dict[str, dict[str, Any]],
+    times: dict[str, str],
+    timeout: float | None,
+    report: DetectionReport,
+    on_findings: dict[str, list[Exception_]],
+) -> bool:
+    """The windowed rules from one scan; False (nothing recorded) if that fails."""
+    bound = []
+    for rule in rules:
+        values = rule.bind(params.get(rule.id))
+        values.update(times)
+        values["lookback_since"] = _earlier(times["since"], rule.lookback)
+        bound.append(values)
+    started = time.perf_counter()
+    try:
+        tables = run_windowed(engine, rules, bound, timeout=timeout)
+    except (TrailscopeError, duckdb.Error) as exc:
+        log.warning("windowed rules in one scan failed (%s); running them one by one", exc)
+        return False
+    share = (time.perf_counter() - started) / len(rules)
+    for rule, table in zip(rules, tables, strict=True):
+        found = _keep(findings_of(rule, table), on_findings.get(rule.id), report)
+        report.timings.append(RuleTiming(rule.id, share, len(found)))
+        report.findings.extend(found)
+        report.rules_run += 1
+    return True
+
+
 def run_rule(
     engine: Engine, rule: Rule, bound: dict[str, Any], *, timeout: float | None = None
 ) -> list[Finding]:
@@ -151,29 +217,147 @@ def findings_of(rule: Rule, table: Any) -> list[Finding]:
     missing = [c for c in FINDING_COLUMNS if c not in table.column_names]
     if missing:
         raise DetectError(f"rule {rule.id!r} returns no column {missing[0]!r}")
-    has_detail = "detail" in table.column_names
+    names = set(table.column_names)
+    group_columns = sorted(
+        (c for c in names if c.startswith("group_")), key=lambda c: int(c[6:] or 0)
+    )
     out = []
     for row in table.to_pylist():
         # sorted here: engines differ in whether array_agg keeps an ORDER BY
         ids = sorted(str(i) for i in (row["event_ids"] or []) if i is not None)
-        out.append(
-            Finding(
-                rule_id=rule.id,
-                title=rule.title,
-                severity=rule.severity,
-                mitre=rule.mitre,
-                first_seen=_text(row["first_seen"]),
-                last_seen=_text(row["last_seen"]),
-                principal=_text(row["principal"]),
-                source_ip=_text(row["source_ip"]),
-                account=_text(row["account"]),
-                region=_text(row["region"]),
-                event_count=int(row["event_count"] or 0),
-                event_ids=ids,
-                detail=_text(row["detail"]) if has_detail else None,
-            )
+        outcome = _text(row.get("outcome"))
+        failed = outcome == "failure" and rule.on_failure is not None
+        finding = Finding(
+            rule_id=rule.id,
+            title=rule.title + (" (failed attempt)" if failed else ""),
+            severity=rule.on_failure if failed and rule.on_failure is not None else rule.severity,
+            mitre=rule.mitre,
+            first_seen=_text(row["first_seen"]),
+            last_seen=_text(row["last_seen"]),
+            principal=_text(row["principal"]),
+            source_ip=_text(row["source_ip"]),
+            account=_text(row["account"]),
+            region=_text(row["region"]),
+            event_count=int(row["event_count"] or 0),
+            event_ids=ids,
+            detail=_text(row.get("detail")),
+            tactic=rule.tactic,
+            technique=rule.technique,
+            target=_targets(row.get("targets")),
+            outcome=outcome,
+            description=rule.description,
+            runbook=rule.runbook,
         )
+        finding.group = _group(rule, finding, row, group_columns)
+        finding.activity_query = activity_query(finding)
+        out.append(finding)
     return out
+
+
+def _group(
+    rule: Rule, finding: Finding, row: dict[str, Any], columns: list[str]
+) -> dict[str, str | None]:
+    """The values that, with the rule and a time bucket, identify the finding."""
+    if rule.window is not None:
+        names = rule.window.group_names
+        return {n: _text(row.get(c)) for n, c in zip(names, columns, strict=False)}
+    if rule.condition is not None:
+        return {
+            "principal": finding.principal,
+            "source_ip": finding.source_ip,
+            "account": finding.account,
+            "region": finding.region,
+            "outcome": finding.outcome,
+        }
+    return {c: _text(row.get(c)) for c in columns}
+
+
+def _targets(value: Any) -> str | None:
+    """The resources acted on, as one line (the first few, then how many more)."""
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else [value]
+    names = sorted({str(v) for v in items if v not in (None, "")})
+    if not names:
+        return None
+    shown = ", ".join(names[:5])
+    return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+#: how much time around a finding its activity query shows
+ACTIVITY_MARGIN = timedelta(hours=1)
+
+
+def activity_query(finding: Finding) -> str | None:
+    """Athena SQL of the principal's (else the address's) events around the finding."""
+    if not finding.first_seen or not finding.last_seen:
+        return None
+    who = finding.principal
+    if who and not _is_summary(who):
+        match = f"{PRINCIPAL} = {sql_string(who)}"
+    elif finding.source_ip and not _is_summary(finding.source_ip):
+        match = f"{SOURCE_IP} = {sql_string(finding.source_ip)}"
+    else:
+        return None
+    start = _earlier(finding.first_seen, ACTIVITY_MARGIN)
+    end = _earlier(finding.last_seen, -ACTIVITY_MARGIN)
+    return (
+        "SELECT eventtime, eventsource, eventname, errorcode, sourceipaddress, awsregion, "
+        "recipientaccountid, eventid\nFROM cloudtrail\n"
+        f"WHERE {match}\n"
+        f"  AND eventtime >= {sql_string(start)} AND eventtime <= {sql_string(end)}\n"
+        "ORDER BY eventtime"
+    )
+
+
+def _is_summary(text: str) -> bool:
+    """'3 principals', '2 addresses': what a windowed rule says for several values."""
+    head, _, tail = text.partition(" ")
+    return head.isdigit() and tail in ("principals", "addresses", "user names", "accounts")
+
+
+def _earlier(iso: str, by: timedelta) -> str:
+    """``iso`` moved ``by`` earlier, in the same text form (clamped to the bounds)."""
+    if not by:
+        return iso
+    try:
+        when = datetime.strptime(iso[:19].replace(" ", "T"), "%Y-%m-%dT%H:%M:%S")
+    except ValueError:  # an eventtime CloudTrail did not write in its own form
+        return iso
+    when = when.replace(tzinfo=UTC)
+    try:
+        moved = when - by
+    except OverflowError:
+        return EARLIEST if by > timedelta(0) else LATEST
+    if moved.year < 1970:
+        return EARLIEST
+    return moved.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _keep(
+    found: list[Finding], exceptions: list[Exception_] | None, report: DetectionReport
+) -> list[Finding]:
+    """Findings of a whole-query rule, less those its exceptions cover."""
+    if not exceptions:
+        return found
+    kept = [f for f in found if not suppressed(f, exceptions)]
+    report.suppressed += len(found) - len(kept)
+    return kept
+
+
+def resolve_config(
+    config: DetectionConfig | str | os.PathLike[str] | None, lake: Any
+) -> DetectionConfig | None:
+    """The config given, else the lake's ``detections.yml`` (None when there is neither)."""
+    if isinstance(config, DetectionConfig):
+        return config
+    if config is not None:
+        return load_config(Path(config))
+    storage = getattr(lake, "storage", None)
+    if storage is None or not storage.exists(LAKE_CONFIG):
+        return None
+    text = storage.read_bytes(LAKE_CONFIG).decode("utf-8", errors="replace")
+    return parse_config(text, source=f"{getattr(lake, 'location', 'lake')}/{LAKE_CONFIG}")
 
 
 def _order(f: Finding) -> tuple[Any, ...]:
@@ -186,14 +370,19 @@ def _order(f: Finding) -> tuple[Any, ...]:
         f.source_ip or "",
         f.account or "",
         f.region or "",
+        f.outcome or "",
+        f.event_ids,
     )
 
 
-def placeholders(sql: str) -> set[str]:
-    """The ``:name`` parameters a query uses (DuckDB refuses values for names it lacks)."""
-    from trailscope.sql import parse
+_PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|--[^\n]*|(?<![:\w]):([A-Za-z_]\w*)")
 
-    return {p.name for p in parse(sql).find_all(exp.Placeholder) if p.name}
+
+@lru_cache(maxsize=1024)
+def placeholders(sql: str) -> frozenset[str]:
+    """The ``:name`` parameters a query uses (DuckDB refuses values for names it lacks):
+    read from the text outside string literals and comments, without parsing the query."""
+    return frozenset(m.group(1) for m in _PLACEHOLDER.finditer(sql) if m.group(1))
 
 
 def _text(value: Any) -> str | None:
@@ -215,6 +404,19 @@ def _bound(value: datetime | str | None, *, end: bool) -> str | None:
 
         when = parse_time(str(value), end_of_day=end)
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _lake_if_any(lake: Any) -> Any:
+    """The lake, when the caller runs on another engine and a lake is there to read."""
+    if not isinstance(lake, str | os.PathLike):
+        return lake
+    if not Path(lake).expanduser().exists():
+        return None
+    try:
+        return _as_lake(lake)
+    except TrailscopeError:
+        log.debug("no lake at %s to read a detections config from", lake)
+        return None
 
 
 def _as_lake(lake: Any) -> Any:

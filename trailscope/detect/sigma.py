@@ -14,8 +14,9 @@ Two parts, kept apart as pySigma intends:
   endswith, wildcards), ``|cased`` without ``lower``, ``|re`` as ``regexp_like``, ``|cidr`` as
   Trino's ``contains(network, ip)``, ``|exists``, ``null``, ``|fieldref``, numeric comparisons.
 
-The condition is then wrapped in the same finding query as a built-in filter rule. Rules that
-cannot run here raise :class:`UnsupportedRule` with a reason that starts with its category
+The condition is then wrapped in the same finding query as a built-in filter rule (aggregations
+and correlations are read by :mod:`.sigma_windows`). Rules that cannot run here raise
+:class:`UnsupportedRule` with a reason that starts with its category
 (``aggregation:``, ``correlation:``, ``field:``, ``logsource:``, ``modifier:``,
 ``placeholder:``, ``keyword:``, ``invalid:``), so reports can count them by category.
 """
@@ -24,10 +25,8 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
-import yaml
-from sigma.collection import SigmaCollection
 from sigma.conditions import ConditionFieldEqualsValueExpression
 from sigma.conversion.base import TextQueryBackend
 from sigma.conversion.state import ConversionState
@@ -51,8 +50,9 @@ from sigma.types import (
 )
 
 from trailscope.decode.schema import EVENT_FIELDS, Field, Kind
-from trailscope.detect.loader import UnsupportedRule, finding_sql
-from trailscope.detect.model import Rule, Severity
+from trailscope.detect import attack
+from trailscope.detect.model import Rule, Severity, UnsupportedRule
+from trailscope.detect.query import finish
 
 #: A field the schema cannot map; raised inside pySigma's pipeline, reported as the reason.
 _UNMAPPED = "field:"
@@ -222,12 +222,12 @@ class AthenaBackend(TextQueryBackend):
     def convert_condition_field_eq_val_str(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        return self._like_or_eq(self._field(cond), cond.value, cased=False)
+        return self._like_or_eq(self._field(cond), cast(SigmaString, cond.value), cased=False)
 
     def convert_condition_field_eq_val_str_case_sensitive(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        return self._like_or_eq(self._field(cond), cond.value, cased=True)
+        return self._like_or_eq(self._field(cond), cast(SigmaString, cond.value), cased=True)
 
     def convert_condition_field_eq_val_num(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
@@ -242,7 +242,7 @@ class AthenaBackend(TextQueryBackend):
     def convert_condition_field_eq_val_re(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        value: SigmaRegularExpression = cond.value
+        value = cast(SigmaRegularExpression, cond.value)
         flags = {
             SigmaRegularExpressionFlag.IGNORECASE: "i",
             SigmaRegularExpressionFlag.MULTILINE: "m",
@@ -255,7 +255,7 @@ class AthenaBackend(TextQueryBackend):
     def convert_condition_field_eq_val_cidr(
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
-        cidr: SigmaCIDRExpression = cond.value
+        cidr = cast(SigmaCIDRExpression, cond.value)
         return f"contains({_quote(str(cidr.network))}, TRY_CAST({self._field(cond)} AS IPADDRESS))"
 
     def convert_condition_field_eq_val_timestamp_part(self, cond: Any, state: Any) -> str:
@@ -277,28 +277,11 @@ class AthenaBackend(TextQueryBackend):
         return cond.field
 
 
-# --------------------------------------------------------------------------- loading
-
-_TECHNIQUE = re.compile(r"^t\d{4}(\.\d{3})?$")
+# --------------------------------------------------------------------------- compiling
 
 
-def compile_sigma_file(path: Path) -> Rule:
-    """One Sigma rule file → a :class:`Rule`, or :class:`UnsupportedRule` with the reason."""
-    text = path.read_text(encoding="utf-8")
-    _refuse_aggregations(text)
-    try:
-        collection = SigmaCollection.from_yaml(text)
-    except SigmaError as exc:
-        raise UnsupportedRule(f"invalid: {_first_line(exc)}") from None
-    items = list(collection)
-    if any(isinstance(r, SigmaCorrelationRule) for r in items):
-        raise UnsupportedRule("correlation: Sigma correlation rules (several events) are not run")
-    if len(items) != 1 or not isinstance(items[0], SigmaRule):
-        raise UnsupportedRule(f"invalid: expected one Sigma rule in the file, found {len(items)}")
-    return compile_sigma_rule(items[0], path)
-
-
-def compile_sigma_rule(rule: SigmaRule, path: Path) -> Rule:
+def sigma_condition(rule: SigmaRule) -> str:
+    """The WHERE condition of one Sigma rule (its detection), or :class:`UnsupportedRule`."""
     backend = AthenaBackend()
     try:
         queries = backend.convert_rule(rule)
@@ -310,42 +293,37 @@ def compile_sigma_rule(rule: SigmaRule, path: Path) -> Rule:
         raise UnsupportedRule(f"modifier: {_first_line(exc)}") from None
     if not queries:
         raise UnsupportedRule("invalid: the rule produced no condition")
-    condition = " OR ".join(f"({q})" for q in queries) if len(queries) > 1 else queries[0]
+    return " OR ".join(f"({q})" for q in queries) if len(queries) > 1 else str(queries[0])
+
+
+def sigma_rule(rule: SigmaRule | SigmaCorrelationRule, path: Path, *, rule_id: str) -> Rule:
+    """The metadata of a Sigma rule as a :class:`Rule` with no logic yet."""
     level = rule.level.name.lower() if rule.level else "medium"
-    mitre = tuple(
-        t.name.upper() for t in rule.tags if t.namespace == "attack" and _TECHNIQUE.match(t.name)
-    )
+    techniques, tactic = attack.from_sigma_tags(f"{t.namespace}.{t.name}" for t in rule.tags)
     return Rule(
-        id=path.stem.lower(),
+        id=rule_id,
         title=rule.title or path.stem,
         severity=Severity.parse(level),
-        sql=finding_sql(condition),
         origin="sigma",
-        mitre=mitre,
+        mitre=techniques,
+        tactic=tactic,
         description=" ".join((rule.description or "").split()),
+        runbook=_runbook(rule),
         path=path,
-        condition=condition,
     )
 
 
-def _refuse_aggregations(text: str) -> None:
-    """The old pipe syntax and ``timeframe`` describe several events: not one filter."""
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise UnsupportedRule(f"invalid: not valid YAML: {str(exc).splitlines()[0]}") from None
-    detection = doc.get("detection") if isinstance(doc, dict) else None
-    if not isinstance(detection, dict):
-        return
-    conditions = detection.get("condition")
-    for cond in conditions if isinstance(conditions, list) else [conditions]:
-        if isinstance(cond, str) and "|" in cond:
-            aggregate = cond.split("|", 1)[1].strip()
-            raise UnsupportedRule(f"aggregation: the condition aggregates events ('{aggregate}')")
-    if "timeframe" in detection:
-        raise UnsupportedRule(
-            f"correlation: 'timeframe: {detection['timeframe']}' relates several events"
-        )
+def _runbook(rule: SigmaRule | SigmaCorrelationRule) -> str:
+    """Sigma's known false positives, as the first thing a responder checks."""
+    fps = [str(f) for f in (rule.falsepositives or []) if str(f).strip().lower() != "unknown"]
+    return ("Known false positives: " + "; ".join(fps)) if fps else ""
+
+
+def compile_sigma_rule(rule: SigmaRule, path: Path, *, rule_id: str | None = None) -> Rule:
+    """One plain Sigma rule (a filter) as a :class:`Rule`."""
+    condition = sigma_condition(rule)
+    meta = sigma_rule(rule, path, rule_id=rule_id or path.stem.lower())
+    return finish(meta.with_(condition=condition))
 
 
 def _reason(exc: SigmaError) -> str:

@@ -257,9 +257,10 @@ def _lake_error(storage: S3Storage, exc: Exception) -> LakeError:
     where = storage.location
     if isinstance(exc, NoCredentialsError):
         return LakeError(f"no AWS credentials found to read {where}", hint=_CREDENTIALS_HINT)
-    if isinstance(exc, ProfileNotFound):
+    if isinstance(exc, ProfileNotFound):  # given by --profile or $AWS_PROFILE
+        name = getattr(exc, "kwargs", {}).get("profile") or storage.profile
         return LakeError(
-            f"AWS profile not found: {storage.profile}",
+            f"AWS profile not found: {name}",
             hint="check the name in ~/.aws/config, or leave out --profile",
         )
     if isinstance(

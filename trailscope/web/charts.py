@@ -1,98 +1,260 @@
-"""Chart geometry, computed on the server and drawn as inline SVG by the templates.
+"""Chart geometry, computed on the server and drawn by the templates as HTML and inline SVG.
 
-No chart library and no script: the page arrives with its charts drawn, tooltips are SVG
-``<title>`` elements, and every label passes through the templates' HTML autoescaping (event
-fields are attacker-controlled text). This module only does arithmetic; it returns plain data.
+No chart library: the page arrives with its charts drawn, every label passes through the
+templates' HTML autoescaping (event fields are attacker-controlled text), and the page script
+only adds tooltips, keyboard moves, legend toggles and zoom (see docs/web.md for the measured
+comparison with charting libraries). Text is never scaled: bars are HTML table rows with a
+small SVG each, time charts use percentage x coordinates and pixel y coordinates in an SVG with
+no viewBox, and only shapes without text (a pie, a line) are drawn in a scaled viewBox, so
+labels render at their CSS size on a 1440 px screen and on a 390 px phone alike.
+
+Colours come from the Okabe-Ito palette (safe for the common colour-vision deficiencies);
+failures are also hatched, so success and failure differ without colour. This module only does
+arithmetic and returns plain data.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+#: Okabe & Ito's colour-blind-safe palette (black last: it hides hatching).
 PALETTE = (
-    "#4e79a7",
-    "#f28e2b",
-    "#59a14f",
-    "#b07aa1",
-    "#edc948",
-    "#76b7b2",
-    "#ff9da7",
-    "#9c755f",
-    "#e15759",
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#F0E442",
+    "#7A5195",
+    "#000000",
 )
-FIXED_COLORS = {
-    "Failure": "#e15759",
-    "Success": "#59a14f",
-    "Unknown": "#bab0ac",
-    "(other)": "#bab0ac",
-    "(none)": "#d4d4d4",
+#: Series with a meaning of their own: a colour, and a pattern where colour must not be alone.
+FIXED: dict[str, tuple[str, str | None]] = {
+    "Failure": ("#D55E00", "hatch"),
+    "failure": ("#D55E00", "hatch"),
+    "Success": ("#0072B2", None),
+    "success": ("#0072B2", None),
+    "Unknown": ("#8C8C8C", "dots"),
+    "(other)": ("#A6A6A6", None),
+    "(none)": ("#D4D4D4", None),
 }
-WIDTH, HEIGHT = 960, 220
-LEFT, RIGHT, TOP, BOTTOM = 56, 12, 10, 26
+SPECIAL = ("(other)", "(none)")
+TIME_HEIGHT, TIME_BOTTOM, TIME_TOP = 220, 24, 10
+#: Heat-map shades (CSS classes h1..h8 in app.css), light to dark.
+HEAT_LEVELS = 8
 
 
 @dataclass
-class Rect:
-    x: float
-    y: float
-    w: float
-    h: float
-    color: str
-    title: str
-    href: str | None = None
-
-
-@dataclass
-class Tick:
-    pos: float
-    label: str
-
-
-@dataclass
-class LegendItem:
+class Series:
+    key: str
     label: str
     color: str
+    pattern: str | None
     total: float
+    index: int
     href: str | None = None
 
+    @property
+    def fill(self) -> str:
+        return f"url(#pat-{self.pattern}-{self.color[1:]})" if self.pattern else self.color
+
+
+def series_styles(order: list[str], totals: dict[str, float]) -> list[Series]:
+    out = []
+    used = 0
+    for i, key in enumerate(order):
+        color, pattern = FIXED.get(key, (None, None))
+        if color is None:
+            color, pattern = PALETTE[used % len(PALETTE)], None
+            used += 1
+        out.append(Series(key, key, color, pattern, totals.get(key, 0), i))
+    return out
+
+
+def order_series(totals: dict[str, float]) -> list[str]:
+    """Biggest first, "(other)" and "(none)" last."""
+    return sorted(totals, key=lambda s: (s in SPECIAL, -totals[s], s))
+
+
+# ---------------------------------------------------------------------- bars
+
 
 @dataclass
-class TimeChart:
-    width: int
-    height: int
-    rects: list[Rect] = field(default_factory=list)
-    points: list[tuple[float, float, str]] = field(default_factory=list)  # line: x, y, title
-    polyline: str = ""
-    xticks: list[Tick] = field(default_factory=list)
-    yticks: list[Tick] = field(default_factory=list)
-    legend: list[LegendItem] = field(default_factory=list)
-    plot_left: int = LEFT
-    plot_bottom: int = HEIGHT - BOTTOM
-    plot_right: int = WIDTH - RIGHT
-    empty: bool = False
-
-
-@dataclass
-class Bar:
-    label: str  # shown (shortened)
-    full: str  # in the tooltip
+class Segment:
+    series: int
     value: float
-    width: float
-    y: float
+    x: float  # percent of the row's drawing
+    w: float
     title: str
     href: str | None = None
+    fill: str = ""
+
+
+def short(text: str, room: int = 40) -> str:
+    """A long label cut from the front: the end of an ARN or a name is what tells them apart."""
+    return text if len(text) <= room else "…" + text[-(room - 1) :]
+
+
+@dataclass
+class BarRow:
+    key: str
+    label: str
+    total: float
+    segments: list[Segment]
+    title: str
+    href: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class BarChart:
-    width: int
+    rows: list[BarRow]
+    series: list[Series]
+    stacked: bool
+    vertical: bool = False
+    unit: str = ""
+    value_label: str = "events"
+    kind: str = "bars"
+
+
+def bar_chart(
+    rows: list[dict[str, Any]],
+    *,
+    x: str = "label",
+    n: str = "n",
+    s: str | None = None,
+    stacked: bool = True,
+    keep_order: bool = False,
+    label_of: Callable[[Any], str] = lambda v: "(none)" if v is None else str(v),
+    row_link: Callable[[dict[str, Any]], str | None] = lambda r: None,
+    segment_link: Callable[[Any, str], str | None] = lambda x, s: None,
+    series_link: Callable[[str], str | None] = lambda s: None,
+    value_label: str = "events",
+) -> BarChart:
+    """Bars from rows of ``x`` and ``n`` (and ``s``, a series: stacked or grouped bars).
+
+    Rows keep the query's order when ``keep_order`` (an ordered dimension); otherwise the
+    biggest come first and "(other)" last."""
+    by_x: dict[Any, dict[str, float]] = {}
+    first_row: dict[Any, dict[str, Any]] = {}
+    totals: dict[str, float] = {}
+    for r in rows:
+        key = r.get(x)
+        series = str(r[s]) if s else ""
+        value = float(r.get(n) or 0)
+        by_x.setdefault(key, {})
+        by_x[key][series] = by_x[key].get(series, 0) + value
+        first_row.setdefault(key, r)
+        totals[series] = totals.get(series, 0) + value
+    keys = list(by_x)
+    if not keep_order:
+        keys.sort(key=lambda k: (label_of(k) in SPECIAL, -sum(by_x[k].values())))
+    order = order_series(totals) if s else [""]
+    styles = series_styles(order, totals) if s else [Series("", "", PALETTE[0], None, 0, 0)]
+    for st in styles:
+        st.href = series_link(st.key) if s else None
+    index = {st.key: st.index for st in styles}
+    if stacked or not s:
+        top = max((sum(v.values()) for v in by_x.values()), default=0) or 1
+    else:
+        top = max((max(v.values()) for v in by_x.values() if v), default=0) or 1
+    out_rows = []
+    for key in keys:
+        values = by_x[key]
+        label = label_of(key)
+        total = sum(values.values())
+        segments = []
+        pos = 0.0
+        for st in styles:
+            value = values.get(st.key, 0)
+            if not value:
+                continue
+            w = 100 * value / top
+            title = (
+                f"{label} · {st.key}: {fmt_number(value)}" if s else f"{label}: {fmt_number(value)}"
+            )
+            segments.append(
+                Segment(
+                    st.index,
+                    value,
+                    round(pos if stacked else 0, 3),
+                    round(w, 3),
+                    title,
+                    segment_link(key, st.key),
+                    st.fill,
+                )
+            )
+            if stacked:
+                pos += w
+        extra = {k: v for k, v in first_row[key].items() if k not in (x, n, s, "key")}
+        title = f"{label}: {fmt_number(total)}" + "".join(
+            f"\n{k}: {fmt_val(v)}" for k, v in extra.items()
+        )
+        out_rows.append(
+            BarRow(label, short(label), total, segments, title, row_link(first_row[key]), extra)
+        )
+    del index
+    return BarChart(out_rows, styles if s else [], stacked, value_label=value_label)
+
+
+# ---------------------------------------------------------------------- time
+
+
+@dataclass
+class Rect:
+    x: float  # percent
+    w: float  # percent
+    y: float  # px
+    h: float  # px
+    series: int
+    value: float
+    bucket: int
+    title: str
+    href: str | None = None
+    fill: str = ""
+
+
+@dataclass
+class Tick:
+    pos: float  # percent (x) or px (y)
+    label: str
+    anchor: str = "middle"
+    odd: bool = False  # left out on narrow screens
+
+
+@dataclass
+class Point:
+    x: float  # percent
+    y: float  # px
+    series: int
+    title: str
+    href: str | None = None
+    fill: str = ""
+
+
+@dataclass
+class TimeChart:
+    kind: str  # stacked | line | area
     height: int
-    label_width: int
-    bars: list[Bar]
-    row: int = 22
+    plot_top: int
+    plot_bottom: int
+    since: int  # epoch seconds the plot spans (for zooming by drag)
+    until: int
+    rects: list[Rect] = field(default_factory=list)
+    points: list[Point] = field(default_factory=list)
+    paths: list[tuple[int, str, str]] = field(default_factory=list)  # series, d, fill/stroke
+    xticks: list[Tick] = field(default_factory=list)
+    yticks: list[Tick] = field(default_factory=list)
+    series: list[Series] = field(default_factory=list)
+    table: list[dict[str, Any]] = field(default_factory=list)  # the text alternative
+    unit: str = ""
+    empty: bool = False
 
 
 def nice_scale(value: float, ticks: int = 4) -> tuple[float, float]:
@@ -113,14 +275,18 @@ def nice_scale(value: float, ticks: int = 4) -> tuple[float, float]:
     return top, step
 
 
-def fmt_number(value: float) -> str:
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.2f}"
-    return f"{int(value):,}"
+def _epoch(moment: str) -> int:
+    return int(datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp())
 
 
-def _time_label(epoch: int, bucket: int, span: float) -> str:
-    moment = datetime.fromtimestamp(epoch, UTC)
+def _buckets(since: str, until: str, bucket: int, offset: int) -> list[int]:
+    start, end = _epoch(since), _epoch(until)
+    first = (start + offset) // bucket * bucket - offset
+    return list(range(first, end + 1, bucket)) or [first]
+
+
+def _time_label(epoch: int, bucket: int, span: float, tz: ZoneInfo) -> str:
+    moment = datetime.fromtimestamp(epoch, UTC).astimezone(tz)
     if bucket >= 86400:
         return moment.strftime("%b %d")
     if span > 86400:
@@ -128,9 +294,9 @@ def _time_label(epoch: int, bucket: int, span: float) -> str:
     return moment.strftime("%H:%M")
 
 
-def _bucket_title(epoch: int, bucket: int) -> str:
-    start = datetime.fromtimestamp(epoch, UTC)
-    return start.strftime("%Y-%m-%d %H:%M") + f" UTC (+{_duration(bucket)})"
+def bucket_title(epoch: int, bucket: int, tz: ZoneInfo) -> str:
+    start = datetime.fromtimestamp(epoch, UTC).astimezone(tz)
+    return start.strftime("%Y-%m-%d %H:%M ") + (start.tzname() or "") + f" (+{_duration(bucket)})"
 
 
 def _duration(seconds: int) -> str:
@@ -141,149 +307,278 @@ def _duration(seconds: int) -> str:
     return f"{seconds // 60} min"
 
 
-def _buckets(since: str, until: str, bucket: int) -> list[int]:
-    start = int(datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp())
-    end = int(datetime.fromisoformat(until.replace("Z", "+00:00")).timestamp())
-    first = start // bucket * bucket
-    return list(range(first, end + 1, bucket)) or [first]
-
-
-def _yticks(top: float, step: float, plot_top: float, plot_bottom: float) -> list[Tick]:
-    ticks = []
-    count = round(top / step)
-    for i in range(count + 1):
-        y = plot_bottom - (plot_bottom - plot_top) * i / count
-        ticks.append(Tick(round(y, 2), fmt_number(round(step * i, 6))))
-    return ticks
-
-
-def _xticks(buckets: list[int], bucket: int, x_of: Callable[[int], float]) -> list[Tick]:
-    span = (buckets[-1] - buckets[0]) + bucket
-    every = max(1, len(buckets) // 6)
-    return [
-        Tick(x_of(i), _time_label(b, bucket, span)) for i, b in enumerate(buckets) if i % every == 0
-    ]
-
-
-def stacked_time(
+def time_chart(
     rows: list[dict[str, Any]],
     *,
     since: str,
     until: str,
     bucket: int,
-    link: Callable[[int, str], str | None],
-    series_link: Callable[[str], str | None],
+    tz: ZoneInfo,
+    offset: int = 0,
+    kind: str = "stacked",
+    t: str = "t",
+    s: str | None = "series",
+    n: str = "n",
+    unit: str = "",
+    link: Callable[[int, str], str | None] = lambda t, s: None,
+    series_link: Callable[[str], str | None] = lambda s: None,
 ) -> TimeChart:
-    """Stacked bars from rows of ``t`` (bucket start, epoch s), ``series`` and ``n``."""
-    buckets = _buckets(since, until, bucket)
+    """Bars (stacked by series), a line or areas over time from rows of ``t`` (bar start,
+    epoch s), optional ``s`` (series) and ``n``."""
+    buckets = _buckets(since, until, bucket, offset)
     index = {b: i for i, b in enumerate(buckets)}
-    totals: dict[str, float] = {}
     cells: dict[tuple[int, str], float] = {}
+    totals: dict[str, float] = {}
     for r in rows:
-        t, s, n = int(r["t"]), str(r["series"]), float(r["n"] or 0)
-        if t not in index:  # a bucket starting before the first shown one (range edges)
-            t = min(index, key=lambda b: abs(b - t))
-        cells[(t, s)] = cells.get((t, s), 0) + n
-        totals[s] = totals.get(s, 0) + n
-    order = sorted(totals, key=lambda s: (s in ("(other)", "(none)"), -totals[s], s))
-    colors = {s: FIXED_COLORS.get(s, PALETTE[i % len(PALETTE)]) for i, s in enumerate(order)}
-    chart = TimeChart(WIDTH, HEIGHT, empty=not rows)
-    plot_w = WIDTH - LEFT - RIGHT
-    plot_top, plot_bottom = TOP, HEIGHT - BOTTOM
-    slot = plot_w / len(buckets)
-    stack_max = max((sum(cells.get((b, s), 0) for s in order) for b in buckets), default=0)
-    top, step = nice_scale(stack_max)
-    scale = (plot_bottom - plot_top) / top
-
-    def x_of(i: int) -> float:
-        return LEFT + i * slot
-
+        b = int(r[t])
+        if b not in index:  # a bar starting before the first shown one (range edges)
+            b = min(index, key=lambda x: abs(x - b))
+        key = str(r[s]) if s else ""
+        value = float(r.get(n) or 0)
+        cells[(b, key)] = cells.get((b, key), 0) + value
+        totals[key] = totals.get(key, 0) + value
+    order = order_series(totals) if s else [""]
+    styles = series_styles(order, totals) if s else [Series("", "", "#D55E00", None, 0, 0)]
+    if s:
+        for st in styles:
+            st.href = series_link(st.key)
+    bottom = TIME_HEIGHT - TIME_BOTTOM
+    chart = TimeChart(
+        kind, TIME_HEIGHT, TIME_TOP, bottom, _epoch(since), _epoch(until) + 1, empty=not rows
+    )
+    chart.series = styles if s else []
+    chart.unit = unit
+    slot = 100 / len(buckets)
+    if kind == "stacked":
+        top_value = max((sum(cells.get((b, k), 0) for k in order) for b in buckets), default=0)
+    else:
+        top_value = max(cells.values(), default=0)
+    top, step = nice_scale(top_value)
+    scale = (bottom - TIME_TOP) / top
     for i, b in enumerate(buckets):
-        y = float(plot_bottom)
-        for s in order:
-            n = cells.get((b, s), 0)
-            if not n:
+        y = float(bottom)
+        row: dict[str, Any] = {"time": bucket_title(b, bucket, tz)}
+        for st in styles:
+            value = cells.get((b, st.key), 0)
+            row[st.key or "value"] = value
+            if kind != "stacked" or not value:
                 continue
-            h = n * scale
+            h = value * scale
             y -= h
             chart.rects.append(
                 Rect(
-                    x=round(x_of(i) + slot * 0.08, 2),
+                    x=round(i * slot + slot * 0.08, 3),
+                    w=round(max(slot * 0.84, 0.05), 3),
                     y=round(y, 2),
-                    w=round(max(slot * 0.84, 1), 2),
                     h=round(max(h, 0.5), 2),
-                    color=colors[s],
-                    title=f"{_bucket_title(b, bucket)} · {s}: {fmt_number(n)}",
-                    href=link(b, s),
+                    series=st.index,
+                    value=value,
+                    bucket=i,
+                    title=f"{bucket_title(b, bucket, tz)} · "
+                    + (f"{st.key}: " if s else "")
+                    + f"{fmt_number(value)}{unit}",
+                    href=link(b, st.key),
+                    fill=st.fill,
                 )
             )
-    chart.yticks = _yticks(top, step, plot_top, plot_bottom)
-    chart.xticks = _xticks(buckets, bucket, lambda i: x_of(i) + slot / 2)
-    chart.legend = [LegendItem(s, colors[s], totals[s], series_link(s)) for s in order]
+        chart.table.append(row)
+    if kind in ("line", "area"):
+        for st in styles:
+            coords = []
+            for i, b in enumerate(buckets):
+                got = cells.get((b, st.key))
+                if got is None and kind == "line":
+                    continue
+                value = got or 0
+                x_pct = i * slot + slot / 2
+                y_px = bottom - value * scale
+                coords.append((x_pct, y_px))
+                if got is not None:
+                    chart.points.append(
+                        Point(
+                            round(x_pct, 3),
+                            round(y_px, 2),
+                            st.index,
+                            f"{bucket_title(b, bucket, tz)} · "
+                            + (f"{st.key}: " if s else "")
+                            + f"{fmt_number(value)}{unit}",
+                            link(b, st.key),
+                            st.color,
+                        )
+                    )
+            if not coords:
+                continue
+            # drawn in a 1000-wide viewBox stretched to the plot (no text inside it)
+            d = "M" + " L".join(f"{x * 10:.1f},{y:.1f}" for x, y in coords)
+            if kind == "area":
+                d += f" L{coords[-1][0] * 10:.1f},{bottom} L{coords[0][0] * 10:.1f},{bottom} Z"
+            chart.paths.append((st.index, d, st.color))
+    span = (buckets[-1] - buckets[0]) + bucket
+    every = max(1, math.ceil(len(buckets) / 6))
+    for i, b in enumerate(buckets):
+        if i % every == 0:
+            odd = len(chart.xticks) % 2 == 1
+            label = _time_label(b, bucket, span, tz)
+            chart.xticks.append(Tick(round(i * slot + slot / 2, 3), label, odd=odd))
+    if chart.xticks:
+        chart.xticks[0].anchor = "start" if chart.xticks[0].pos < 6 else "middle"
+        chart.xticks[-1].anchor = "end" if chart.xticks[-1].pos > 94 else "middle"
+    count = round(top / step)
+    for i in range(count + 1):
+        y = bottom - (bottom - TIME_TOP) * i / count
+        chart.yticks.append(Tick(round(y, 2), fmt_number(round(step * i, 6))))
     return chart
 
 
-def line_time(
-    rows: list[dict[str, Any]], *, since: str, until: str, bucket: int, unit: str = ""
-) -> TimeChart:
-    """A line through ``value`` per bucket (``t``); buckets without events are left out."""
-    buckets = _buckets(since, until, bucket)
-    index = {b: i for i, b in enumerate(buckets)}
-    chart = TimeChart(WIDTH, HEIGHT, empty=not rows)
-    plot_w = WIDTH - LEFT - RIGHT
-    plot_top, plot_bottom = TOP, HEIGHT - BOTTOM
-    slot = plot_w / len(buckets)
-    top, step = nice_scale(max((float(r["value"] or 0) for r in rows), default=0))
-
-    def x_of(i: int) -> float:
-        return LEFT + i * slot + slot / 2
-
-    coords = []
-    for r in rows:
-        t = int(r["t"])
-        if t not in index:
-            continue
-        value = float(r["value"] or 0)
-        x = round(x_of(index[t]), 2)
-        y = round(plot_bottom - (plot_bottom - plot_top) * value / top, 2)
-        coords.append((x, y))
-        chart.points.append((x, y, f"{_bucket_title(t, bucket)}: {fmt_number(value)}{unit}"))
-    chart.polyline = " ".join(f"{x},{y}" for x, y in coords)
-    chart.yticks = _yticks(top, step, plot_top, plot_bottom)
-    chart.xticks = _xticks(buckets, bucket, x_of)
-    return chart
+# ---------------------------------------------------------------------- pie
 
 
-def hbars(
+@dataclass
+class Slice:
+    series: int
+    d: str
+    value: float
+    pct: float
+    title: str
+    href: str | None = None
+    fill: str = ""
+
+
+@dataclass
+class PieChart:
+    slices: list[Slice]
+    series: list[Series]
+    total: float
+    donut: bool
+
+
+def pie_chart(
     rows: list[dict[str, Any]],
     *,
-    label: str = "label",
-    value: str = "n",
-    link: Callable[[dict[str, Any]], str | None] = lambda r: None,
-    max_label: int = 40,
-) -> BarChart:
-    """Horizontal bars, longest first as the query ordered them; labels cut to fit."""
-    width, label_width, row = 640, 290, 22
-    top = max((float(r[value] or 0) for r in rows), default=0) or 1
-    bars = []
-    for i, r in enumerate(rows):
-        full = "(none)" if r[label] is None else str(r[label])
-        short = full if len(full) <= max_label else "…" + full[-(max_label - 1) :]
-        v = float(r[value] or 0)
-        extra = [f"{k}: {fmt_val(x)}" for k, x in r.items() if k not in (label, value, "key")]
-        title = f"{full}: {fmt_number(v)}" + ("".join(f"\n{e}" for e in extra))
-        bars.append(
-            Bar(
-                label=short,
-                full=full,
-                value=v,
-                width=round((width - label_width - 60) * v / top, 2),
-                y=i * row,
-                title=title,
-                href=link(r),
+    x: str = "label",
+    n: str = "n",
+    donut: bool = False,
+    label_of: Callable[[Any], str] = lambda v: "(none)" if v is None else str(v),
+    link: Callable[[Any], str | None] = lambda v: None,
+) -> PieChart:
+    """Slices (in a -1..1 viewBox) from rows of ``x`` and ``n``, biggest first."""
+    values: dict[str, float] = {}
+    raw: dict[str, Any] = {}
+    for r in rows:
+        label = label_of(r.get(x))
+        values[label] = values.get(label, 0) + float(r.get(n) or 0)
+        raw.setdefault(label, r.get(x))
+    order = order_series(values)
+    styles = series_styles(order, values)
+    total = sum(values.values()) or 1
+    slices = []
+    angle = -math.pi / 2
+    inner = 0.55 if donut else 0.0
+    for st in styles:
+        value = values[st.key]
+        share = value / total
+        st.href = link(raw[st.key])
+        sweep = 2 * math.pi * share
+        slices.append(
+            Slice(
+                st.index,
+                _arc(angle, angle + sweep, inner),
+                value,
+                round(100 * share, 1),
+                f"{st.key}: {fmt_number(value)} ({100 * share:.1f} %)",
+                st.href,
+                st.fill,
             )
         )
-    return BarChart(width, max(len(bars), 1) * row + 4, label_width, bars, row)
+        angle += sweep
+    return PieChart(slices, styles, sum(values.values()), donut)
+
+
+def _arc(a0: float, a1: float, inner: float) -> str:
+    if a1 - a0 >= 2 * math.pi - 1e-9:  # a whole circle: two half arcs
+        mid = a0 + math.pi
+        outer = _arc(a0, mid, inner) + " " + _arc(mid, a1, inner)
+        return outer
+    large = 1 if a1 - a0 > math.pi else 0
+    x0, y0, x1, y1 = math.cos(a0), math.sin(a0), math.cos(a1), math.sin(a1)
+    if not inner:
+        return f"M0,0 L{x0:.4f},{y0:.4f} A1,1 0 {large} 1 {x1:.4f},{y1:.4f} Z"
+    ix0, iy0, ix1, iy1 = (inner * v for v in (x0, y0, x1, y1))
+    return (
+        f"M{x0:.4f},{y0:.4f} A1,1 0 {large} 1 {x1:.4f},{y1:.4f} "
+        f"L{ix1:.4f},{iy1:.4f} A{inner},{inner} 0 {large} 0 {ix0:.4f},{iy0:.4f} Z"
+    )
+
+
+# ---------------------------------------------------------------------- heat map
+
+
+@dataclass
+class Cell:
+    value: float
+    level: int  # 0 (none) .. HEAT_LEVELS
+    title: str
+    href: str | None = None
+
+
+@dataclass
+class HeatMap:
+    xs: list[str]
+    ys: list[str]
+    cells: list[list[Cell]]  # by y, then x
+    top: float
+    x_label: str
+    y_label: str
+
+
+def heat_map(
+    rows: list[dict[str, Any]],
+    *,
+    x: str = "x",
+    y: str = "y",
+    n: str = "n",
+    x_keys: list[Any] | None = None,
+    y_keys: list[Any] | None = None,
+    label_x: Callable[[Any], str] = str,
+    label_y: Callable[[Any], str] = str,
+    link: Callable[[Any, Any], str | None] = lambda x, y: None,
+    x_label: str = "",
+    y_label: str = "",
+) -> HeatMap:
+    """A grid of counts: rows of ``x``, ``y`` and ``n``; darker is more."""
+    grid: dict[tuple[Any, Any], float] = {}
+    for r in rows:
+        key = (r.get(x), r.get(y))
+        grid[key] = grid.get(key, 0) + float(r.get(n) or 0)
+    xs = x_keys if x_keys is not None else _by_total(grid, 0)
+    ys = y_keys if y_keys is not None else _by_total(grid, 1)
+    top = max(grid.values(), default=0) or 1
+    cells = []
+    for yk in ys:
+        line = []
+        for xk in xs:
+            value = grid.get((xk, yk), 0)
+            level = 0 if not value else max(1, math.ceil(HEAT_LEVELS * value / top))
+            title = f"{label_y(yk)} · {label_x(xk)}: {fmt_number(value)}"
+            line.append(Cell(value, level, title, link(xk, yk) if value else None))
+        cells.append(line)
+    return HeatMap([label_x(v) for v in xs], [label_y(v) for v in ys], cells, top, x_label, y_label)
+
+
+def _by_total(grid: dict[tuple[Any, Any], float], axis: int) -> list[Any]:
+    totals: dict[Any, float] = {}
+    for key, value in grid.items():
+        totals[key[axis]] = totals.get(key[axis], 0) + value
+    return sorted(totals, key=lambda k: (str(k) in SPECIAL, -totals[k], str(k)))
+
+
+# ---------------------------------------------------------------------- text
+
+
+def fmt_number(value: float) -> str:
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}"
+    return f"{int(value):,}"
 
 
 def fmt_val(value: Any) -> str:
@@ -313,3 +608,12 @@ def heading(column: str) -> str:
     words = ["IPs" if w == "ips" else "MFA" if w == "mfa" else w for w in words]
     text = " ".join(words)
     return text[:1].upper() + text[1:]
+
+
+def patterns(series: list[Series]) -> list[tuple[str, str, str]]:
+    """The SVG patterns these series need: (id, kind, colour)."""
+    seen = {}
+    for st in series:
+        if st.pattern:
+            seen[f"pat-{st.pattern}-{st.color[1:]}"] = (st.pattern, st.color)
+    return [(k, p, c) for k, (p, c) in seen.items()]

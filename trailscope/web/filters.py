@@ -1,20 +1,25 @@
-"""The filter bar shared by every dashboard: parsed from the URL, turned into bound parameters.
+"""The filter bar shared by every page: parsed from the URL, turned into bound parameters.
 
 Filters live in the query string so a view can be bookmarked and shared. They never reach the
 SQL as text: each becomes a named parameter of the condition (:meth:`Filters.where`) that
 every panel query embeds.
 
-Relative ranges (24h, 7d, 30d) count back from the lake's latest event, not from the wall clock:
-an archived or air-gapped lake is usually hours or months behind "now", and "the last 24 hours"
-of such a lake is what its user wants to see.
+Relative ranges (``24h``, ``7d``) count back from now, the wall clock, as they do on the command
+line, in the Python API and in ``watch``. A lake is often an archive or a copy taken some time
+ago, so every page shows the resolved range and, when the window misses the lake or covers only
+part of it, says so with the lake's first and last event and links to the same window ending at
+the lake's last event (:meth:`Filters.coverage`).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from trailscope.errors import TrailscopeError
 from trailscope.timeparse import parse_time
@@ -25,15 +30,44 @@ PRINCIPAL = (
     "useridentity.invokedby)"
 )
 
+#: The fields free-text search looks in (``q``): every text field of an event a person reads.
+SEARCH_FIELDS = (
+    "eventname",
+    "eventsource",
+    "awsregion",
+    "sourceipaddress",
+    "useragent",
+    "errorcode",
+    "errormessage",
+    "requestparameters",
+    "responseelements",
+    "additionaleventdata",
+    "serviceeventdetails",
+    "eventid",
+    "requestid",
+    "recipientaccountid",
+    "eventtype",
+    "vpcendpointid",
+    "useridentity.type",
+    "useridentity.arn",
+    "useridentity.username",
+    "useridentity.principalid",
+    "useridentity.accesskeyid",
+    "useridentity.invokedby",
+    "useridentity.sessioncontext.sessionissuer.arn",
+)
+SEARCH_TEXT = "lower(concat_ws(' ', " + ", ".join(SEARCH_FIELDS) + "))"
+
 #: The shared filter as Athena SQL, one condition per filter; every value is a bound parameter.
 #: Only the conditions of the filters that are set go into a query (see ``Filters.where``):
 #: an unused ``:x IS NULL OR ...`` still makes the engine read the column.
 CONDITIONS: dict[str, str] = {
     "account": "recipientaccountid = :account",
     "region": "awsregion = :region",
-    "principal": f"{PRINCIPAL} = :principal",
     "source": "eventsource = :source",
 }
+PRINCIPAL_EXACT = f"{PRINCIPAL} = :principal"
+PRINCIPAL_PART = f"strpos(lower({PRINCIPAL}), :principal_part) > 0"
 #: On the typed time column: comparing timestamps costs a third of comparing ISO strings, and
 #: it also reads times written with offsets or without a 'Z' correctly.
 TIME = (
@@ -50,12 +84,90 @@ RANGES: dict[str, timedelta | None] = {
     "custom": None,
 }
 DEFAULT_RANGE = "7d"
-FILTER_KEYS = ("range", "since", "until", "account", "region", "principal", "source")
+FILTER_KEYS = (
+    "range",
+    "since",
+    "until",
+    "account",
+    "region",
+    "principal",
+    "source",
+    "q",
+    "tz",
+)
+#: Time zones offered in the selector (any IANA name works in the URL and with --tz).
+COMMON_ZONES = (
+    "UTC",
+    "Asia/Tokyo",
+    "Asia/Seoul",
+    "Asia/Singapore",
+    "Asia/Kolkata",
+    "Australia/Sydney",
+    "Europe/London",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+)
+_EPOCH = re.compile(r"^\d{9,13}(\.\d+)?$")
+_TERM = re.compile(r'(-?)"([^"]*)"|(-?)(\S+)')
 
 
 def iso(moment: datetime) -> str:
     """The lake's time format: ISO 8601 UTC with a Z, which compares correctly with eventtime."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def zone(name: str | None) -> ZoneInfo:
+    """An IANA time zone by name ('Asia/Tokyo'); a clear error for an unknown one."""
+    if not name or name.upper() == "UTC":
+        return ZoneInfo("UTC")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise TrailscopeError(
+            f"unknown time zone {name!r}", hint="use an IANA name such as UTC or Asia/Tokyo"
+        ) from None
+
+
+def show_time(moment: datetime | str | None, tz: ZoneInfo, *, seconds: bool = True) -> str:
+    """A time as people read it in ``tz``: '2024-07-17 09:00:00 JST' ('' for none)."""
+    if moment is None or moment == "":
+        return ""
+    if isinstance(moment, str):
+        try:
+            when = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+        except ValueError:
+            return moment
+    else:
+        when = moment
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    local = when.astimezone(tz)
+    text = local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    return f"{text} {local.tzname() or tz.key}"
+
+
+def read_time(text: str, *, now: datetime, tz: ZoneInfo, end_of_day: bool = False) -> datetime:
+    """A time typed in the filter bar or made by a zoom: an age (``36h``, counted back from
+    ``now``), epoch seconds or milliseconds, a date or an ISO time. Times without a zone are
+    read in ``tz``, the zone the page shows."""
+    value = text.strip()
+    if _EPOCH.match(value):
+        number = float(value)
+        return datetime.fromtimestamp(number / 1000 if number > 1e11 else number, UTC)
+    if value.lower() == "now":
+        return now
+    moment = parse_time(value, now=now, end_of_day=end_of_day)
+    if _has_zone(value) or len(value) < 10 or not value[:4].isdigit():
+        return moment  # relative, or written with its own zone
+    naive = moment.replace(tzinfo=None)
+    return naive.replace(tzinfo=tz).astimezone(UTC)
+
+
+def _has_zone(value: str) -> bool:
+    tail = value[10:]
+    return tail.upper().endswith("Z") or bool(re.search(r"[+-]\d\d:?\d\d$", tail))
 
 
 @dataclass(frozen=True)
@@ -64,6 +176,16 @@ class Span:
 
     first: datetime | None
     latest: datetime | None
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How the resolved window meets the lake: what the page says about it."""
+
+    kind: str  # inside | partial | none | empty
+    first: str  # the lake's first and last event (ISO UTC), '' for an empty lake
+    last: str
+    shifted: dict[str, str] | None  # the same window ending at the lake's last event
 
 
 @dataclass
@@ -75,12 +197,24 @@ class Filters:
     region: str | None = None
     principal: str | None = None
     source: str | None = None
+    q: str | None = None  # free-text search
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    tz_given: bool = False  # the zone came from the URL (kept in links)
     resolved_since: str = ""
     resolved_until: str = ""
+    now: str = ""
+    coverage: Coverage | None = None
     extra: dict[str, str] = field(default_factory=dict)  # page-specific keys kept in links
 
     @classmethod
-    def from_query(cls, query: dict[str, str], span: Span) -> Filters:
+    def from_query(
+        cls,
+        query: dict[str, str],
+        span: Span,
+        *,
+        default_tz: str | None = None,
+        now: datetime | None = None,
+    ) -> Filters:
         """Read the filter keys of a query string; bad times give a TrailscopeError."""
 
         def value(key: str) -> str | None:
@@ -92,6 +226,7 @@ class Filters:
             raise TrailscopeError(
                 f"unknown time range {rng!r}", hint="use one of " + ", ".join(RANGES)
             )
+        tz_name = value("tz")
         f = cls(
             range=rng,
             since=value("since"),
@@ -100,50 +235,91 @@ class Filters:
             region=value("region"),
             principal=value("principal"),
             source=value("source"),
+            q=value("q"),
+            tz=zone(tz_name or default_tz),
+            tz_given=tz_name is not None,
         )
-        f._resolve(span)
+        f._resolve(span, now or datetime.now(UTC))
         return f
 
-    def _resolve(self, span: Span) -> None:
-        latest = span.latest or datetime.now(UTC)
-        first = span.first or latest
+    def _resolve(self, span: Span, now: datetime) -> None:
+        # the next whole minute: answers stay remembered for a minute, and nothing is missed
+        now = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        self.now = iso(now)
         if self.range == "custom":
-            since = parse_time(self.since, now=latest) if self.since else first
-            until = parse_time(self.until, now=latest, end_of_day=True) if self.until else latest
+            since = (
+                read_time(self.since, now=now, tz=self.tz)
+                if self.since
+                else (span.first or now - timedelta(days=7))
+            )
+            until = (
+                read_time(self.until, now=now, tz=self.tz, end_of_day=True) if self.until else now
+            )
         elif self.range == "all":
-            since, until = first, latest
+            since, until = span.first or now, span.latest or now
         else:
             delta = RANGES[self.range]
             assert delta is not None
-            since, until = latest - delta, latest
+            since, until = now - delta, now
         if since > until:
             raise TrailscopeError(
                 f"the range starts after it ends ({iso(since)} > {iso(until)})",
                 hint="swap 'since' and 'until'",
             )
         self.resolved_since, self.resolved_until = iso(since), iso(until)
+        self.coverage = _coverage(since, until, span)
 
     def where(self) -> str:
         """This filter's condition (Athena SQL, bound parameters only)."""
-        return " AND ".join(
-            [TIME] + [cond for key, cond in CONDITIONS.items() if getattr(self, key)]
-        )
+        conds = [TIME] + [cond for key, cond in CONDITIONS.items() if getattr(self, key)]
+        if self.principal:
+            conds.append(PRINCIPAL_EXACT if self.principal_exact else PRINCIPAL_PART)
+        for i, (exclude, _) in enumerate(self.terms()):
+            conds.append(f"strpos({SEARCH_TEXT}, :q_{i}) {'=' if exclude else '>'} 0")
+        return " AND ".join(conds)
+
+    @property
+    def principal_exact(self) -> bool:
+        """A full ARN matches exactly; anything else matches inside principals, any case."""
+        return bool(self.principal and self.principal.startswith("arn:"))
+
+    def terms(self) -> list[tuple[bool, str]]:
+        """The free-text search as (exclude, lower-case text) terms: words, "phrases", -not."""
+        out = []
+        for m in _TERM.finditer(self.q or ""):
+            minus, text = (m.group(1), m.group(2)) if m.group(2) is not None else m.group(3, 4)
+            if text:
+                out.append((minus == "-", text.lower()))
+        return out[:10]
 
     def params(self) -> dict[str, Any]:
         """The bound parameters of :meth:`where`."""
-        return {
+        out: dict[str, Any] = {
             "since": self.resolved_since,
             "until": self.resolved_until,
             "account": self.account,
             "region": self.region,
             "principal": self.principal,
+            "principal_part": (self.principal or "").lower() or None,
             "source": self.source,
+            "tzoffset": self.offset_seconds(),
         }
+        for i, (_, text) in enumerate(self.terms()):
+            out[f"q_{i}"] = text
+        return out
 
     def seconds(self) -> float:
         start = datetime.fromisoformat(self.resolved_since.replace("Z", "+00:00"))
         end = datetime.fromisoformat(self.resolved_until.replace("Z", "+00:00"))
         return max((end - start).total_seconds(), 1.0)
+
+    def offset_seconds(self) -> int:
+        """The zone's offset from UTC in the middle of the range (day buckets start at local
+        midnight; a range across a daylight-saving change is off by an hour on one side)."""
+        start = datetime.fromisoformat(self.resolved_since.replace("Z", "+00:00"))
+        middle = start + timedelta(seconds=self.seconds() / 2)
+        delta = middle.astimezone(self.tz).utcoffset()
+        return int(delta.total_seconds()) if delta else 0
 
     def query_items(self) -> dict[str, str]:
         """This view's filter as query-string items (for links that keep it)."""
@@ -151,38 +327,96 @@ class Filters:
         if self.range == "custom":
             items["since"] = self.since or self.resolved_since
             items["until"] = self.until or self.resolved_until
-        for key in ("account", "region", "principal", "source"):
+        for key in ("account", "region", "principal", "source", "q"):
             v = getattr(self, key)
             if v:
                 items[key] = v
+        if self.tz_given:
+            items["tz"] = self.tz.key
         return items
 
-    def link(self, path: str, *, keep_extra: bool = True, **changes: str | None) -> str:
+    def link(
+        self,
+        path: str,
+        *,
+        keep_extra: bool = True,
+        more: Iterable[tuple[str, str]] = (),
+        **changes: str | None,
+    ) -> str:
         """A URL for ``path`` with this filter, changed by ``changes`` (None removes a key);
-        ``keep_extra`` keeps the page's own settings (options and fields of a dashboard)."""
+        ``keep_extra`` keeps the page's own settings (options and fields of a dashboard);
+        ``more`` adds items whose keys may repeat (events filters such as ``not.eventname``)."""
+        return self.link_changes(path, changes, keep_extra=keep_extra, more=more)
+
+    def link_changes(
+        self,
+        path: str,
+        changes: Mapping[str, str | None],
+        *,
+        keep_extra: bool = True,
+        more: Iterable[tuple[str, str]] = (),
+    ) -> str:
+        """:meth:`link` with the changes as a mapping."""
         items = {**self.query_items(), **(self.extra if keep_extra else {})}
         for key, v in changes.items():
             if v is None or v == "":
                 items.pop(key, None)
             else:
                 items[key] = str(v)
-        return path + ("?" + urlencode(items) if items else "")
+        pairs = [*items.items(), *more]
+        return path + ("?" + urlencode(pairs) if pairs else "")
 
     def window(self, start: str, end: str) -> dict[str, str]:
         """Changes to :meth:`link` that narrow the time range to [start, end]."""
         return {"range": "custom", "since": start, "until": end}
 
+    def show(self, moment: datetime | str | None, *, seconds: bool = True) -> str:
+        """A time as this page shows times (its zone)."""
+        return show_time(moment, self.tz, seconds=seconds)
+
     def to_json(self) -> dict[str, Any]:
+        cov = self.coverage
         return {
             "range": self.range,
             "since": self.resolved_since,
             "until": self.resolved_until,
+            "now": self.now,
+            "tz": self.tz.key,
             "account": self.account,
             "region": self.region,
             "principal": self.principal,
+            "principal_match": (
+                None if not self.principal else "exact" if self.principal_exact else "contains"
+            ),
             "source": self.source,
+            "q": self.q,
+            "coverage": (
+                {"kind": cov.kind, "lake_first": cov.first, "lake_last": cov.last}
+                if cov is not None
+                else None
+            ),
             **({"extra": self.extra} if self.extra else {}),
         }
+
+
+def _coverage(since: datetime, until: datetime, span: Span) -> Coverage:
+    """none: the window holds no event of the lake; all: it holds every one; partial: it
+    reaches past the lake's first or last event; inside: the lake has events all through it."""
+    if span.first is None or span.latest is None:
+        return Coverage("empty", "", "", None)
+    first, last = iso(span.first), iso(span.latest)
+    if until < span.first or since > span.latest:
+        kind = "none"
+    elif since <= span.first and until >= span.latest:
+        kind = "all"
+    elif since < span.first or until > span.latest:
+        kind = "partial"
+    else:
+        kind = "inside"
+    shifted = None
+    if kind in ("none", "partial") and until > span.latest:
+        shifted = {"range": "custom", "since": iso(span.latest - (until - since)), "until": last}
+    return Coverage(kind, first, last, shifted)
 
 
 def bucket_seconds(span_seconds: float) -> int:
@@ -196,4 +430,6 @@ def bucket_seconds(span_seconds: float) -> int:
 def shift(moment: str, **delta: float) -> str:
     """``moment`` (ISO) moved by a timedelta, as ISO."""
     when = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
     return iso(when + timedelta(**delta))

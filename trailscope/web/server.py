@@ -47,11 +47,16 @@ def serve(
     on_ready: Callable[[str], None] | None = None,
     timeout: float = 30.0,
     warm: bool = True,
+    tz: str = "UTC",
+    dashboards: str | os.PathLike[str] | None = None,
+    queries: str | os.PathLike[str] | None = None,
+    rules: list[str | os.PathLike[str]] | None = None,
 ) -> None:
     """Serve ``lake_path`` until Ctrl-C. Listening beyond loopback needs a ``token`` unless
     ``allow_no_token``; ``on_ready(url)`` is called once the socket listens (the URL carries
     the token, if any). ``warm`` computes each dashboard's default view in the background as
-    the server starts, so first visits are answered from memory."""
+    the server starts, so first visits are answered from memory. ``tz``, ``dashboards``,
+    ``queries`` and ``rules``: see :func:`trailscope.web.app.create_app`."""
     import uvicorn
 
     from trailscope.web.app import create_app
@@ -59,15 +64,33 @@ def serve(
     check_bind(host, token, allow_no_token)
     _check_free(host, port)
     app = create_app(
-        lake_path, token=token, loopback_only=token is None and is_loopback(host), timeout=timeout
+        lake_path,
+        token=token,
+        loopback_only=token is None and is_loopback(host),
+        timeout=timeout,
+        tz=tz,
+        dashboards=dashboards,
+        queries=queries,
+        rules=rules,
     )
-    app.state.view.span()  # open the lake and the engine before the first request
+    site = app.state.site
+    site.view.span()  # open the lake and the engine before the first request
     if warm:
-        from trailscope.web.pages import warm as compute_defaults
+        from trailscope.web.views.dashboard import warm as compute_defaults
 
-        threading.Thread(target=compute_defaults, args=(app.state.view,), daemon=True).start()
+        threading.Thread(
+            target=compute_defaults,
+            args=(site.view, site.registry.all(), site.settings.tz),
+            daemon=True,
+        ).start()
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=2,  # then queries still running are interrupted (below)
     )
     server = uvicorn.Server(config)
 

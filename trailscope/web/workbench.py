@@ -2,22 +2,18 @@
 
 What the page sends: ``sql``, optionally ``q`` (the saved query it started from; its typed
 parameters come as ``p_<name>`` fields and are bound, never pasted), ``limit`` (rows to show),
-and a chart choice. Relative times in parameters (``24h``) count back from the lake's latest
-event, as the dashboards do.
+and a chart choice. Relative times in parameters (``24h``) count back from now, as they do on
+the command line.
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from trailscope import export
 from trailscope.errors import TrailscopeError
-from trailscope.queries import SavedQuery, load_library
-from trailscope.sql import QueryError
-from trailscope.web.lakeview import LakeView, Result, _used_params
+from trailscope.queries import SavedQuery
+from trailscope.web.lakeview import LakeView, Result
 
 DEFAULT_LIMIT = 200
 MAX_LIMIT = 5000
@@ -26,6 +22,7 @@ FROM cloudtrail
 GROUP BY eventsource, eventname
 ORDER BY events DESC
 LIMIT 20"""
+CHARTS = ("none", "bar", "pie")
 
 
 @dataclass
@@ -34,9 +31,10 @@ class Request:
     saved: SavedQuery | None = None
     values: dict[str, str] = field(default_factory=dict)  # p_<name> without the prefix
     limit: int = DEFAULT_LIMIT
-    chart: str = "none"  # none | bar
+    chart: str = "none"  # none | bar | pie
     x: str | None = None
     y: str | None = None
+    series: str | None = None  # a column that splits the bars (the colour)
 
     @classmethod
     def from_form(cls, form: dict[str, str], library: dict[str, SavedQuery]) -> Request:
@@ -55,10 +53,13 @@ class Request:
                 f"the row limit must be a whole number, not {form['limit']!r}"
             ) from None
         chart = form.get("chart") or "none"
+        if chart not in CHARTS:
+            raise TrailscopeError(f"unknown chart {chart!r}", hint="none, bar or pie")
         x, y = form.get("x") or None, form.get("y") or None
+        series = form.get("series") or None
         if saved and saved.chart and "chart" not in form:
             chart, x, y = _chart_spec(saved.chart)
-        return cls(sql, saved, values, max(1, min(limit, MAX_LIMIT)), chart, x, y)
+        return cls(sql, saved, values, max(1, min(limit, MAX_LIMIT)), chart, x, y, series)
 
 
 def _chart_spec(spec: str) -> tuple[str, str | None, str | None]:
@@ -70,38 +71,26 @@ def _chart_spec(spec: str) -> tuple[str, str | None, str | None]:
     return "none", None, None
 
 
-def bind(request: Request, latest: datetime | None) -> dict[str, Any]:
-    """The saved query's parameters, typed and converted (relative times from ``latest``)."""
+def bind(request: Request) -> dict[str, Any]:
+    """The saved query's parameters, typed and converted (relative times count from now)."""
     if request.saved is None:
         return {}
     known = {p.name for p in request.saved.params}
-    return request.saved.bind({k: v for k, v in request.values.items() if k in known}, now=latest)
+    return request.saved.bind({k: v for k, v in request.values.items() if k in known})
 
 
 def run(view: LakeView, request: Request) -> tuple[Result, dict[str, Any]]:
-    params = bind(request, view.span().latest)
-    return view.query(request.sql, params, limit=request.limit), params
+    params = bind(request)
+    return view.query(request.sql, params, limit=request.limit, user=True), params
 
 
-def download(view: LakeView, request: Request, fmt: str) -> bytes:
-    """The whole result (not only the rows shown) as CSV or JSON, through trailscope.export."""
-    writers = {"csv": export.write_csv, "json": export.write_json, "ndjson": export.write_ndjson}
-    if fmt not in writers:
-        raise TrailscopeError(f"unknown download format {fmt!r}", hint="csv, json or ndjson")
-    params = bind(request, view.span().latest)
-    translation = view.translate(request.sql, params)
-    buf = io.BytesIO()
-    with view.reader(translation.sql, _used_params(translation.sql, params)) as reader:
-        writers[fmt](reader, buf)
-    return buf.getvalue()
-
-
-def library() -> dict[str, SavedQuery]:
-    return load_library()
-
-
-def error_info(exc: TrailscopeError) -> dict[str, Any]:
-    out: dict[str, Any] = {"error": exc.message, "hint": exc.hint}
-    if isinstance(exc, QueryError):
-        out["line"], out["column"] = exc.line, exc.column
-    return out
+def saved_query_json(q: SavedQuery) -> dict[str, Any]:
+    """A saved query as the JSON twins show it."""
+    return {
+        "name": q.name,
+        "title": q.title,
+        "description": q.description,
+        "sql": q.sql,
+        "chart": q.chart,
+        "params": [p.__dict__ for p in q.params],
+    }
