@@ -406,3 +406,25 @@ def test_day_range_uses_the_utc_day_and_the_margin() -> None:
 def _fields(flt: ListFilter) -> dict[str, object]:
     names = ("since", "until", "accounts", "regions", "kinds", "margin_days")
     return {name: getattr(flt, name) for name in names}
+
+
+def test_names_that_are_not_utf8_are_escaped_and_still_read(tmp_path: Path) -> None:
+    root = tmp_path / "flat"
+    folder = os.fsdecode(b"d\xff")
+    (root / folder).mkdir(parents=True)
+    (root / folder / os.fsdecode(b"caf\xe9.json")).write_bytes(b"{}")
+    (obj,) = LocalSource(root).iter_objects()
+    assert obj.key == "d\\xff/caf\\xe9.json"
+    assert obj.uri == str(root) + "/d\\xff/caf\\xe9.json"
+    assert obj.path == str(root / folder / os.fsdecode(b"caf\xe9.json"))
+    assert LocalSource(root).read(obj) == b"{}"
+    assert pickle.loads(pickle.dumps(obj)) == obj
+
+
+def test_reading_stops_at_a_bound_only_for_a_file_that_passes_it(tmp_path: Path) -> None:
+    root = make_tree(tmp_path / "d", ["a.json"])
+    src = LocalSource(root)
+    (obj,) = src.iter_objects()
+    (root / "a.json").write_bytes(b"x" * 100)  # grew after it was listed
+    assert src.read(obj, max_bytes=101) == b"x" * 100
+    assert src.read(obj, max_bytes=10) == b"x" * 10
