@@ -1,0 +1,141 @@
+"""``watch``: ingest, detect and alert on a live trail, unattended (see trailscope.watch)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+
+from trailscope.cli.base import LakeOpt, app, err, guard, safe
+
+
+@app.command()
+def watch(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="The trail: s3://BUCKET/PREFIX or a local folder (a copy of the bucket).",
+            show_default=False,
+        ),
+    ],
+    lake: LakeOpt = "lake",
+    every: Annotated[str, typer.Option(help="Time between cycles: 30s, 5m, 1h.")] = "5m",
+    once: Annotated[
+        bool, typer.Option("--once", help="Run one cycle and exit (for cron).")
+    ] = False,
+    sqs_queue: Annotated[
+        str | None,
+        typer.Option(
+            help="URL of an SQS queue fed by the bucket's object notifications (directly, "
+            "through SNS or EventBridge): ingest exactly the objects it names instead of "
+            "listing. $AWS_ENDPOINT_URL_SQS points at an SQS-compatible server."
+        ),
+    ] = None,
+    alert: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Where to alert (repeatable): webhook=URL, slack=URL, sns=TOPIC_ARN, "
+            "email=ADDRESS.",
+        ),
+    ] = None,
+    min_severity: Annotated[
+        str, typer.Option(help="Alert on findings of this severity or above.")
+    ] = "medium",
+    realert_after: Annotated[
+        str | None,
+        typer.Option(help="Alert again on a finding still active after this long (24h, 7d)."),
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="Address of 'trailscope serve', for links to findings in alerts."),
+    ] = None,
+    rules: Annotated[
+        list[str] | None,
+        typer.Option("--rules", help="A folder of extra rules (YAML or Sigma; repeatable)."),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes for a cycle with much to ingest.")
+    ] = 1,
+    retry_cap: Annotated[
+        str,
+        typer.Option(help="Longest pause between tries while the source or lake is down."),
+    ] = "5m",
+    profile: Annotated[
+        str | None, typer.Option(help="AWS profile (default: the AWS chain).")
+    ] = None,
+    endpoint_url: Annotated[
+        str | None, typer.Option(help="S3-compatible endpoint of the source.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings.")] = False,
+) -> None:
+    """Watch a trail: ingest each new file, run the detections on it, alert once per finding.
+
+    Each cycle ingests what is new (listing the source, or the objects an SQS queue of the
+    bucket's notifications names), runs every detection over the new events (and the window
+    each rule needs before them), records findings in the lake and alerts on new ones. Bad
+    files are quarantined; an unreachable source or lake is retried with a growing pause and
+    caught up afterwards. SIGTERM or Ctrl-C finish the running cycle and stop; the next start
+    continues where the lake says. One watch per lake. Its health: 'trailscope lake info'.
+
+    Exit codes: 0 stopped (or --once done), 1 error, 3 --once quarantined something,
+    130 stopped by Ctrl-C.
+
+    Examples:
+
+      trailscope watch s3://trail-bucket/AWSLogs/ --lake ./lake --every 5m --alert webhook=https://hooks.example.com/x
+
+      trailscope watch ./trail --lake ./lake --once
+    """
+    from trailscope.detect import Severity
+    from trailscope.facade import Lake
+    from trailscope.sources import open_source
+    from trailscope.watch.alerting import make_alerting
+    from trailscope.watch.loop import Watcher, WatchOptions
+    from trailscope.watch.schedule import parse_interval
+
+    def say(text: str) -> None:
+        err.print(safe(text), highlight=False, soft_wrap=True)
+
+    def run() -> int:
+        logging.basicConfig(
+            level=logging.WARNING if quiet else logging.INFO,
+            format="%(asctime)s %(levelname)s %(message)s",
+        )
+        for noisy in ("botocore", "urllib3", "s3transfer", "trailscope.lake", "trailscope.detect"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+        options = WatchOptions(
+            every=parse_interval(every),
+            once=once,
+            workers=workers,
+            backoff_cap=parse_interval(retry_cap, option="--retry-cap"),
+            profile=profile,
+            endpoint_url=endpoint_url,
+            rule_dirs=list(rules or []),
+        )
+        realert = (
+            timedelta(seconds=parse_interval(realert_after, option="--realert-after"))
+            if realert_after
+            else None
+        )
+        alerting = make_alerting(
+            list(alert or []),
+            min_severity=Severity.parse(min_severity),
+            realert_after=realert,
+            base_url=base_url,
+        )
+        src = open_source(source, profile=profile, endpoint_url=endpoint_url)
+        queue = None
+        if sqs_queue:
+            from trailscope.watch.queue import NotificationQueue
+
+            if not src.uri.startswith("s3://"):
+                raise typer.BadParameter("--sqs-queue needs an s3:// source")
+            queue = NotificationQueue(sqs_queue, profile=profile)
+        watcher = Watcher(Lake(lake), src, alerting, options, queue=queue, say=say)
+        if not quiet:
+            say(f"watching {src.uri} into {lake} every {every}" + (" (once)" if once else ""))
+        return watcher.run()
+
+    raise typer.Exit(guard(run))
