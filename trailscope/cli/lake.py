@@ -21,12 +21,16 @@ def lake_info(
     as_json: JsonOpt = False,
 ) -> None:
     """What the lake holds: events, accounts, regions, days, files, bytes, skipped, quarantined."""
+    from trailscope.cli.watch import print_watch_health
     from trailscope.facade import open_lake
+    from trailscope.watch.health import read_health
 
     def run() -> int:
-        info = open_lake(lake).info(quarantine_limit=quarantine)
+        opened = open_lake(lake)
+        info = opened.info(quarantine_limit=quarantine)
+        health = read_health(opened.storage)
         if as_json:
-            out.print_json(data=info.to_json())
+            out.print_json(data={**info.to_json(), "watch": health and health.to_json()})
             return EXIT_OK
         t = Table(show_header=False, box=None, pad_edge=False)
         t.add_row("lake", cell(info.path))
@@ -44,6 +48,8 @@ def lake_info(
             t.add_row("skipped", ", ".join(f"{v:,} {k}" for k, v in info.skipped_by_kind.items()))
         t.add_row("commits", f"{info.commits} (last {info.last_commit})")
         out.print(t)
+        if health is not None:
+            print_watch_health(health)
         n_objects = info.objects.get("quarantined", 0)
         if n_objects or info.quarantined_events:
             out.print(

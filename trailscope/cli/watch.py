@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.table import Table
 
-from trailscope.cli.base import LakeOpt, app, err, guard, safe
+from trailscope.cli.base import LakeOpt, app, cell, err, guard, out, safe
+
+if TYPE_CHECKING:
+    from trailscope.watch.health import WatchHealth
 
 
 @app.command()
@@ -139,3 +143,41 @@ def watch(
         return watcher.run()
 
     raise typer.Exit(guard(run))
+
+
+def print_watch_health(health: WatchHealth) -> None:
+    """The watch's part of 'lake info': state, last cycle, lag, per-cycle and total counts."""
+    cycle = health.last_cycle
+    lag = health.lag_seconds()
+    t = Table(show_header=False, box=None, pad_edge=False)
+    where = f"{health.mode}, every {health.every_seconds:g} s"
+    t.add_row("watch", cell(f"{health.state} (pid {health.pid} on {health.host}; {where})"))
+    t.add_row("  source", cell(health.source))
+    if health.destinations:
+        t.add_row("  alerts to", ", ".join(health.destinations))
+    if cycle is not None:
+        t.add_row(
+            "  last cycle",
+            cell(f"{cycle.result} at {cycle.finished_at} in {cycle.duration_seconds:.1f} s"),
+        )
+        t.add_row(
+            "  that cycle",
+            f"{cycle.objects:,} files, {cycle.events:,} events, {cycle.quarantined:,} "
+            f"quarantined, {cycle.findings_opened:,} findings opened, alerts "
+            f"{cycle.alerts_sent:,} sent / {cycle.alerts_queued:,} queued / "
+            f"{cycle.alerts_failed:,} failed",
+        )
+        if cycle.error:
+            t.add_row("  error", cell(cycle.error))
+    t.add_row("  last success", cell(health.last_success or "never"))
+    t.add_row(
+        "  ingest lag", "-" if lag is None else f"{lag:,.0f} s (newest {health.newest_event})"
+    )
+    tot = health.totals
+    t.add_row(
+        "  totals",
+        f"{tot.cycles:,} cycles ({tot.failed_cycles:,} failed), {tot.objects:,} files, "
+        f"{tot.events:,} events, {tot.quarantined:,} quarantined, {tot.findings_opened:,} "
+        f"findings, {tot.alerts_sent:,} alerts sent, {tot.alerts_failed:,} failed",
+    )
+    out.print(t)

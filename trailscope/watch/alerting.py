@@ -52,7 +52,9 @@ class Alerting(Protocol):
     #: texts that must never be shown (the destinations' URLs and addresses)
     secrets: list[str]
 
-    def record(self, lake: Lake, report: DetectionReport) -> AlertCounts: ...
+    def record(self, lake: Lake, report: DetectionReport) -> AlertCounts:
+        """Record the findings, queue their alerts and deliver what is due."""
+        ...
 
     def deliver(self, lake: Lake) -> AlertCounts: ...
 
@@ -71,7 +73,7 @@ class FindingsAlerting:
         from trailscope.alerts import parse_destination
 
         self.destinations = [parse_destination(s) for s in specs]
-        self.kinds = [s.partition("=")[0].strip().lower() for s in specs]
+        self.kinds = [d.kind for d in self.destinations]
         self.secrets = [s.partition("=")[2].strip() for s in specs]
         self.min_severity = min_severity
         self.realert_after = realert_after

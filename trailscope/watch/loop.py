@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from trailscope.errors import LakeError, LakeLockedError, SourceError, TrailscopeError
 from trailscope.exitcodes import ExitCode
-from trailscope.watch.alerting import AlertCounts, Alerting
+from trailscope.watch.alerting import Alerting
 from trailscope.watch.detection import Detector
 from trailscope.watch.health import CycleRecord, WatchHealth, now_iso, read_health, redact
 from trailscope.watch.health import write_health as _write_health
@@ -152,17 +152,16 @@ class Watcher:
                 record.quarantined = summary.problems
             pending = pending_since(self.lake, self.health.detected_version)
             record.events = pending.events
-            found = AlertCounts()
             if pending.first is not None and pending.last is not None:
                 report = self.detector.run(self.lake, pending.first, pending.last)
                 record.detected_from, record.detected_until = pending.first, pending.last
-                found = self.alerting.record(self.lake, report)
+                found = self.alerting.record(self.lake, report)  # delivers what is due too
+            else:
+                found = self.alerting.deliver(self.lake)  # earlier alerts still queued
             self.health.detected_version = pending.through
-            delivered = self.alerting.deliver(self.lake)
             record.findings_opened, record.findings_updated = found.opened, found.updated
-            record.alerts_sent = found.sent + delivered.sent
-            record.alerts_failed = found.failed + delivered.failed
-            record.alerts_queued = delivered.queued if delivered.queued else found.queued
+            record.alerts_sent, record.alerts_failed = found.sent, found.failed
+            record.alerts_queued = found.queued
             record.result = "quarantined" if record.quarantined else "ok"
             self.backoff.reset()
         except BaseException as exc:

@@ -13,7 +13,7 @@ from trailscope.web.views.dashboard import DashboardList, DashboardView, PanelDo
 from trailscope.web.views.detections import DetectionsView
 from trailscope.web.views.events import EventsDownload, EventsView, EventView
 from trailscope.web.views.explore import ExploreDownload, ExploreSave, ExploreView
-from trailscope.web.views.status import Favicon, Home, StatusView
+from trailscope.web.views.status import Favicon, Home, MetricsView, StatusView
 from trailscope.web.views.workbench import (
     QueriesApi,
     QueryApi,
@@ -67,6 +67,7 @@ def routes(site: Site) -> list[tuple[str, View, str, list[str]]]:
         ("/status.json", status, "json", GET),
         ("/status", status, "html", GET),
         ("/api/status", status, "json", GET),
+        ("/metrics", MetricsView(site), "text", GET),
     ]
     return out
 

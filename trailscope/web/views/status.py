@@ -6,6 +6,8 @@ from typing import Any
 
 from starlette.responses import RedirectResponse, Response
 
+from trailscope.watch.health import read_health
+from trailscope.watch.metrics import CONTENT_TYPE, prometheus_text
 from trailscope.web.site import HERE
 from trailscope.web.views.base import Call, Page, View
 
@@ -44,9 +46,24 @@ class StatusView(View):
             "last_event": span.latest,
             "days": days,
             "sources": sources,
+            "watch": _watch(view.lake.storage),
         }
         context = {"data": data, "nav": "status", "json_url": "/status.json"}
         return Page(data, "status.html", context)
+
+
+def _watch(storage: Any) -> dict[str, Any] | None:
+    """The watch's health record (read on every request: it changes every cycle)."""
+    health = read_health(storage)
+    return health.to_json() if health is not None else None
+
+
+class MetricsView(View):
+    """``/metrics``: the watch's health in the Prometheus text format."""
+
+    def page(self, call: Call) -> Page:
+        text = prometheus_text(read_health(self.site.view.lake.storage))
+        return Page({}, response=Response(text, media_type=CONTENT_TYPE))
 
 
 class Home(View):
