@@ -8,6 +8,8 @@ cycle's report and asks it to retry what is queued.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -83,20 +85,45 @@ class FindingsAlerting:
         from trailscope.findings import record_and_alert
 
         return AlertCounts.of(
-            record_and_alert(
-                lake,
-                report,
-                self.destinations,
-                min_severity=self.min_severity,
-                realert_after=self.realert_after,
-                base_url=self.base_url,
+            _retrying_reads(
+                lambda: record_and_alert(
+                    lake,
+                    report,
+                    self.destinations,
+                    min_severity=self.min_severity,
+                    realert_after=self.realert_after,
+                    base_url=self.base_url,
+                )
             )
         )
 
     def deliver(self, lake: Lake) -> AlertCounts:
         from trailscope.findings import deliver_pending
 
-        return AlertCounts.of(deliver_pending(lake, self.destinations))
+        return AlertCounts.of(
+            _retrying_reads(
+                lambda: deliver_pending(lake, self.destinations, base_url=self.base_url)
+            )
+        )
+
+
+#: Tries of a step whose read of a side table lost a race with another writer.
+_READ_TRIES = 4
+
+
+def _retrying_reads(step: Callable[[], Any]) -> Any:
+    """Run ``step`` again when a side-table version it read was retired meanwhile (another
+    writer on an S3 lake committed a newer one): running it again reads that one. Recording is
+    idempotent (a finding recorded by the first try is updated, not alerted, by the next)."""
+    for attempt in range(1, _READ_TRIES + 1):
+        try:
+            return step()
+        except FileNotFoundError as exc:
+            if attempt == _READ_TRIES:
+                raise
+            log.info("a side table changed under the alert step (%s); reading it again", exc)
+            time.sleep(0.1 * attempt)
+    raise AssertionError("unreachable")
 
 
 class CountingOnly:

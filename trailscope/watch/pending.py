@@ -41,8 +41,9 @@ class Pending:
     last: str | None = None
 
 
-def pending_since(lake: Lake, version: int) -> Pending:
-    """The ingest commits after ``version`` up to the lake's head."""
+def pending_since(lake: Lake, version: int, *, only: set[str] | None = None) -> Pending:
+    """The ingest commits after ``version`` up to the lake's head (``only``: of these object
+    ids, as a Lambda invocation wants the objects it was told about)."""
     state = lake.state()
     out = Pending(through=state.version)
     storage = lake.storage
@@ -51,21 +52,23 @@ def pending_since(lake: Lake, version: int) -> Pending:
         if commit.operation != "ingest":
             continue
         for obj in commit.objects:
-            if obj.events:
+            if obj.events and (only is None or obj.id in only):
                 out.objects += 1
                 out.events += obj.events
                 out.keys.append(obj.id)
-        out.partitions.update(p.partition for p in commit.add if p.rows)
+        if only is None or any(o.id in only for o in commit.objects):
+            out.partitions.update(p.partition for p in commit.add if p.rows)
     if out.keys and out.partitions:
-        out.first, out.last = _event_range(lake, out)
+        out.first, out.last = event_range(lake, out.keys, out.partitions)
     return out
 
 
-def _event_range(lake: Lake, pending: Pending) -> tuple[str | None, str | None]:
-    days = ", ".join(sql_string(p) for p in sorted(pending.partitions))
+def event_range(lake: Lake, keys: list[str], partitions: set[str]) -> tuple[str | None, str | None]:
+    """The first and last event time of the objects ``keys`` (ids) in days ``partitions``."""
+    days = ", ".join(sql_string(p) for p in sorted(partitions))
     where = f"event_date IN ({days})"
-    if len(pending.keys) <= MAX_NAMED_KEYS:
-        where += f" AND sourcekey IN ({', '.join(sql_string(k) for k in pending.keys)})"
+    if len(keys) <= MAX_NAMED_KEYS:
+        where += f" AND sourcekey IN ({', '.join(sql_string(k) for k in keys)})"
     table = lake.query(f"SELECT min(eventtime), max(eventtime) FROM cloudtrail WHERE {where}")
     first, last = table.column(0)[0].as_py(), table.column(1)[0].as_py()
     return _iso(first), _iso(last)
