@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
 
@@ -41,7 +42,8 @@ def watch(
         list[str] | None,
         typer.Option(
             help="Where to alert (repeatable): webhook=URL, slack=URL, sns=TOPIC_ARN, "
-            "email=ADDRESS.",
+            "email=ADDRESS. Also read, comma-separated, from $TRAILSCOPE_ALERTS (keeps "
+            "secret URLs out of the process list).",
         ),
     ] = None,
     min_severity: Annotated[
@@ -123,8 +125,10 @@ def watch(
             if realert_after
             else None
         )
+        from_env = os.environ.get("TRAILSCOPE_ALERTS", "")
+        specs = list(alert or []) + [s.strip() for s in from_env.split(",") if s.strip()]
         alerting = make_alerting(
-            list(alert or []),
+            specs,
             min_severity=Severity.parse(min_severity),
             realert_after=realert,
             base_url=base_url,
