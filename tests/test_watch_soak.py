@@ -176,7 +176,7 @@ def test_the_watch_survives_kills_and_an_s3_outage_and_alerts_each_incident_once
                 live.advance(live.start + step * dt.timedelta(minutes=STEP_MINUTES))
                 if step in kills:
                     seen = cycles(lake)
-                    wait_for(lambda s=seen: cycles(lake) > s, 60, "a cycle before the kill")
+                    wait_for(lambda s=seen: cycles(lake) > s, 300, "a cycle before the kill")
                     procs[-1].send_signal(signal.SIGKILL)
                     procs[-1].wait(30)
                     launch()
@@ -184,7 +184,7 @@ def test_the_watch_survives_kills_and_an_s3_outage_and_alerts_each_incident_once
                     moto.stop()
                     wait_for(
                         lambda: "source unreachable, retrying in" in log.read_text(),
-                        60,
+                        300,
                         "the watch to notice the outage",
                     )
                     moto.start()
@@ -193,16 +193,16 @@ def test_the_watch_survives_kills_and_an_s3_outage_and_alerts_each_incident_once
 
             Lake(tmp_path / "reference").ingest(f"s3://{bucket}/", endpoint_url=moto.url, workers=1)
             expected = lake_event_ids(tmp_path / "reference")
-            wait_for(lambda: lake_event_ids(lake) == expected, 120, "the lake to catch up", every=1)
+            wait_for(lambda: lake_event_ids(lake) == expected, 300, "the lake to catch up", every=1)
 
             def settled() -> bool:
                 record = health(lake) or {}
                 cycle = record.get("last_cycle") or {}
                 return cycle.get("alerts_queued") == 0 and cycle.get("objects") == 0
 
-            wait_for(settled, 120, "every queued alert delivered")
+            wait_for(settled, 300, "every queued alert delivered")
             seen = cycles(lake)
-            wait_for(lambda: cycles(lake) >= seen + 3, 60, "three quiet cycles")
+            wait_for(lambda: cycles(lake) >= seen + 3, 120, "three quiet cycles")
             sampling.set()
             procs[-1].send_signal(signal.SIGTERM)
             assert procs[-1].wait(60) == 0

@@ -29,6 +29,15 @@ def window_lookback(rules: list[Rule]) -> timedelta:
     return longest
 
 
+#: Windows up to this long are read from the same start: one scan for all of them costs less
+#: than one per window length, and a few minutes more of events are cheap.
+SHORT_WINDOWS = timedelta(hours=1)
+
+
+def _grouped(lookback: timedelta) -> timedelta:
+    return SHORT_WINDOWS if timedelta(0) < lookback <= SHORT_WINDOWS else lookback
+
+
 class Detector:
     """The rules a watch runs each cycle (built-in, plus ``rule_dirs``, tuned by the lake's
     ``detections.yml``).
@@ -53,7 +62,7 @@ class Detector:
             tuned = apply_config(rules, resolve_config(None, lake))
             groups: dict[timedelta, list[str]] = {}
             for rule in tuned.rules:
-                groups.setdefault(window_lookback([rule]), []).append(rule.id)
+                groups.setdefault(_grouped(window_lookback([rule])), []).append(rule.id)
             self._groups = groups
         return self._groups
 
