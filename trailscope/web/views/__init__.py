@@ -13,6 +13,7 @@ from trailscope.web.views.dashboard import DashboardList, DashboardView, PanelDo
 from trailscope.web.views.detections import DetectionsView
 from trailscope.web.views.events import EventsDownload, EventsView, EventView
 from trailscope.web.views.explore import ExploreDownload, ExploreSave, ExploreView
+from trailscope.web.views.findings import routes as findings_routes
 from trailscope.web.views.status import Favicon, Home, StatusView
 from trailscope.web.views.workbench import (
     QueriesApi,
@@ -67,6 +68,7 @@ def routes(site: Site) -> list[tuple[str, View, str, list[str]]]:
         ("/status.json", status, "json", GET),
         ("/status", status, "html", GET),
         ("/api/status", status, "json", GET),
+        *findings_routes(site),
     ]
     return out
 

@@ -87,7 +87,11 @@ class DetectionsView(View):
             for key, pick in (("first_seen", min), ("last_seen", max)):
                 if finding[key]:
                     group[key] = pick(filter(None, [group[key], finding[key]]))
+        from trailscope.web.views.findings import stored_findings
+
+        stored = stored_findings(self.site.lake, (call.query.get("status") or "").strip() or None)
         data = {
+            "stored": stored,
             "since": filters.resolved_since,
             "until": filters.resolved_until,
             "filters": filters.to_json(),
@@ -98,6 +102,8 @@ class DetectionsView(View):
             "unsupported": [{"rule": str(p), "reason": r} for p, r in report.unsupported],
         }
         filters.extra = {"severity": minimum} if minimum else {}
+        if stored["status"]:
+            filters.extra["status"] = stored["status"]
         context = {
             "data": data,
             "filters": filters,
