@@ -47,6 +47,17 @@ CSV_COLUMNS = (
     "alert_seq",
     "note",
 )
+SUPPRESSION_COLUMNS = (
+    "suppression_id",
+    "rule",
+    "account",
+    "principal",
+    "source_ip",
+    "created_at",
+    "expires_at",
+    "removed_at",
+    "note",
+)
 _SEVERITY_STYLE = {
     "critical": "bold white on red",
     "high": "bold red",
@@ -312,8 +323,7 @@ def suppressions(
         if fmt not in FORMATS:
             return _usage(f"unknown format {fmt!r}", "one of: " + ", ".join(FORMATS))
         rows = list_suppressions(_open(lake), include_ended=all_)
-        columns = ("suppression_id", "rule", "account", "principal", "source_ip")
-        columns += ("created_at", "expires_at", "removed_at", "note")
+        columns = SUPPRESSION_COLUMNS
         if fmt == "json":
             sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
         elif fmt == "csv":
