@@ -455,3 +455,115 @@ def test_bad_destinations_say_what_without_the_secret(spec: str, message: str) -
         parse_destination(spec)
     assert err.value.message == message
     assert SECRET not in str(err.value)
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 (what a private CA file would hold) and its key."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "smtp.pem", folder / "smtp.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_email_uses_starttls_and_logs_in(
+    lake: Lake, report: DetectionReport, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    cert, key = _self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    received: list[Any] = []
+    logins: list[tuple[str, bool]] = []
+
+    class Keep(Message):
+        def handle_message(self, message: Any) -> None:
+            received.append(message)
+
+    def check(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            b"alerts",
+            b"hunter2-secret",
+        )
+        logins.append((mechanism, ok))
+        return AuthResult(success=ok)
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    controller = Controller(
+        Keep(),
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        authenticator=check,
+        auth_require_tls=True,
+    )
+    controller.start()
+    try:
+        for name, value in {
+            "TRAILSCOPE_SMTP_HOST": "127.0.0.1",
+            "TRAILSCOPE_SMTP_PORT": str(port),
+            "TRAILSCOPE_SMTP_USER": "alerts",
+            "TRAILSCOPE_SMTP_PASSWORD": "hunter2-secret",
+            "TRAILSCOPE_SMTP_TLS": "require",
+            "TRAILSCOPE_SMTP_CAFILE": str(cert),
+        }.items():
+            monkeypatch.setenv(name, value)
+        mail = parse_destination("email=soc@example.com")
+        cycle = record_and_alert(lake, report, [mail], now=NOW)
+        assert (cycle.alerts_sent, cycle.alerts_failed) == (2, 0)
+        assert len(received) == 2 and {ok for _, ok in logins} == {True}
+        # a wrong password keeps the alert queued, with a reason that does not repeat it
+        monkeypatch.setenv("TRAILSCOPE_SMTP_PASSWORD", "wrong-secret")
+        worse = _finding(event_ids=["x1"], first_seen="2024-07-20T00:00:00Z")
+        cycle = record_and_alert(
+            lake, DetectionReport(findings=[worse]), [parse_destination("email=soc@example.com")]
+        )
+        assert (cycle.alerts_sent, cycle.alerts_failed, cycle.alerts_queued) == (0, 1, 1)
+        [error] = {a["last_error"] for a in _alerts(lake) if a["last_error"]}
+        # aiosmtpd hangs up after the refused login; other servers answer 535
+        assert error in (
+            "the SMTP server refused the credentials",
+            "SMTP failed (SMTPServerDisconnected)",
+        )
+        assert "secret" not in error
+    finally:
+        controller.stop()
