@@ -127,7 +127,23 @@ def to_table(rows: Rows, name: str) -> pa.Table:
 
 def read_rows(lake: Any, name: str) -> Rows:
     """The committed rows of one of the tables (none before the first write)."""
-    return to_rows(lake.read_table(name), name)
+    return read_tables(lake, [name])[name]
+
+
+def read_tables(lake: Any, names: Sequence[str]) -> dict[str, Rows]:
+    """The committed rows of several tables, as of one commit. On an S3 lake a version
+    retired by another writer meanwhile is caught up with and read again, not an error."""
+    from trailscope.lake import tables
+    from trailscope.lake.transaction import read_retrying
+
+    state = lake.state()
+
+    def read() -> dict[str, Rows]:
+        return {
+            name: to_rows(tables.read_table(lake.storage, state, name), name) for name in names
+        }
+
+    return read_retrying(lake.manifest, state, read)
 
 
 def commit_tables(lake: Any, names: Sequence[str], change: TablesChange, *, operation: str) -> None:
