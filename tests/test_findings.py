@@ -236,3 +236,34 @@ def test_suppressions_by_principal_glob_and_network_expire(lake: Lake) -> None:
     )
     _, reopened = unsuppress(lake, suppression["suppression_id"], now=later)
     assert reopened == count - 1  # the closed one stays closed
+
+
+def test_log_text_is_inert_in_csv_and_on_the_terminal(lake: Lake) -> None:
+    from trailscope.detect.model import DetectionReport, Finding, Severity
+
+    hostile = '=HYPERLINK("http://evil.example")\x1b[2J\x1b[31m[bold]x[/bold]'
+    finding = Finding(
+        rule_id="root-console-login",
+        title="Root user signed in to the console",
+        severity=Severity.HIGH,
+        mitre=(),
+        first_seen="2024-07-12T01:00:00Z",
+        last_seen="2024-07-12T01:00:00Z",
+        principal=hostile,
+        source_ip="-1+1",
+        account="111122223333",
+        region="us-east-1",
+        event_count=1,
+        event_ids=["hostile"],
+    )
+    [fid] = record_findings(lake, DetectionReport(findings=[finding]), now=NOW).ids
+    base = ["--lake", str(lake.root)]
+    rows = runner.invoke(app, ["findings", *base, "--format", "csv"]).stdout.splitlines()
+    import csv
+
+    [row] = list(csv.DictReader(rows))
+    assert row["principal"] == "'" + hostile
+    assert row["source_ip"] == "'-1+1"
+    shown = runner.invoke(app, ["findings", "show", fid, *base], env={"COLUMNS": "200"}).stdout
+    assert "\x1b" not in shown
+    assert "\\x1b[2J\\x1b[31m[bold]x[/bold]" in shown
