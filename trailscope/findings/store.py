@@ -139,9 +139,7 @@ def read_tables(lake: Any, names: Sequence[str]) -> dict[str, Rows]:
     state = lake.state()
 
     def read() -> dict[str, Rows]:
-        return {
-            name: to_rows(tables.read_table(lake.storage, state, name), name) for name in names
-        }
+        return {name: to_rows(tables.read_table(lake.storage, state, name), name) for name in names}
 
     return read_retrying(lake.manifest, state, read)
 
