@@ -51,7 +51,7 @@ FINDINGS_SCHEMA = pa.schema(
         ("group_key", _S),
         ("detected_at", _S),
         ("updated_at", _S),
-        ("times_seen", _I),
+        ("updates", _I),
         ("status_at", _S),
         ("note", _S),
         ("suppression_id", _S),
