@@ -193,3 +193,33 @@ def test_forms_need_the_token_and_a_csrf_token(findings_server: str) -> None:
         "acknowledged",
         "by script",
     )
+
+
+def test_acknowledging_does_not_run_the_rules_again(
+    findings_lake: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A commit that changes no event (an acknowledgement) keeps the detection report: on a
+    large lake running every rule again takes seconds."""
+    from fastapi.testclient import TestClient
+
+    import trailscope.detect
+    from trailscope.web import create_app
+
+    runs: list[object] = []
+    real = trailscope.detect.run_detections
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        runs.append(kwargs.get("since"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trailscope.detect, "run_detections", counted)
+    with TestClient(create_app(findings_lake)) as client:
+        before = client.get("/detections.json").json()
+        assert len(runs) == 1
+        fid = next(f for f in before["stored"]["findings"] if f["status"] == "open")["finding_id"]
+        assert client.post(f"/api/findings/{fid}/ack", json={"note": "n"}).status_code == 200
+        after = client.get("/detections.json").json()
+        assert len(runs) == 1
+        assert after["findings"] == before["findings"]
+        status = {f["finding_id"]: f["status"] for f in after["stored"]["findings"]}
+        assert status[fid] == "acknowledged"
