@@ -8,6 +8,7 @@ of a race recomputes its change on the winner's version.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,3 +98,61 @@ def test_an_empty_run_commits_nothing(tmp_path: Path, ids: list[str]) -> None:
     again = DetectionReport(findings=[_finding(1)] if ids else [])
     record_findings(lake, again, now=NOW)
     assert lake.state().commits == commits
+
+
+def _receiver() -> tuple[str, list[str], Callable[[], None]]:
+    import http.server
+
+    keys: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            keys.append(self.headers["Idempotency-Key"])
+            time.sleep(0.05)  # a receiver that takes a moment: deliveries overlap
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return f"http://127.0.0.1:{server.server_address[1]}/hook", keys, stop
+
+
+def _deliver_at_once(make: Callable[[], Lake]) -> None:
+    from trailscope.alerts import parse_destination
+    from trailscope.findings import deliver_pending
+
+    empty = make()
+    empty.storage.prepare()
+    empty.manifest.initialize()
+    url, keys, stop = _receiver()
+    try:
+        hook = parse_destination(f"webhook={url}")
+        report = DetectionReport(findings=[_finding(n) for n in range(1, 7)])
+        queued = record_findings(make(), report, [hook], now=NOW)  # queued, not delivered
+        sent: list[int] = []
+        _together(*[lambda: sent.append(deliver_pending(make(), [hook]).alerts_sent)] * 4)
+        assert sorted(keys) == sorted(f"{fid}:1" for fid in queued.ids)  # each exactly once
+        assert sum(sent) == 6
+        assert deliver_pending(make(), [hook]).alerts_sent == 0
+    finally:
+        stop()
+
+
+def test_deliveries_at_once_on_a_local_lake_send_each_alert_once(tmp_path: Path) -> None:
+    _deliver_at_once(lambda: Lake(tmp_path / "lake"))
+
+
+def test_deliveries_at_once_on_an_s3_lake_send_each_alert_once(
+    s3_server: str, s3_bucket: tuple[str, str]
+) -> None:
+    uri = f"s3://{s3_bucket[1]}/lake"
+    _deliver_at_once(lambda: Lake(uri, endpoint_url=s3_server))

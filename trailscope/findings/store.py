@@ -81,12 +81,14 @@ ALERTS_SCHEMA = pa.schema(
         ("seq", _I),
         ("destination", _S),
         ("reason", _S),
-        ("status", _S),  # pending | sent | cancelled
+        ("status", _S),  # pending | sending (claimed by a delivery) | sent | cancelled
         ("queued_at", _S),
         ("attempts", _I),
         ("next_attempt", _S),
         ("last_error", _S),
         ("sent_at", _S),
+        ("claimed_by", _S),  # host:pid:token of the delivery sending it
+        ("claimed_at", _S),
     ]
 )
 
