@@ -445,6 +445,10 @@ def test_email_never_sends_a_password_in_clear(
         ),
         ("slack=", "alert destination slack has no target"),
         (
+            f"slack=https://hooks.slack.com/a b/{SECRET}",
+            "the slack destination is not an http(s) URL",
+        ),
+        (
             f"sns=arn:aws:sqs:us-east-1:123456789012:{SECRET}",
             "the sns destination is not an SNS topic ARN",
         ),

@@ -204,7 +204,8 @@ def deliver(
                 down.add(key)
                 continue
             except Exception as exc:  # a destination's bug must not stop the other alerts
-                log.exception("alert %s to %s failed", fid, key)
+                # the type only: the message of an unexpected error may quote a secret URL
+                log.error("alert %s to %s failed: unexpected %s", fid, key, type(exc).__name__)
                 failures[ident] = f"unexpected {type(exc).__name__}"
                 down.add(key)
                 continue
