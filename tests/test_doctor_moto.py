@@ -15,9 +15,9 @@ from typing import Any
 
 import boto3
 import pytest
+from doctor_reference import cloudtrail_guide_policy, tls_only_statement
 from typer.testing import CliRunner
 
-from doctor_reference import cloudtrail_guide_policy, tls_only_statement
 from trailscope.cli import app
 from trailscope.doctor import diagnose
 from trailscope.exitcodes import ExitCode
