@@ -199,7 +199,7 @@ class _Trail:
         error = status.get("LatestDeliveryError")
         if not error:
             when = status.get("LatestDeliveryTime")
-            detail = f"last delivery {when}" if when else "no delivery error reported"
+            detail = f"last delivery {_utc(when)}" if when else "no delivery error reported"
             return self.check("delivery", title, Status.PASS, str(detail), ref=GUIDE)
         bucket = self.t.get("S3BucketName", "BUCKET")
         fix = (
@@ -270,7 +270,7 @@ class _Trail:
         key = self.t.get("KmsKeyId")
         if key:
             return self.check("kms", title, Status.PASS, f"KMS key {key}", ref=ref)
-        detail = "SSE-S3 only (the trail names no KMS key)"
+        detail = "the trail names no KMS key" + _bucket_default(self.facts.bucket)
         if not required:
             return self.check("kms", title, Status.INFO, detail + "; --require-kms to require it")
         return self.check(
@@ -339,7 +339,7 @@ class _Trail:
                 "cloudwatch-logs",
                 title,
                 failing,
-                f"log group {group}: last delivery {last:%Y-%m-%dT%H:%M:%SZ}, over a day ago",
+                f"log group {group}: last delivery {_utc(last)}, over a day ago",
                 fix,
                 ref,
             )
@@ -347,7 +347,7 @@ class _Trail:
             "cloudwatch-logs",
             title,
             Status.PASS,
-            f"log group {group}, last delivery {last.astimezone(datetime.UTC):%Y-%m-%dT%H:%M:%SZ}",
+            f"log group {group}, last delivery {_utc(last)}",
             ref=ref,
         )
 
@@ -628,6 +628,26 @@ class _Trail:
             f"allow {action} to the identity that runs the doctor (or run it where it is allowed)",
             ref,
         )
+
+
+def _utc(value: object) -> str:
+    """A time from a response as ISO 8601 UTC (boto3 gives datetimes, moto sometimes text)."""
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.UTC)
+        return f"{value.astimezone(datetime.UTC):%Y-%m-%dT%H:%M:%SZ}"
+    return str(value)
+
+
+def _bucket_default(bucket: BucketFacts | None) -> str:
+    """What the bucket's default encryption is, as a note (CloudTrail's own key is what counts)."""
+    if bucket is None or isinstance(bucket.encryption, Unanswered) or not bucket.encryption:
+        return ""
+    rules = bucket.encryption.get("Rules") or []
+    algorithms = [
+        str(r.get("ApplyServerSideEncryptionByDefault", {}).get("SSEAlgorithm")) for r in rules
+    ]
+    return f" (bucket default: {', '.join(algorithms)})" if algorithms else ""
 
 
 def _missing_bucket(bucket: BucketFacts) -> bool:
