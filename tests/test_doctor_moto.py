@@ -364,3 +364,36 @@ def test_json_and_format_table_contradict(setup: Setup) -> None:
     )
     assert result.exit_code not in (ExitCode.OK, ExitCode.DOCTOR_PROBLEMS)
     assert "--json and --format table contradict each other" in result.output
+
+
+def _organization(s: Setup) -> str:
+    """The test server's organization (made once; moto keeps it for the session)."""
+    organizations = s.client("organizations")
+    try:
+        return str(organizations.describe_organization()["Organization"]["Id"])
+    except organizations.exceptions.AWSOrganizationsNotInUseException:
+        return str(organizations.create_organization(FeatureSet="ALL")["Organization"]["Id"])
+
+
+def test_an_organization_trail_needs_trusted_access_and_the_org_folder(setup: Setup) -> None:
+    org_id = _organization(setup)
+    setup.client("cloudtrail").update_trail(Name=setup.trail, IsOrganizationTrail=True)
+    organizations = setup.client("organizations")
+    organizations.disable_aws_service_access(ServicePrincipal="cloudtrail.amazonaws.com")
+    code, report = _doctor(setup)
+    not_passing = {k: v for k, v in _statuses(report).items() if v not in ("pass", "info")}
+    # The guide's single-account policy lacks AWSLogs/<org id>/; trusted access is off.
+    assert not_passing == {"organization": "fail", "bucket-policy-delivery": "fail"}, report
+    checks = {c["id"]: c for c in report["checks"]}
+    assert f"AWSLogs/{org_id}/" in checks["bucket-policy-delivery"]["detail"]
+    assert f"--org-id {org_id}" in checks["bucket-policy-delivery"]["fix"]
+    assert "enable-aws-service-access" in checks["organization"]["fix"]
+    assert code == ExitCode.DOCTOR_PROBLEMS
+
+    organizations.enable_aws_service_access(ServicePrincipal="cloudtrail.amazonaws.com")
+    policy = cloudtrail_guide_policy(setup.bucket, ACCOUNT, setup.arn, org_id=org_id)
+    policy["Statement"].append(tls_only_statement(setup.bucket))
+    setup.client("s3").put_bucket_policy(Bucket=setup.bucket, Policy=json.dumps(policy))
+    code, report = _doctor(setup)
+    assert code == ExitCode.OK, report
+    assert _statuses(report)["organization"] == "pass"
