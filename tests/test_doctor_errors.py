@@ -170,6 +170,7 @@ def test_a_refused_call_makes_only_its_checks_unchecked(
     finally:
         _set_auth(s3_server, "inf")
         setup.client("cloudtrail").delete_trail(Name=setup.trail)
+    assert result.stdout, result.stderr
     report = json.loads(result.stdout)
     statuses = {c["id"]: c["status"] for c in report["checks"]}
     unchecked = {k for k, v in statuses.items() if v == "cannot check"}

@@ -76,25 +76,27 @@ class Clients:
         """The client for ``service`` in ``region`` (the run's region by default)."""
         key = (service, region or self.region)
         if key not in self._made:
-            if service == "s3":
-                from trailscope.aws import s3_client
+            from botocore.config import Config
 
-                self._made[key] = s3_client(self.profile, self.endpoint_url, key[1])
-            else:
-                from botocore.config import Config
+            from trailscope.aws import MAX_ATTEMPTS, timeouts
 
-                from trailscope.aws import MAX_ATTEMPTS, timeouts
-
-                connect, read = timeouts()
-                config = Config(
-                    user_agent_extra="trailscope",
-                    connect_timeout=connect,
-                    read_timeout=read,
-                    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
-                )
-                self._made[key] = self.session.client(
-                    service, region_name=key[1], endpoint_url=self.endpoint_url, config=config
-                )
+            connect, read = timeouts()
+            options: dict[str, Any] = {
+                "user_agent_extra": "trailscope",
+                "connect_timeout": connect,
+                "read_timeout": read,
+                "retries": {"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+            }
+            if service == "s3" and self.endpoint_url:
+                options["s3"] = {"addressing_style": "path"}  # as trailscope.aws does
+            # From this run's session, not trailscope.aws's shared S3 client: every answer then
+            # comes from the same credentials.
+            self._made[key] = self.session.client(
+                service,
+                region_name=key[1],
+                endpoint_url=self.endpoint_url,
+                config=Config(**options),
+            )
         return self._made[key]
 
 
