@@ -181,7 +181,7 @@ class _Trail:
         if status.get("IsLogging"):
             return self.check("logging", title, Status.PASS, "logging is on", ref=ref)
         stopped = status.get("StopLoggingTime") or status.get("TimeLoggingStopped")
-        since = f" (stopped {stopped})" if stopped else ""
+        since = f" (stopped {_utc(stopped)})" if stopped else ""
         return self.check(
             "logging",
             title,
