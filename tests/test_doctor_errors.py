@@ -180,3 +180,11 @@ def test_a_refused_call_makes_only_its_checks_unchecked(
     assert check["detail"] == "cannot check: AccessDenied on s3:GetBucketPolicy"
     assert "allow s3:GetBucketPolicy" in check["fix"]
     assert result.exit_code == ExitCode.DOCTOR_PROBLEMS
+
+
+def test_doctor_problems_has_its_own_documented_exit_code() -> None:
+    from trailscope.exitcodes import DESCRIPTIONS
+
+    assert int(ExitCode.DOCTOR_PROBLEMS) == 7
+    assert DESCRIPTIONS[ExitCode.DOCTOR_PROBLEMS].startswith("doctor found a setup problem")
+    assert len({int(code) for code in ExitCode}) == len(ExitCode) == len(DESCRIPTIONS)

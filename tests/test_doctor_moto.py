@@ -397,3 +397,29 @@ def test_an_organization_trail_needs_trusted_access_and_the_org_folder(setup: Se
     code, report = _doctor(setup)
     assert code == ExitCode.OK, report
     assert _statuses(report)["organization"] == "pass"
+
+
+def test_text_from_aws_is_shown_inert_in_the_table(setup: Setup) -> None:
+    # Whoever may edit the bucket policy chooses its Sids; the doctor quotes them.
+    sid = "[bold green]PASS[/]\x1b]0;owned\x07\u202e"
+    s3 = setup.client("s3")
+    policy = json.loads(s3.get_bucket_policy(Bucket=setup.bucket)["Policy"])
+    policy["Statement"].append(
+        {
+            "Sid": sid,
+            "Effect": "Deny",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": f"arn:aws:s3:::{setup.bucket}/*",
+        }
+    )
+    s3.put_bucket_policy(Bucket=setup.bucket, Policy=json.dumps(policy))
+    result = runner.invoke(
+        app,
+        ["doctor", "--endpoint-url", setup.endpoint, "--region", REGION, "--trail", setup.trail],
+        env={"COLUMNS": "300"},
+    )
+    assert result.exit_code == ExitCode.DOCTOR_PROBLEMS
+    [line] = [line for line in result.stdout.splitlines() if "denies CloudTrail" in line]
+    assert "statement '[bold green]PASS[/]\\x1b]0;owned\\x07\\u202e' denies CloudTrail" in line
+    assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
