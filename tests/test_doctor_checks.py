@@ -396,3 +396,22 @@ def test_describe_trails_refused() -> None:
     result = report(facts)
     assert [(c.id, c.status.value) for c in result.checks] == [("trail", "cannot check")]
     assert not result.ok
+
+
+def test_account_wide_public_access_settings_count_with_the_buckets() -> None:
+    half = {"BlockPublicAcls": True, "IgnorePublicAcls": True}
+    rest = {"BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+    both = _bucket(public_access=dict(half), account_public_access=dict(rest))
+    assert _verdicts(_facts(bucket=both))["bucket-public-access"][0] == "pass"
+    partial = _bucket(public_access=dict(half), account_public_access={"BlockPublicPolicy": True})
+    state, detail, _ = _verdicts(_facts(bucket=partial))["bucket-public-access"]
+    assert (state, detail) == ("fail", "off on the bucket and its account: RestrictPublicBuckets")
+    refused = Unanswered("s3:GetAccountPublicAccessBlock", "AccessDenied")
+    state, detail, _ = _verdicts(
+        _facts(bucket=_bucket(public_access=None, account_public_access=refused))
+    )["bucket-public-access"]
+    assert state == "fail"
+    assert detail == (
+        "no Block Public Access settings on the bucket (account-wide settings: "
+        "cannot check: AccessDenied on s3:GetAccountPublicAccessBlock)"
+    )

@@ -423,3 +423,32 @@ def test_text_from_aws_is_shown_inert_in_the_table(setup: Setup) -> None:
     [line] = [line for line in result.stdout.splitlines() if "denies CloudTrail" in line]
     assert "statement '[bold green]PASS[/]\\x1b]0;owned\\x07\\u202e' denies CloudTrail" in line
     assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
+
+
+def test_the_account_wide_public_access_block_covers_the_bucket(setup: Setup) -> None:
+    from trailscope.doctor.gather import _drop_account_prefix
+
+    _public_bucket(setup)
+    control = setup.client("s3control")
+    control.meta.events.register("before-send.s3-control", _drop_account_prefix)
+    control.put_public_access_block(
+        AccountId=ACCOUNT,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    try:
+        code, report = _doctor(setup)
+    finally:
+        control.delete_public_access_block(AccountId=ACCOUNT)
+    check = next(c for c in report["checks"] if c["id"] == "bucket-public-access")
+    assert (check["status"], check["detail"]) == (
+        "pass",
+        "all four settings on (with the account-wide settings)",
+    )
+    assert code == ExitCode.OK
+    code, report = _doctor(setup)
+    assert _statuses(report)["bucket-public-access"] == "fail"

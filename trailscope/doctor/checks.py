@@ -18,18 +18,18 @@ from trailscope.doctor.bucketpolicy import (
     denies_plain_http,
     scope_problems,
 )
-from trailscope.doctor.facts import AccountFacts, BucketFacts, TrailFacts, Unanswered
+from trailscope.doctor.facts import (
+    PUBLIC_ACCESS_FLAGS,
+    AccountFacts,
+    BucketFacts,
+    TrailFacts,
+    Unanswered,
+)
 from trailscope.doctor.model import Check, DoctorReport, Status
 from trailscope.doctor.policyread import PolicyUnreadable, parse_policy
 
 CIS = "CIS AWS Foundations Benchmark"
 GUIDE = "CloudTrail user guide"
-_PUBLIC_ACCESS_FLAGS = (
-    "BlockPublicAcls",
-    "IgnorePublicAcls",
-    "BlockPublicPolicy",
-    "RestrictPublicBuckets",
-)
 #: CIS asks that CloudWatch Logs have received the trail's events within the last day.
 CLOUDWATCH_MAX_AGE = datetime.timedelta(days=1)
 
@@ -439,16 +439,31 @@ class _Trail:
         config = bucket.public_access
         if isinstance(config, Unanswered):
             return self._unanswered("bucket-public-access", title, config, ref)
-        off = [flag for flag in _PUBLIC_ACCESS_FLAGS if not (config or {}).get(flag)]
+        account = bucket.account_public_access
+        account_flags = account if isinstance(account, dict) else {}
+        off = [
+            flag
+            for flag in PUBLIC_ACCESS_FLAGS
+            if not (config or {}).get(flag) and not account_flags.get(flag)
+        ]
         if not off:
-            return self.check(
-                "bucket-public-access", title, Status.PASS, "all four settings on", ref=ref
-            )
+            where = "all four settings on"
+            if account_flags:
+                where += " (with the account-wide settings)"
+            return self.check("bucket-public-access", title, Status.PASS, where, ref=ref)
         detail = (
             "no Block Public Access settings on the bucket"
             if config is None
             else f"off: {', '.join(off)}"
         )
+        if isinstance(account, Unanswered):
+            detail += f" (account-wide settings: {account.describe()})"
+        elif account_flags:
+            detail = (
+                "no Block Public Access settings on the bucket, and not all on its account"
+                if config is None
+                else f"off on the bucket and its account: {', '.join(off)}"
+            )
         return self.check(
             "bucket-public-access",
             title,

@@ -24,6 +24,14 @@ class Unanswered:
 
 Json: TypeAlias = dict[str, Any]
 
+#: The four S3 Block Public Access settings; all on blocks every kind of public access.
+PUBLIC_ACCESS_FLAGS = (
+    "BlockPublicAcls",
+    "IgnorePublicAcls",
+    "BlockPublicPolicy",
+    "RestrictPublicBuckets",
+)
+
 
 @dataclass
 class BucketFacts:
@@ -32,6 +40,9 @@ class BucketFacts:
     name: str
     #: GetPublicAccessBlock's PublicAccessBlockConfiguration.
     public_access: Json | Unanswered | None = None
+    #: The owning account's Block Public Access settings (S3 Control), asked only when the
+    #: bucket's own do not block everything and the caller's account owns the bucket.
+    account_public_access: Json | Unanswered | None = None
     #: GetBucketPolicy's Policy (a JSON text).
     policy: str | Unanswered | None = None
     #: GetBucketEncryption's ServerSideEncryptionConfiguration.

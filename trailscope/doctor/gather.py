@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from trailscope.doctor.facts import (
+    PUBLIC_ACCESS_FLAGS,
     AccountFacts,
     BucketFacts,
     OrgFacts,
@@ -91,12 +92,17 @@ class Clients:
                 options["s3"] = {"addressing_style": "path"}  # as trailscope.aws does
             # From this run's session, not trailscope.aws's shared S3 client: every answer then
             # comes from the same credentials.
-            self._made[key] = self.session.client(
+            client = self.session.client(
                 service,
                 region_name=key[1],
                 endpoint_url=self.endpoint_url,
                 config=Config(**options),
             )
+            if service == "s3control" and self.endpoint_url and _literal_host(self.endpoint_url):
+                # S3 Control puts the account id before the host; an IP or localhost has no such
+                # names, so the request goes to the endpoint as given.
+                client.meta.events.register("before-send.s3-control", _drop_account_prefix)
+            self._made[key] = client
         return self._made[key]
 
 
@@ -148,7 +154,7 @@ def _gather(clients: Clients, wanted: str | None) -> AccountFacts:
         bucket = None
         if bucket_name:
             if bucket_name not in buckets:
-                buckets[bucket_name] = _bucket(clients, bucket_name)
+                buckets[bucket_name] = _bucket(clients, bucket_name, account)
             bucket = buckets[bucket_name]
         result.append(_trail(clients, described, bucket, org))
     return AccountFacts(account, clients.region, result)
@@ -179,9 +185,9 @@ def _trail(
     )
 
 
-def _bucket(clients: Clients, name: str) -> BucketFacts:
+def _bucket(clients: Clients, name: str, account: str | None) -> BucketFacts:
     s3 = clients.client("s3")
-    return BucketFacts(
+    facts = BucketFacts(
         name=name,
         public_access=_ask(
             "s3:GetBucketPublicAccessBlock",
@@ -199,6 +205,53 @@ def _bucket(clients: Clients, name: str) -> BucketFacts:
             "s3:GetBucketLogging", lambda: s3.get_bucket_logging(Bucket=name).get("LoggingEnabled")
         ),
     )
+    if account and not _fully_blocked(facts.public_access):
+        facts.account_public_access = _account_public_access(clients, name, account)
+    return facts
+
+
+def _fully_blocked(config: object) -> bool:
+    return isinstance(config, dict) and all(config.get(flag) for flag in PUBLIC_ACCESS_FLAGS)
+
+
+def _account_public_access(clients: Clients, bucket: str, account: str) -> Any:
+    """The account-wide Block Public Access settings, when ``account`` owns the bucket (they
+    protect only its own buckets); None when it does not or has none."""
+    s3 = clients.client("s3")
+    owned = _ask(
+        "s3:ListBucket", lambda: s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account)
+    )
+    if not isinstance(owned, dict):
+        return None
+    return _ask(
+        "s3:GetAccountPublicAccessBlock",
+        lambda: clients.client("s3control").get_public_access_block(AccountId=account)[
+            "PublicAccessBlockConfiguration"
+        ],
+    )
+
+
+def _literal_host(url: str) -> bool:
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _drop_account_prefix(request: Any, **_: Any) -> None:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(request.url)
+    head, _dot, rest = parts.netloc.partition(".")
+    if head.isdigit() and rest:
+        request.url = urlunsplit((parts.scheme, rest, parts.path, parts.query, parts.fragment))
 
 
 def _organization(clients: Clients) -> OrgFacts:
