@@ -188,3 +188,55 @@ def test_doctor_problems_has_its_own_documented_exit_code() -> None:
     assert int(ExitCode.DOCTOR_PROBLEMS) == 7
     assert DESCRIPTIONS[ExitCode.DOCTOR_PROBLEMS].startswith("doctor found a setup problem")
     assert len({int(code) for code in ExitCode}) == len(ExitCode) == len(DESCRIPTIONS)
+
+
+def test_account_wide_settings_count_only_for_a_bucket_known_to_be_the_accounts(
+    s3_server: str, iam_enforced: dict[str, str]
+) -> None:
+    from test_doctor_moto import ACCOUNT, _public_bucket, _well_configured
+
+    from trailscope.doctor.gather import _drop_account_prefix
+
+    _set_auth(s3_server, "inf")
+    setup = _well_configured(s3_server)
+    _public_bucket(setup)
+    control = setup.client("s3control")
+    control.meta.events.register("before-send.s3-control", _drop_account_prefix)
+    control.put_public_access_block(
+        AccountId=ACCOUNT,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    _set_auth(s3_server, "0")
+    try:
+        # The user may not HeadBucket (s3:ListBucket): who owns the bucket is unknown.
+        result = runner.invoke(
+            app,
+            [
+                "doctor",
+                "--endpoint-url",
+                s3_server,
+                "--region",
+                "us-east-1",
+                "--trail",
+                setup.trail,
+                "--json",
+            ],
+            env=iam_enforced,
+        )
+    finally:
+        _set_auth(s3_server, "inf")
+        control.delete_public_access_block(AccountId=ACCOUNT)
+        setup.client("cloudtrail").delete_trail(Name=setup.trail)
+    assert result.stdout, result.stderr
+    check = next(
+        c for c in json.loads(result.stdout)["checks"] if c["id"] == "bucket-public-access"
+    )
+    assert (check["status"], check["detail"]) == (
+        "fail",
+        "no Block Public Access settings on the bucket",
+    )
