@@ -125,6 +125,13 @@ def test_a_delivery_error_fails_delivery_with_the_policy_fix() -> None:
     assert f"--account {ACCOUNT}" in fix and f"--trail {ARN}" in fix
 
 
+def test_a_digest_delivery_error_fails_delivery_too() -> None:
+    status = dict(STATUS, LatestDigestDeliveryError="NoSuchBucket")
+    state, detail, fix = _verdicts(_facts(status=status))["delivery"]
+    assert (state, detail) == ("fail", "the last digest delivery failed: NoSuchBucket")
+    assert fix.startswith("make sure the bucket amzn-s3-demo-bucket exists")
+
+
 @pytest.mark.parametrize(
     ("selectors", "verdict", "words"),
     [

@@ -197,20 +197,25 @@ class _Trail:
         if isinstance(status, Unanswered):
             return self._unanswered("delivery", title, status, GUIDE)
         error = status.get("LatestDeliveryError")
-        if not error:
+        digest_error = status.get("LatestDigestDeliveryError")
+        if not error and not digest_error:
             when = status.get("LatestDeliveryTime")
             detail = f"last delivery {_utc(when)}" if when else "no delivery error reported"
             return self.check("delivery", title, Status.PASS, str(detail), ref=GUIDE)
+        failed = []
+        if error:
+            failed.append(f"the last delivery failed: {error}")
+        if digest_error:
+            failed.append(f"the last digest delivery failed: {digest_error}")
+        both = f"{error or ''} {digest_error or ''}"
         bucket = self.t.get("S3BucketName", "BUCKET")
         fix = (
             "the bucket policy (or the KMS key policy) refuses CloudTrail: " + self._policy_fix()
-            if "AccessDenied" in str(error) or "KMS" in str(error)
+            if "AccessDenied" in both or "KMS" in both
             else f"make sure the bucket {bucket} exists and CloudTrail may write to it: "
             + self._policy_fix()
         )
-        return self.check(
-            "delivery", title, Status.FAIL, f"the last delivery failed: {error}", fix, GUIDE
-        )
+        return self.check("delivery", title, Status.FAIL, "; ".join(failed), fix, GUIDE)
 
     def management_events(self) -> Check:
         title = "logs management events, read and write"
