@@ -240,3 +240,16 @@ def test_account_wide_settings_count_only_for_a_bucket_known_to_be_the_accounts(
         "fail",
         "no Block Public Access settings on the bucket",
     )
+
+
+def test_rejected_credentials_are_one_clear_line(
+    s3_server: str, iam_enforced: dict[str, str]
+) -> None:
+    bogus = dict(iam_enforced, AWS_ACCESS_KEY_ID="AKIAIOSFODNN7EXAMPLE")
+    result = runner.invoke(
+        app, ["doctor", "--endpoint-url", s3_server, "--region", "us-east-1"], env=bogus
+    )
+    assert result.exit_code == ExitCode.ERROR
+    lines = _error_lines(result)
+    assert lines[0] == "error: AWS rejected the credentials (InvalidClientTokenId)"
+    assert lines[1].startswith("hint: pass --profile NAME")
