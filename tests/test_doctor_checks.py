@@ -301,6 +301,24 @@ def test_a_deny_in_the_way_is_named() -> None:
     assert state == "fail" and "statement 'NoWritesFromServices' denies CloudTrail" in detail
 
 
+def test_a_deny_for_everyone_but_one_role_blocks_cloudtrail_too() -> None:
+    document = json.loads(_policy())
+    document["Statement"].append(
+        {
+            "Sid": "OnlyTheLogReader",
+            "Effect": "Deny",
+            "NotPrincipal": {"AWS": "arn:aws:iam::111111111111:role/log-reader"},
+            "Action": "s3:*",
+            "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"],
+        }
+    )
+    state, detail, _ = _verdicts(_facts(bucket=_bucket(policy=json.dumps(document))))[
+        "bucket-policy-delivery"
+    ]
+    assert state == "fail"
+    assert detail.startswith("statement 'OnlyTheLogReader' denies CloudTrail s3:GetBucketAcl")
+
+
 def test_a_public_grant_fails_the_scope_check() -> None:
     document = json.loads(_policy())
     document["Statement"].append(

@@ -130,7 +130,7 @@ def trail_checks(facts: TrailFacts, options: Options) -> list[Check]:
     if facts.org is not None:
         checks.append(t.organization())
     checks.extend(t.bucket_checks())
-    return [c for c in checks if c is not None]
+    return checks
 
 
 class _Trail:

@@ -151,9 +151,10 @@ def applies(statement: Statement, request: Request) -> bool:
 
     :raises Unevaluable: a condition uses an operator this reader does not know.
     """
-    if statement.not_principal:
-        return False  # not used for delivery; never read as granting or denying it
-    if not (statement.everyone or (request.service and request.service in statement.services)):
+    named = statement.everyone or (
+        request.service is not None and request.service in statement.services
+    )
+    if named == statement.not_principal:
         return False
     action_hit = any(matches(p, request.action, ignore_case=True) for p in statement.actions)
     if action_hit == statement.not_action:
