@@ -253,3 +253,12 @@ def test_rejected_credentials_are_one_clear_line(
     lines = _error_lines(result)
     assert lines[0] == "error: AWS rejected the credentials (InvalidClientTokenId)"
     assert lines[1].startswith("hint: pass --profile NAME")
+
+
+def test_a_malformed_endpoint_url_is_named() -> None:
+    result = runner.invoke(app, ["doctor", "--endpoint-url", "notaurl", "--region", "us-east-1"])
+    assert result.exit_code == ExitCode.ERROR
+    assert _error_lines(result) == [
+        "error: bad endpoint URL: notaurl (Invalid endpoint: notaurl)",
+        "hint: write it like https://host[:port]",
+    ]

@@ -119,12 +119,12 @@ def gather(
     :raises TrailscopeError: no credentials, unknown profile, unreachable endpoint, rejected
         credentials.
     """
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         clients = Clients(profile, region, endpoint_url)
         return _gather(clients, trail)
-    except TrailscopeError:
-        raise
-    except Exception as exc:
+    except (BotoCoreError, ClientError, ValueError) as exc:  # ValueError: a malformed URL
         raise _fatal(exc, endpoint_url) from None
 
 
@@ -348,4 +348,5 @@ def _fatal(exc: Exception, endpoint_url: str | None) -> TrailscopeError:
         return TrailscopeError(
             f"bad endpoint URL: {endpoint_url} ({exc})", hint="write it like https://host[:port]"
         )
+    log.debug("AWS call failed", exc_info=exc)
     return TrailscopeError(f"cannot ask AWS: {type(exc).__name__}: {exc}")
