@@ -225,3 +225,21 @@ def test_acknowledging_does_not_run_the_rules_again(
         assert after["findings"] == before["findings"] != []
         status = {f["finding_id"]: f["status"] for f in after["stored"]["findings"]}
         assert status[fid] == "acknowledged"
+
+
+def test_stored_findings_pages_have_no_serious_accessibility_violations(
+    fpage: Any, findings_server: str
+) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    fid = _stored(findings_server)["findings"][0]["finding_id"]
+    for url in ("/detections", f"/detections/findings/{fid}"):
+        fpage.goto(findings_server + url)
+        fpage.wait_for_function("document.body.dataset.ready === '1'")
+        results = Axe().run(fpage)
+        serious = [
+            (v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
+            for v in results.response["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert serious == [], url
