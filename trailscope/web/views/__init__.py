@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from trailscope.web.views import findings
 from trailscope.web.views.base import View
 from trailscope.web.views.dashboard import DashboardList, DashboardView, PanelDownload
 from trailscope.web.views.detections import DetectionsView
 from trailscope.web.views.events import EventsDownload, EventsView, EventView
 from trailscope.web.views.explore import ExploreDownload, ExploreSave, ExploreView
-from trailscope.web.views.findings import routes as findings_routes
 from trailscope.web.views.status import Favicon, Home, StatusView
 from trailscope.web.views.workbench import (
     QueriesApi,
@@ -65,10 +65,10 @@ def routes(site: Site) -> list[tuple[str, View, str, list[str]]]:
         ("/detections.json", detections, "json", GET),
         ("/detections", detections, "html", GET),
         ("/api/detections", detections, "json", GET),
+        *findings.routes(site),  # stored findings: /detections/findings/<id>, its forms
         ("/status.json", status, "json", GET),
         ("/status", status, "html", GET),
         ("/api/status", status, "json", GET),
-        *findings_routes(site),
     ]
     return out
 
