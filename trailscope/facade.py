@@ -424,6 +424,12 @@ class Lake:
                 f"the duckdb engine takes no settings (got {', '.join(sorted(options))})",
                 hint="engine settings are for engine='athena' or engine='spark'",
             )
+        if name == "athena" and not options.get("database"):
+            raise TrailscopeError(
+                "the athena engine needs the Glue database of the lake's table",
+                hint="give engine_options={'database': NAME} (the command line's --database), "
+                "the database 'trailscope athena setup' made",
+            )
         engine: QueryEngine = open_engine(name, self, **options)
         return engine
 
