@@ -73,13 +73,23 @@ class QueryEngine(Protocol):
     name: str
 
     def query(self, sql: str, *, timeout: float | None = ..., params: Any = ...) -> pa.Table:
-        """Run SQL already in this engine's dialect; the whole result."""
+        """Run SQL already in this engine's dialect; the whole result.
+
+        :param sql: the query as this engine runs it (see :meth:`Lake.sql_for`).
+        :param timeout: seconds before it is cancelled.
+        :param params: values for its placeholders.
+        """
         ...
 
     def reader(
         self, sql: str, *, timeout: float | None = ..., params: Any = ...
     ) -> pa.RecordBatchReader:
-        """Run SQL already in this engine's dialect; the result in batches."""
+        """Run SQL already in this engine's dialect; the result in batches.
+
+        :param sql: the query as this engine runs it (see :meth:`Lake.sql_for`).
+        :param timeout: seconds it may run before its first batch.
+        :param params: values for its placeholders.
+        """
         ...
 
     def close(self) -> None:
@@ -116,13 +126,23 @@ class LakeInfo:
     quarantine: list[QuarantineEntry] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        """The same as plain JSON values (what ``lake info --json`` prints)."""
         out = dict(self.__dict__)
         out["quarantine"] = [q.__dict__ for q in self.quarantine]
         return out
 
 
 class Lake:
-    """A trailscope lake in a local folder or under ``s3://bucket/prefix``."""
+    """A trailscope lake in a local folder or under ``s3://bucket/prefix``.
+
+    Making one reads nothing: an ingest creates the lake, :func:`open_lake` opens one that
+    must exist. A ``Lake`` keeps one DuckDB engine for its queries while the lake does not
+    change; :meth:`close` (or ``with Lake(...) as lake:``) releases it.
+
+    :param path: the lake's folder, or ``s3://bucket/prefix``.
+    :param profile: the AWS profile for an S3 lake (default: the usual credential chain).
+    :param endpoint_url: an S3-compatible endpoint for an S3 lake (MinIO, a test server).
+    """
 
     def __init__(
         self,
@@ -169,6 +189,7 @@ class Lake:
     # ----------------------------------------------------------------- reading
 
     def exists(self) -> bool:
+        """Whether a lake has been created here (by a first ingest)."""
         return self.manifest.exists()
 
     def state(self) -> LakeState:
@@ -207,14 +228,20 @@ class Lake:
 
     def readable_parts(self, state: LakeState | None = None) -> list[str]:
         """Like :meth:`part_paths`, each where it can be read now (a part of a commit not yet
-        published is read under its staged name); a damaged part stops the reader, named."""
+        published is read under its staged name); a damaged part stops the reader, named.
+
+        :param state: the lake as of one commit (default: now).
+        """
         state = state or self.state()
         return publish.readable_paths(
             self.storage, {rel: state.parts[rel].bytes for rel in self.part_paths(state)}
         )
 
     def part_paths(self, state: LakeState | None = None) -> list[str]:
-        """Live Parquet files relative to the lake, oldest partition first."""
+        """Live Parquet files relative to the lake, oldest partition first.
+
+        :param state: the lake as of one commit (default: now).
+        """
         parts = (state or self.state()).parts
         return sorted(parts, key=lambda r: (r.split("/")[1], r))
 
@@ -228,6 +255,12 @@ class Lake:
         }
 
     def info(self, *, quarantine_limit: int = 100) -> LakeInfo:
+        """What the lake holds: events, days, accounts, regions, files, and what was
+        quarantined (what ``trailscope lake info`` shows).
+
+        :param quarantine_limit: at most this many quarantine entries are listed (the counts
+            cover all).
+        """
         state = self.state()
         parts = list(state.parts.values())
         by_partition = state.parts_by_partition()
@@ -299,7 +332,10 @@ class Lake:
         """A DuckDB connection with the ``cloudtrail`` view over this lake (as of ``state``,
         default now) and, from the same commit, each side table as a table of its name
         (``cloudtrail_validation`` with what ``trailscope verify`` found, empty until then).
-        The caller closes it."""
+        The caller closes it.
+
+        :param state: the lake as of one commit (default: now).
+        """
         from trailscope.engines.duckdb import DuckDBEngine
 
         state = state or self.state()
@@ -315,7 +351,10 @@ class Lake:
 
     def read_table(self, name: str) -> pa.Table | None:
         """The committed version of side table ``name`` (see :mod:`trailscope.lake.tables`);
-        None if it was never written."""
+        None if it was never written.
+
+        :param name: the table, e.g. ``cloudtrail_validation``.
+        """
         from trailscope.lake import tables
 
         return tables.read_table(self.storage, self.state(), name)
@@ -330,6 +369,8 @@ class Lake:
         writer lock (waiting for a running writer for up to a minute). Returns the version
         committed.
 
+        :param name: the table (lower-case letters, digits and ``_``).
+        :param change: the new version, given the current one (None before the first).
         :param operation: what the change is, for the commit log (e.g. ``verify``).
         """
         from trailscope.lake import tables
@@ -347,7 +388,11 @@ class Lake:
     ) -> dict[str, pa.Table]:
         """Every side table as of ``state`` (default now), by name; the verification record
         is always there (empty before the first ``verify --lake``) unless ``committed``
-        asks for the tables the log names only."""
+        asks for the tables the log names only.
+
+        :param state: the lake as of one commit (default: now).
+        :param committed: only the tables the commit log names.
+        """
         from trailscope.integrity.record import VALIDATION_TABLE, legacy_validation
         from trailscope.lake import tables
 
@@ -405,8 +450,8 @@ class Lake:
         """A query engine over this lake, for several queries in a row; the caller closes it.
 
         Pass it as ``engine=`` to :meth:`query`, :meth:`run`, :meth:`detect` or
-        :meth:`export` so they share one engine (one Athena client, one Spark session) instead
-        of each opening its own. Athena results report their cost in ``engine.last``.
+        to :meth:`export`, so they share one engine (one Athena client, one Spark session)
+        instead of each opening its own. Athena reports each query's cost in ``engine.last``.
 
         :param name: ``duckdb`` (this machine, over the lake's files), ``athena`` (the table
             ``trailscope athena setup`` made for this lake) or ``spark`` (a local lake's files).
@@ -478,8 +523,7 @@ class Lake:
         computes them; Athena and Spark results arrive whole, then come out in batches).
 
         Read it to the end or close it: until then it holds a connection to the engine (a
-        named engine is closed when the stream ends; the lake's files it reads stay readable
-        however long it takes, even while an ingest or compaction commits).
+        named engine is closed when the stream ends).
 
         :param sql: the query (Athena SQL over ``cloudtrail``).
         :param engine: ``"duckdb"``, ``"athena"``, ``"spark"`` or an engine object.
@@ -796,10 +840,29 @@ class Lake:
     ) -> IngestSummary:
         """Add every new or changed object of ``source``; safe to re-run, safe to kill.
 
-        ``objects``: ingest exactly these (as an S3 event notification names them) instead of
-        listing ``source``. ``runner``: where batches run (default: a pool of ``workers``
-        processes; see :mod:`trailscope.lake.spark_ingest` for Spark). ``max_object_bytes``:
-        objects larger than this once decompressed are quarantined, not read.
+        Bad input is quarantined (see :meth:`info`), never fatal and never silent. In a
+        script, no ``if __name__ == "__main__":`` guard is needed: the worker processes do not
+        run the script again.
+
+        :param source: a trail bucket ``s3://bucket/prefix`` or a local copy of one, or a
+            source object (:class:`~trailscope.sources.Source`).
+        :param since: only objects delivered from this time on ('2024-06-01', '7d', a
+            datetime or a date).
+        :param until: only objects delivered up to this time (a date means its end).
+        :param accounts: only these account ids (default: all).
+        :param regions: only these regions (default: all).
+        :param workers: processes decoding in parallel (default: one per core).
+        :param batch_bytes: compressed input per unit of work (and per commit).
+        :param compact: merge each day's small files after the run.
+        :param profile: the AWS profile for an S3 source.
+        :param endpoint_url: an S3-compatible endpoint for the source.
+        :param progress: called with (objects done, objects planned, events added).
+        :param objects: ingest exactly these (as an S3 event notification names them) instead
+            of listing ``source``.
+        :param runner: where batches run (default: a pool of ``workers`` processes; for
+            Spark, see :mod:`trailscope.lake.spark_ingest`).
+        :param max_object_bytes: objects larger than this once decompressed are quarantined,
+            not read.
         """
         limits = DecodeLimits(max_object_bytes=max_object_bytes)
         src = (
@@ -862,7 +925,11 @@ class Lake:
         return summary
 
     def compact(self, *, full: bool = False) -> int:
-        """Merge small files; returns how many partitions were rewritten."""
+        """Merge small files; returns how many partitions were rewritten.
+
+        :param full: merge every small file, not just enough to keep each day at a few files
+            (before archiving a lake).
+        """
         self.manifest.check_format()
         from trailscope.lake import compact as compaction
 
@@ -873,8 +940,10 @@ class Lake:
 
     def check(self, *, deep: bool = False) -> list[Problem]:
         """Everything wrong with the lake's files and log (see :mod:`trailscope.lake.check`);
-        empty when it is whole. ``deep`` reads every byte and page, not just sizes and
-        footers."""
+        empty when it is whole.
+
+        :param deep: read every byte and page, not just sizes and footers.
+        """
         from trailscope.lake import check as checking
 
         self.manifest.check_format()
@@ -897,8 +966,11 @@ class Lake:
         return report
 
     def purge(self, before: date | str) -> PurgeReport:
-        """Remove every event of the days before ``before`` (a date, 'YYYY-MM-DD' or '400d'),
-        in one commit; later ingests never write those days again."""
+        """Remove every event of the days before ``before`` in one commit; later ingests never
+        write those days again.
+
+        :param before: the first day kept: a date, 'YYYY-MM-DD' or an age such as '400d'.
+        """
         from trailscope.lake import purge as purging
 
         day = _as_datetime(before)
@@ -925,7 +997,10 @@ class Lake:
 
     def set_retention(self, days: int | None) -> None:
         """Keep only the last ``days`` days of events (None: keep everything): every ingest
-        then purges the days before that, and says so in its summary."""
+        then purges the days before that, and says so in its summary.
+
+        :param days: days of events to keep, counted back from today.
+        """
         if days is not None and days < 1:
             raise LakeError(f"a retention of {days} days keeps nothing", hint="use 1 or more")
         self.storage.prepare()
@@ -943,7 +1018,11 @@ class Lake:
     def writer_lock(self, operation: str, *, wait: float = 0.0) -> Iterator[WriterLock | None]:
         """The local lock (``wait``: seconds to wait for a running writer); S3 lakes take
         none: writers there commit optimistically. A full disk while it is held is a one-line
-        error, not a traceback."""
+        error, not a traceback.
+
+        :param operation: what the writer does, shown to whoever finds the lake locked.
+        :param wait: seconds to wait for a running writer before refusing.
+        """
         with _disk_full_is_an_error(self.location):
             if isinstance(self.storage, LocalStorage):
                 with WriterLock(self.storage, operation, wait=wait) as lock:
@@ -958,7 +1037,13 @@ def open_lake(
     profile: str | None = None,
     endpoint_url: str | None = None,
 ) -> Lake:
-    """Open an existing lake for reading; a clear error if there is none."""
+    """Open an existing lake; a clear error if there is none (where :class:`Lake` alone would
+    wait for a first ingest to create it).
+
+    :param path: the lake's folder, or ``s3://bucket/prefix``.
+    :param profile: the AWS profile for an S3 lake.
+    :param endpoint_url: an S3-compatible endpoint for an S3 lake.
+    """
     lake = Lake(path, profile=profile, endpoint_url=endpoint_url)
     if lake.root is not None and not lake.root.exists():
         raise LakeError(

@@ -83,6 +83,7 @@ class IngestSummary:
 
     @property
     def problems(self) -> int:
+        """Objects and events quarantined by this run (0: everything was read)."""
         return self.quarantined_objects + self.quarantined_events
 
 
