@@ -17,7 +17,7 @@ from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal, Protocol
+from typing import IO, TYPE_CHECKING, Any, Literal, Protocol, overload
 
 import orjson
 
@@ -52,8 +52,10 @@ if TYPE_CHECKING:  # query machinery is imported on first use: CLI start-up stay
 
     from trailscope.detect import DetectionReport
     from trailscope.detect.config import DetectionConfig
+    from trailscope.engines.athena import AthenaEngine
     from trailscope.engines.cache import EngineCache
     from trailscope.engines.duckdb import DuckDBEngine
+    from trailscope.engines.spark import SparkEngine
     from trailscope.integrity import VerifyReport
     from trailscope.lake.check import Problem
     from trailscope.lake.purge import PurgeReport
@@ -445,6 +447,15 @@ class Lake:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @overload
+    def open_engine(self, name: Literal["duckdb"] = ..., **options: Any) -> DuckDBEngine: ...
+    @overload
+    def open_engine(self, name: Literal["athena"], **options: Any) -> AthenaEngine: ...
+    @overload
+    def open_engine(self, name: Literal["spark"], **options: Any) -> SparkEngine: ...
+    @overload
+    def open_engine(self, name: EngineName, **options: Any) -> QueryEngine: ...
 
     def open_engine(self, name: EngineName = "duckdb", **options: Any) -> QueryEngine:
         """A query engine over this lake, for several queries in a row; the caller closes it.
