@@ -215,7 +215,7 @@ HUNT = (
 
 
 def test_query_on_athena_by_name_sends_athena_sql_with_bound_values(
-    lake: Lake, client: Any
+    lake: Lake, client: Any, capfd: pytest.CaptureFixture[str]
 ) -> None:
     with Stubber(client) as stub:
         _expect_run(
@@ -237,6 +237,7 @@ def test_query_on_athena_by_name_sends_athena_sql_with_bound_values(
         {"bucket": "logs-bucket", "n": 7},
         {"bucket": "o'brien-bucket", "n": 2},
     ]
+    assert capfd.readouterr().out == ""  # nothing of the run on the caller's stdout
 
 
 def test_an_athena_engine_object_streams_saved_queries_and_reports_its_bill(
@@ -403,3 +404,27 @@ def test_synth_is_on_the_package_and_import_stays_light(tmp_path: Path) -> None:
     assert done.stdout == f"True SynthReport {files}\n"
     assert trailscope.synth_trail is synth_trail
     assert set(trailscope.__all__) <= set(dir(trailscope))
+
+
+# --------------------------------------------------------------------------- Spark
+
+
+@pytest.mark.slow
+def test_spark_by_name_answers_like_duckdb_and_writes_nothing_to_stdout(lake: Lake) -> None:
+    """A script asking Spark through the API prints what it prints: the JVM's start-up
+    notes and any progress go to stderr, never into the script's own output."""
+    script = f"""
+import trailscope
+lake = trailscope.open_lake({str(lake.location)!r})
+options = {{"master": "local[1]", "conf": {{"spark.sql.shuffle.partitions": "2"}}}}
+table = lake.query({BY_NAME!r}, engine="spark", engine_options=options)
+streamed = lake.query_batches({BY_NAME!r}, engine="spark", engine_options=options)
+rows = sorted(zip(table["eventname"].to_pylist(), table["n"].to_pylist()), key=str)
+print(sum(n for _, n in rows), len(rows), streamed.read_all().num_rows)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    expected = names_in_files(lake)
+    assert done.stdout == f"{sum(expected.values())} {len(expected)} {len(expected)}\n"
