@@ -80,6 +80,11 @@ def _engine_options(
     spark_conf: list[str] | None,
 ) -> dict[str, object]:
     if engine == "athena":
+        if not database:
+            raise TrailscopeError(
+                "--database is required with --engine athena",
+                hint="the Glue database of the table made by 'trailscope athena setup'",
+            )
         return {
             "database": database,
             "workgroup": workgroup,
