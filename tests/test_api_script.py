@@ -8,10 +8,12 @@ an ingest of its own inside the worker, and the pool died with ``BrokenProcessPo
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -101,3 +103,61 @@ def test_a_guarded_script_whose_source_class_lives_in_it_still_works(
     added, quarantined = done.stdout.split()
     assert int(added) > 3000
     assert quarantined == "0"
+
+
+def readme_python_example() -> str:
+    """The README's "From Python" example, exactly as a user would paste it."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## From Python", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_python_example_runs_as_a_script(
+    tmp_path: Path, s3_server: str, s3_client: Any
+) -> None:
+    """Pasted into a file as it stands, with its bucket served by an S3 API on loopback (the
+    endpoint comes from AWS_ENDPOINT_URL_S3, as for any boto3 program)."""
+    trail = tmp_path / "trail"  # few objects: every one is a request to the server
+    synth_trail(
+        trail, events=3000, seed=4, accounts=1, regions=("us-east-1",), days=2, digests=False
+    )
+    example = readme_python_example()
+    buckets = set(re.findall(r"s3://([a-z0-9.-]+)/AWSLogs/", example))
+    assert buckets, "the README's example ingests a trail bucket"
+    for bucket in buckets:
+        s3_client.create_bucket(Bucket=bucket)
+        for path in sorted(p for p in (trail / "AWSLogs").rglob("*") if p.is_file()):
+            key = path.relative_to(trail).as_posix()
+            s3_client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+    # A small trail behaves like a big one (several batches, so the worker pool runs), and
+    # the pool's start is reported on stderr when the script ends.
+    preamble = textwrap.dedent(
+        """\
+        import atexit, sys, trailscope
+        from trailscope.lake import ingest
+        trailscope.Lake.ingest.__kwdefaults__["batch_bytes"] = 65536
+        class Watched(ingest.PoolRunner):
+            def start(self, source, storage):
+                if self._pool is None:
+                    print("pool started", file=sys.stderr)
+                super().start(source, storage)
+        ingest.PoolRunner = Watched
+        """
+    )
+    script = tmp_path / "run" / "example.py"
+    script.parent.mkdir()
+    script.write_text(preamble + example)
+    env = {**os.environ, "AWS_ENDPOINT_URL_S3": s3_server, "PYTHONPATH": ""}
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=script.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    added, quarantined = done.stdout.splitlines()[0].split()
+    assert int(added) > 3000
+    assert quarantined == "0"
+    assert done.stderr.count("pool started") == 1
