@@ -253,8 +253,11 @@ def test_an_athena_engine_object_streams_saved_queries_and_reports_its_bill(
         )
         reader = lake.query_batches(HUNT, engine=engine, params={"name": "PutObject"})
         assert isinstance(reader, pa.RecordBatchReader)
-        assert reader.schema.names == ["bucket", "n"]
-        assert sum(batch.num_rows for batch in reader) == 2
+        assert reader.schema == pa.schema([("bucket", pa.string()), ("n", pa.int64())])
+        assert reader.read_next_batch().to_pylist() == [{"bucket": "logs-bucket", "n": 7}]
+        with pytest.raises(AssertionError):  # the second page is asked for only when needed
+            stub.assert_no_pending_responses()
+        assert [b.to_pylist() for b in reader] == [[{"bucket": "o'brien-bucket", "n": 2}]]
         stub.assert_no_pending_responses()
     assert engine.last is not None
     assert engine.last.bytes_scanned == 10_485_760
