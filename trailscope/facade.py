@@ -531,7 +531,8 @@ class Lake:
     ) -> pa.RecordBatchReader:
         """Like :meth:`query`, the result as a stream of record batches: a result of millions
         of rows never has to fit in memory (DuckDB hands out batches of 65,536 rows as it
-        computes them; Athena and Spark results arrive whole, then come out in batches).
+        computes them, Athena one page of 1,000 rows at a time as they are read; Spark's
+        result arrives whole, then comes out in batches).
 
         Read it to the end or close it: until then it holds a connection to the engine (a
         named engine is closed when the stream ends).
