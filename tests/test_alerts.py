@@ -572,3 +572,9 @@ def test_email_uses_starttls_and_logs_in(
         assert "secret" not in error
     finally:
         controller.stop()
+
+
+def test_backoff_doubles_to_its_cap_even_after_weeks_of_failures() -> None:
+    backoff = Backoff(first=2, factor=2, cap=300)
+    delays = [backoff.delay(n).total_seconds() for n in (1, 2, 3, 8, 9, 5000)]
+    assert delays == [2, 4, 8, 256, 300, 300]

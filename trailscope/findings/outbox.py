@@ -55,7 +55,8 @@ class Backoff:
     cap: float = 300.0
 
     def delay(self, attempts: int) -> timedelta:
-        seconds = self.first * self.factor ** max(attempts - 1, 0)
+        # the exponent is bounded: a destination down for weeks counts thousands of attempts
+        seconds = self.first * self.factor ** min(max(attempts - 1, 0), 64)
         return timedelta(seconds=min(self.cap, seconds))
 
 
