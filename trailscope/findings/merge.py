@@ -17,7 +17,7 @@ from trailscope.findings.ids import BUCKET, bucket_of, finding_id, group_key
 from trailscope.findings.store import iso, parse_iso
 
 #: Event ids kept per finding (the count goes on; the list shows the first ones).
-MAX_EVENT_IDS = 1000
+MAX_EVENT_IDS = 500
 
 NEW, UPDATED, SAME = "new", "updated", "same"
 
