@@ -25,7 +25,8 @@ def check_url(url: str, kind: str) -> str:
     except ValueError:
         host = None
         parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not host:
+    spaces = any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url)
+    if parts is None or parts.scheme not in ("http", "https") or not host or spaces:
         raise AlertError(
             f"the {kind} destination is not an http(s) URL",
             hint=f"write {kind}=https://host/path",
@@ -48,7 +49,8 @@ def post_json(url: str, body: Any, headers: dict[str, str], *, timeout: float = 
         raise DeliveryError(f"cannot reach the receiver ({_reason(exc.reason)})") from None
     except TimeoutError:
         raise DeliveryError(f"the receiver did not answer within {timeout:g} s") from None
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        # ValueError: urllib refusing the URL, with the URL in its message
         raise DeliveryError(f"the delivery failed ({type(exc).__name__})") from None
 
 

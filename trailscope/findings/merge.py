@@ -17,7 +17,7 @@ from trailscope.findings.ids import BUCKET, bucket_of, finding_id, group_key
 from trailscope.findings.store import iso, parse_iso
 
 #: Event ids kept per finding (the count goes on; the list shows the first ones).
-MAX_EVENT_IDS = 1000
+MAX_EVENT_IDS = 500
 
 NEW, UPDATED, SAME = "new", "updated", "same"
 
@@ -122,7 +122,7 @@ def _new_row(finding: Finding, key: str, now: datetime, taken: set[str]) -> dict
         "group_key": key,
         "detected_at": stamp,
         "updated_at": stamp,
-        "times_seen": 1,
+        "updates": 0,
         "status_at": stamp,
         "note": None,
         "suppression_id": None,
@@ -151,10 +151,10 @@ def _update(row: dict[str, Any], finding: Finding, now: datetime) -> bool:
         or first != row["first_seen"]
         or last != row["last_seen"]
     )
-    row["times_seen"] = (row["times_seen"] or 0) + 1
     if not changed:
         return False
     row.update(
+        updates=(row["updates"] or 0) + 1,
         event_count=count,
         event_ids=union[:MAX_EVENT_IDS],
         severity=severity.label,

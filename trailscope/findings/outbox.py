@@ -2,16 +2,22 @@
 
 An alert is queued in the ``alerts`` side table (one row per destination) in the same commit
 that records its finding, so a crash after that commit loses nothing: the next delivery finds
-it pending. A row is marked sent by a commit made right after its delivery succeeded; a crash
-in between (the only way to send twice) is covered by the idempotency key every alert carries
-(``FINDING_ID:SEQ``, in the webhook body and headers, the SNS message and the mail's
-Message-ID). A failed delivery stays pending, retried after a back-off that grows per attempt;
-a destination that fails is not tried again in the same pass.
+it pending. A delivery first claims the alerts it will send (one commit), so two deliveries
+from one lake at once never send the same alert; it marks each sent by a commit made right
+after its delivery succeeded. A crash between a delivery and that commit (the only way to send
+twice) is covered by the idempotency key every alert carries (``FINDING_ID:SEQ``, in the
+webhook body and headers, the SNS message and the mail's Message-ID). A failed delivery stays
+pending, retried after a back-off that grows per attempt; a destination that fails is not
+tried again in the same pass.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,7 +38,9 @@ from trailscope.findings.store import (
 
 log = logging.getLogger(__name__)
 
-PENDING, SENT, CANCELLED = "pending", "sent", "cancelled"
+PENDING, SENDING, SENT, CANCELLED = "pending", "sending", "sent", "cancelled"
+#: How long a delivery's claim on its alerts holds before another may take them over.
+LEASE = timedelta(minutes=2)
 #: How long delivered and cancelled alerts stay in the outbox (for ``SELECT ... FROM alerts``).
 KEEP_DONE = timedelta(days=90)
 
@@ -47,7 +55,8 @@ class Backoff:
     cap: float = 300.0
 
     def delay(self, attempts: int) -> timedelta:
-        seconds = self.first * self.factor ** max(attempts - 1, 0)
+        # the exponent is bounded: a destination down for weeks counts thousands of attempts
+        seconds = self.first * self.factor ** min(max(attempts - 1, 0), 64)
         return timedelta(seconds=min(self.cap, seconds))
 
 
@@ -107,6 +116,8 @@ def queue(
                 "next_attempt": iso(now),
                 "last_error": None,
                 "sent_at": None,
+                "claimed_by": None,
+                "claimed_at": None,
             }
         )
 
@@ -115,7 +126,9 @@ def prune(alerts: Rows, now: datetime) -> Rows:
     """The outbox less the delivered and cancelled rows older than :data:`KEEP_DONE`."""
     horizon = iso(now - KEEP_DONE)
     return [
-        a for a in alerts if a["status"] == PENDING or (a["sent_at"] or a["queued_at"]) >= horizon
+        a
+        for a in alerts
+        if a["status"] in (PENDING, SENDING) or (a["sent_at"] or a["queued_at"]) >= horizon
     ]
 
 
@@ -126,6 +139,12 @@ class Delivery:
     queued: int = 0
 
 
+Ident = tuple[str, int, str]
+#: Deliveries running in this process (their claim tokens): a claim of this process that is
+#: not among them was left by a delivery that died.
+_ACTIVE: set[str] = set()
+
+
 def deliver(
     lake: Any,
     destinations: Sequence[Destination],
@@ -133,53 +152,73 @@ def deliver(
     now: datetime | None = None,
     base_url: str | None = None,
     backoff: Backoff = DEFAULT_BACKOFF,
+    lease: timedelta = LEASE,
 ) -> Delivery:
-    """Try every pending alert that is due for a destination given; mark each sent right
-    after it was delivered; record failures (attempts, next attempt, reason) in one commit."""
+    """Deliver the pending alerts that are due for a destination given.
+
+    The alerts are first claimed in one commit (``sending``, with this delivery's token), so
+    two processes delivering from one lake at once (Lambda invocations on an S3 lake) never
+    both send one: the loser of the commit race sees the winner's claim. Each is marked sent
+    right after its delivery; failures and what was not tried go back to pending in one
+    commit. A claim left by a delivery that died is taken over once its ``lease`` ended (at
+    once when it was this host's process and that process is gone).
+    """
     now = utcnow(now)
     result = Delivery()
-    alerts = read_rows(lake, ALERTS)
-    pending = [a for a in alerts if a["status"] == PENDING]
-    if not pending:
-        return result
-    by_key = {d.key: d for d in destinations}
+    rows = read_rows(lake, ALERTS)
+    waiting = [a for a in rows if a["status"] in (PENDING, SENDING)]
+    if not waiting:
+        return result  # an idle pass reads one small table
     findings = {f["finding_id"]: f for f in read_rows(lake, FINDINGS)}
+    by_key = {d.key: d for d in destinations}
     stamp = iso(now)
-    failures: dict[tuple[str, int, str], str] = {}
-    cancelled: set[tuple[str, int, str]] = set()
-    down: set[str] = set()
-    for alert in sorted(pending, key=lambda a: (a["queued_at"], a["finding_id"], a["seq"])):
-        ident = (alert["finding_id"], alert["seq"], alert["destination"])
+    wanted: list[Ident] = []
+    cancel: set[Ident] = set()
+    for alert in sorted(waiting, key=lambda a: (a["queued_at"], a["finding_id"], a["seq"])):
+        if not _claimable(alert, now, lease):
+            continue
         finding = findings.get(alert["finding_id"])
         if finding is None or finding["status"] == "suppressed":
-            cancelled.add(ident)
-            continue
-        destination = by_key.get(alert["destination"])
-        if destination is None or alert["destination"] in down:
-            continue
-        if (alert["next_attempt"] or "") > stamp:
-            continue
-        try:
-            _send(destination, Alert(finding, alert["seq"], alert["reason"], base_url))
-        except DeliveryError as exc:
-            log.warning(
-                "alert %s to %s failed: %s", alert["finding_id"], destination.key, exc.reason
-            )
-            failures[ident] = exc.reason
-            down.add(alert["destination"])
-            continue
-        except Exception as exc:  # a destination's bug must not stop the other alerts
-            log.exception("alert %s to %s failed", alert["finding_id"], destination.key)
-            failures[ident] = f"unexpected {type(exc).__name__}"
-            down.add(alert["destination"])
-            continue
-        _mark_sent(lake, ident, utcnow())
-        result.sent += 1
+            cancel.add(_ident(alert))
+        elif alert["destination"] in by_key and (alert["next_attempt"] or "") <= stamp:
+            wanted.append(_ident(alert))
+    token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+    _ACTIVE.add(token)
+    try:
+        claimed = _claim(lake, wanted, cancel, token, now, lease) if wanted or cancel else []
+        reasons = {_ident(a): a["reason"] for a in waiting}
+        failures: dict[Ident, str] = {}
+        release: set[Ident] = set()
+        down: set[str] = set()
+        stop_at = time.monotonic() + lease.total_seconds() / 2  # well within the claim
+        for ident in claimed:
+            fid, seq, key = ident
+            if key in down or time.monotonic() > stop_at:
+                release.add(ident)
+                continue
+            destination = by_key[key]
+            try:
+                _send(destination, Alert(findings[fid], seq, reasons[ident], base_url))
+            except DeliveryError as exc:
+                log.warning("alert %s to %s failed: %s", fid, key, exc.reason)
+                failures[ident] = exc.reason
+                down.add(key)
+                continue
+            except Exception as exc:  # a destination's bug must not stop the other alerts
+                # the type only: the message of an unexpected error may quote a secret URL
+                log.error("alert %s to %s failed: unexpected %s", fid, key, type(exc).__name__)
+                failures[ident] = f"unexpected {type(exc).__name__}"
+                down.add(key)
+                continue
+            _mark_sent(lake, ident, utcnow())
+            result.sent += 1
+        if failures or release:
+            _record_failures(lake, failures, release, token, now, backoff)
+    finally:
+        _ACTIVE.discard(token)
     result.failed = len(failures)
-    if failures or cancelled:
-        _record_failures(lake, failures, cancelled, now, backoff)
-    remaining = {(a["finding_id"], a["seq"], a["destination"]) for a in pending}
-    result.queued = len(remaining) - result.sent - len(cancelled)
+    cancelled = len(cancel & {_ident(a) for a in waiting})
+    result.queued = len(waiting) - result.sent - cancelled
     return result
 
 
@@ -188,16 +227,80 @@ def _send(destination: Destination, alert: Alert) -> None:
     destination.send(alert)
 
 
-def _ident(alert: dict[str, Any]) -> tuple[str, int, str]:
+def _ident(alert: dict[str, Any]) -> Ident:
     return (alert["finding_id"], alert["seq"], alert["destination"])
 
 
-def _mark_sent(lake: Any, ident: tuple[str, int, str], when: datetime) -> None:
+def _claimable(alert: dict[str, Any], now: datetime, lease: timedelta) -> bool:
+    """Pending, or claimed by a delivery that is gone (its lease ended, or its process)."""
+    if alert["status"] == PENDING:
+        return True
+    if alert["status"] != SENDING:
+        return False
+    if not alert["claimed_at"] or parse_iso(alert["claimed_at"]) + lease <= now:
+        return True
+    return _claimer_gone(alert["claimed_by"] or "")
+
+
+def _claimer_gone(token: str) -> bool:
+    host, _, rest = token.partition(":")
+    pid_text, _, _ = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False  # another machine's: only its lease tells
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return token not in _ACTIVE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _claim(
+    lake: Any,
+    wanted: list[Ident],
+    cancel: set[Ident],
+    token: str,
+    now: datetime,
+    lease: timedelta,
+) -> list[Ident]:
+    """Claim ``wanted`` and cancel ``cancel`` in one commit; the alerts this delivery got."""
+    got: list[Ident] = []
+    want = set(wanted)
+
+    def change(tables: dict[str, Rows]) -> dict[str, Rows]:
+        rows = tables[ALERTS]
+        mine = set()
+        for alert in rows:
+            ident = _ident(alert)
+            if not _claimable(alert, now, lease):
+                continue  # another delivery claimed or finished it first
+            if ident in cancel:
+                alert.update(status=CANCELLED, sent_at=iso(now), claimed_by=None)
+            elif ident in want:
+                alert.update(status=SENDING, claimed_by=token, claimed_at=iso(now))
+                mine.add(ident)
+        got[:] = [i for i in wanted if i in mine]
+        return {ALERTS: rows}
+
+    commit_tables(lake, [ALERTS], change, operation="alerts claimed")
+    return got
+
+
+def _mark_sent(lake: Any, ident: Ident, when: datetime) -> None:
     def change(tables: dict[str, Rows]) -> dict[str, Rows]:
         rows = tables[ALERTS]
         for alert in rows:
-            if _ident(alert) == ident and alert["status"] == PENDING:
-                alert.update(status=SENT, sent_at=iso(when), attempts=(alert["attempts"] or 0) + 1)
+            if _ident(alert) == ident and alert["status"] in (PENDING, SENDING):
+                alert.update(
+                    status=SENT,
+                    sent_at=iso(when),
+                    attempts=(alert["attempts"] or 0) + 1,
+                    claimed_by=None,
+                )
         return {ALERTS: rows}
 
     commit_tables(lake, [ALERTS], change, operation="alert sent")
@@ -205,20 +308,22 @@ def _mark_sent(lake: Any, ident: tuple[str, int, str], when: datetime) -> None:
 
 def _record_failures(
     lake: Any,
-    failures: dict[tuple[str, int, str], str],
-    cancelled: set[tuple[str, int, str]],
+    failures: dict[Ident, str],
+    release: set[Ident],
+    token: str,
     now: datetime,
     backoff: Backoff,
 ) -> None:
+    """Failed alerts wait their back-off; those not tried are pending again as they were."""
+
     def change(tables: dict[str, Rows]) -> dict[str, Rows]:
         rows = tables[ALERTS]
         for alert in rows:
             ident = _ident(alert)
-            if alert["status"] != PENDING:
+            if alert["status"] != SENDING or alert["claimed_by"] != token:
                 continue
-            if ident in cancelled:
-                alert.update(status=CANCELLED, sent_at=iso(now))
-            elif ident in failures:
+            alert.update(status=PENDING, claimed_by=None)
+            if ident in failures:
                 attempts = (alert["attempts"] or 0) + 1
                 alert.update(
                     attempts=attempts,

@@ -51,7 +51,7 @@ FINDINGS_SCHEMA = pa.schema(
         ("group_key", _S),
         ("detected_at", _S),
         ("updated_at", _S),
-        ("times_seen", _I),
+        ("updates", _I),
         ("status_at", _S),
         ("note", _S),
         ("suppression_id", _S),
@@ -81,12 +81,14 @@ ALERTS_SCHEMA = pa.schema(
         ("seq", _I),
         ("destination", _S),
         ("reason", _S),
-        ("status", _S),  # pending | sent | cancelled
+        ("status", _S),  # pending | sending (claimed by a delivery) | sent | cancelled
         ("queued_at", _S),
         ("attempts", _I),
         ("next_attempt", _S),
         ("last_error", _S),
         ("sent_at", _S),
+        ("claimed_by", _S),  # host:pid:token of the delivery sending it
+        ("claimed_at", _S),
     ]
 )
 
@@ -127,7 +129,21 @@ def to_table(rows: Rows, name: str) -> pa.Table:
 
 def read_rows(lake: Any, name: str) -> Rows:
     """The committed rows of one of the tables (none before the first write)."""
-    return to_rows(lake.read_table(name), name)
+    return read_tables(lake, [name])[name]
+
+
+def read_tables(lake: Any, names: Sequence[str]) -> dict[str, Rows]:
+    """The committed rows of several tables, as of one commit. On an S3 lake a version
+    retired by another writer meanwhile is caught up with and read again, not an error."""
+    from trailscope.lake import tables
+    from trailscope.lake.transaction import read_retrying
+
+    state = lake.state()
+
+    def read() -> dict[str, Rows]:
+        return {name: to_rows(tables.read_table(lake.storage, state, name), name) for name in names}
+
+    return read_retrying(lake.manifest, state, read)
 
 
 def commit_tables(lake: Any, names: Sequence[str], change: TablesChange, *, operation: str) -> None:
