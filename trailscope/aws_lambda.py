@@ -101,10 +101,11 @@ def _detect_objects(lake: Lake, alerting: Any, ids: set[str], before: int) -> di
     first or a failed earlier try of this one committed, their delivery day and the day
     before (a trail file holds events of those two days)."""
     from trailscope.sources.layout import classify_key
+    from trailscope.watch.alerting import retrying_reads
     from trailscope.watch.detection import Detector
     from trailscope.watch.pending import event_range, pending_since
 
-    pending = pending_since(lake, before, only=ids)
+    pending = retrying_reads(lambda: pending_since(lake, before, only=ids))
     partitions = set(pending.partitions)
     for key in ids:
         day = classify_key(key).day
@@ -112,10 +113,10 @@ def _detect_objects(lake: Lake, alerting: Any, ids: set[str], before: int) -> di
             partitions |= {day.isoformat(), (day - timedelta(days=1)).isoformat()}
     if not partitions:
         return {"detections": None, "alerts": vars(alerting.deliver(lake))}
-    first, last = event_range(lake, sorted(ids), partitions)
+    first, last = retrying_reads(lambda: event_range(lake, sorted(ids), partitions))
     if first is None or last is None:
         return {"detections": None, "alerts": vars(alerting.deliver(lake))}
-    report = Detector().run(lake, first, last)
+    report = retrying_reads(lambda: Detector().run(lake, first, last))
     counts = alerting.record(lake, report)
     return {
         "detections": {
@@ -139,7 +140,9 @@ def _scheduled(lake: Lake, alerting: Any) -> dict[str, Any]:
 
     span = parse_interval(os.environ.get("TRAILSCOPE_SCHEDULE_LOOKBACK", "1h"))
     since = datetime.now(UTC) - timedelta(seconds=span)
-    report = run_detections(lake, since=since)
+    from trailscope.watch.alerting import retrying_reads
+
+    report = retrying_reads(lambda: run_detections(lake, since=since))
     counts = alerting.record(lake, report)
     out["detections"] = {"since": report.since, "findings": len(report.findings)}
     out["alerts"] = vars(counts)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from trailscope.errors import TrailscopeError
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from trailscope.facade import Lake
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -85,7 +86,7 @@ class FindingsAlerting:
         from trailscope.findings import record_and_alert
 
         return AlertCounts.of(
-            _retrying_reads(
+            retrying_reads(
                 lambda: record_and_alert(
                     lake,
                     report,
@@ -101,9 +102,7 @@ class FindingsAlerting:
         from trailscope.findings import deliver_pending
 
         return AlertCounts.of(
-            _retrying_reads(
-                lambda: deliver_pending(lake, self.destinations, base_url=self.base_url)
-            )
+            retrying_reads(lambda: deliver_pending(lake, self.destinations, base_url=self.base_url))
         )
 
 
@@ -111,10 +110,11 @@ class FindingsAlerting:
 _READ_TRIES = 4
 
 
-def _retrying_reads(step: Callable[[], Any]) -> Any:
+def retrying_reads(step: Callable[[], T]) -> T:
     """Run ``step`` again when a side-table version it read was retired meanwhile (another
-    writer on an S3 lake committed a newer one): running it again reads that one. Recording is
-    idempotent (a finding recorded by the first try is updated, not alerted, by the next)."""
+    writer committed a newer one, as concurrent Lambda invocations do on an S3 lake): running
+    it again reads that one. Recording is idempotent (a finding recorded by the first try is
+    updated, not alerted, by the next)."""
     for attempt in range(1, _READ_TRIES + 1):
         try:
             return step()

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from trailscope.errors import LakeError, LakeLockedError, SourceError, TrailscopeError
 from trailscope.exitcodes import ExitCode
-from trailscope.watch.alerting import Alerting
+from trailscope.watch.alerting import Alerting, retrying_reads
 from trailscope.watch.detection import Detector
 from trailscope.watch.health import CycleRecord, WatchHealth, now_iso, read_health, redact
 from trailscope.watch.health import write_health as _write_health
@@ -38,6 +38,7 @@ from trailscope.watch.schedule import Backoff
 if TYPE_CHECKING:
     from trailscope.facade import Lake
     from trailscope.lake.ingest import IngestSummary
+    from trailscope.lake.manifest import LakeState
     from trailscope.sources import Source
     from trailscope.watch.queue import NotificationQueue
 
@@ -91,6 +92,7 @@ class Watcher:
         self._stop_signal: int | None = None
         self._in_cycle = False
         self._listed_from: datetime | None = None  # None: list everything
+        self._state: LakeState | None = None
         self._last_full_listing = 0.0
 
     # ----------------------------------------------------------------- the loop
@@ -150,10 +152,14 @@ class Watcher:
             if summary is not None:
                 record.objects = summary.read
                 record.quarantined = summary.problems
-            pending = pending_since(self.lake, self.health.detected_version)
+            state = self._current_state()
+            pending = retrying_reads(
+                lambda: pending_since(self.lake, self.health.detected_version, state=state)
+            )
             record.events = pending.events
             if pending.first is not None and pending.last is not None:
-                report = self.detector.run(self.lake, pending.first, pending.last)
+                first, last = pending.first, pending.last
+                report = retrying_reads(lambda: self.detector.run(self.lake, first, last))
                 record.detected_from, record.detected_until = pending.first, pending.last
                 found = self.alerting.record(self.lake, report)  # delivers what is due too
             else:
@@ -195,8 +201,21 @@ class Watcher:
         summary = self.lake.ingest(self.source, since=since, workers=opts.workers)
         if full:
             self._last_full_listing = time.monotonic()
-        self._listed_from = self._latest_day()
+        self._listed_from = self._latest_day(self._current_state())
         return summary
+
+    def _current_state(self) -> LakeState:
+        """The lake's state, kept between cycles and brought up to date with the commits made
+        since (reading the whole state again each cycle costs most of an idle cycle)."""
+        if self._state is None:
+            self._state = self.lake.state()
+            return self._state
+        try:
+            self.lake.manifest.refresh(self._state)
+        except LakeError as exc:  # the log was cut (a repair): read it whole again
+            log.info("reading the lake's state again: %s", exc)
+            self._state = self.lake.state()
+        return self._state
 
     def _wanted(self, notified: Any) -> bool:
         """Objects of the watched bucket and prefix (a queue may carry others)."""
@@ -204,10 +223,10 @@ class Watcher:
         prefix = getattr(self.source, "prefix", "")
         return bool(notified.bucket == bucket and notified.key.startswith(prefix))
 
-    def _latest_day(self) -> datetime | None:
+    def _latest_day(self, state: LakeState) -> datetime | None:
         """The latest delivery day the lake holds objects of: later listings start the day
         before it (files of a day keep coming a little after midnight)."""
-        days = [o.day for o in self.lake.state().objects.values() if o.day]
+        days = [o.day for o in state.objects.values() if o.day]
         if not days:
             return None
         return datetime.fromisoformat(max(days)).replace(tzinfo=UTC)

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from trailscope.lake.manifest import Commit, commit_name
+from trailscope.lake.manifest import Commit, LakeState, commit_name
 from trailscope.vocabulary import sql_string
 
 if TYPE_CHECKING:
@@ -41,10 +41,13 @@ class Pending:
     last: str | None = None
 
 
-def pending_since(lake: Lake, version: int, *, only: set[str] | None = None) -> Pending:
+def pending_since(
+    lake: Lake, version: int, *, only: set[str] | None = None, state: LakeState | None = None
+) -> Pending:
     """The ingest commits after ``version`` up to the lake's head (``only``: of these object
-    ids, as a Lambda invocation wants the objects it was told about)."""
-    state = lake.state()
+    ids, as a Lambda invocation wants the objects it was told about; ``state``: the lake as
+    the caller already read it)."""
+    state = state or lake.state()
     out = Pending(through=state.version)
     storage = lake.storage
     for number in range(version + 1, state.version + 1):
