@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from trailscope.cli.base import LakeOpt, app, cell, err, guard, out, safe
+from trailscope.errors import TrailscopeError
 
 if TYPE_CHECKING:
     from trailscope.watch.health import WatchHealth
@@ -139,7 +140,10 @@ def watch(
             from trailscope.watch.queue import NotificationQueue
 
             if not src.uri.startswith("s3://"):
-                raise typer.BadParameter("--sqs-queue needs an s3:// source")
+                raise TrailscopeError(
+                    "--sqs-queue needs an s3:// source",
+                    hint="give the bucket the queue's notifications come from",
+                )
             queue = NotificationQueue(sqs_queue, profile=profile)
         watcher = Watcher(Lake(lake), src, alerting, options, queue=queue, say=say)
         if not quiet:
