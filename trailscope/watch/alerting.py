@@ -118,8 +118,9 @@ def retrying_reads(step: Callable[[], T]) -> T:
     for attempt in range(1, _READ_TRIES + 1):
         try:
             return step()
-        except FileNotFoundError as exc:
-            if attempt == _READ_TRIES:
+        except OSError as exc:  # FileNotFoundError, or pyarrow's S3 NO_SUCH_KEY
+            gone = isinstance(exc, FileNotFoundError) or "NO_SUCH_KEY" in str(exc)
+            if not gone or attempt == _READ_TRIES:
                 raise
             log.info("a side table changed under the alert step (%s); reading it again", exc)
             time.sleep(0.1 * attempt)
