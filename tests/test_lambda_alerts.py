@@ -135,7 +135,7 @@ def test_lambda_invocations_ingest_exactly_and_alert_once_per_finding(
     assert ids == lake_event_ids(tmp_path / "reference")
     assert all(r["lake"] == f"s3://{lake_bucket}/lake/" for r in results)
     assert all(sum(s["read"] for s in r["ingested"]) == 0 for r in again)
-    assert scheduled["alerts"]["alerts_sent"] == 0
+    assert scheduled["alerts"]["sent"] == 0 and scheduled["alerts"]["failed"] == 0
 
     for incident in live.incidents:
         matching = [
