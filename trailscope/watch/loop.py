@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from trailscope.lake.ingest import IngestSummary
     from trailscope.lake.manifest import LakeState
     from trailscope.sources import Source
-    from trailscope.watch.queue import NotificationQueue
+    from trailscope.watch.queue import NotificationQueue, Received
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,9 @@ class Watcher:
             summary = None
             if objects:
                 summary = self.lake.ingest(self.source, objects=objects, workers=opts.workers)
-            self.queue.delete(received)  # only once the ingest above has committed
+            # Only once the ingest above has committed, and not the messages of objects whose
+            # read failed (the source out of reach): those come back and are read again.
+            self.queue.delete(received.keep(self._done(received)))
             return summary
         full = time.monotonic() - self._last_full_listing > FULL_LISTING_EVERY.total_seconds()
         since = None if full or self._listed_from is None else self._listed_from
@@ -216,6 +218,23 @@ class Watcher:
             log.info("reading the lake's state again: %s", exc)
             self._state = self.lake.state()
         return self._state
+
+    def _done(self, received: Received) -> set[str]:
+        """Receipts of the messages whose every object is in the lake for good."""
+        from trailscope.lake.batch import object_id
+
+        objects = self._current_state().objects
+        done = set()
+        for receipt, named in received.named.items():
+            failed = False
+            for n in named:
+                if not self._wanted(n):
+                    continue
+                record = objects.get(object_id(n.source_object()))
+                failed = failed or record is None or record.read_failed
+            if not failed:
+                done.add(receipt)
+        return done
 
     def _wanted(self, notified: Any) -> bool:
         """Objects of the watched bucket and prefix (a queue may carry others)."""

@@ -31,6 +31,15 @@ class Received:
     receipts: list[str] = field(default_factory=list)
     objects: list[Notified] = field(default_factory=list)
     dropped: int = 0  # messages that were not notifications
+    #: the objects each message names, by receipt
+    named: dict[str, list[Notified]] = field(default_factory=dict)
+
+    def keep(self, receipts: set[str]) -> Received:
+        """These messages only (the others stay in the queue)."""
+        kept = [r for r in self.receipts if r in receipts]
+        return Received(
+            kept, [n for r in kept for n in self.named[r]], 0, {r: self.named[r] for r in kept}
+        )
 
 
 class NotificationQueue:
@@ -89,6 +98,7 @@ class NotificationQueue:
                         continue
                     got.receipts.append(message["ReceiptHandle"])
                     got.objects.extend(objects)
+                    got.named[message["ReceiptHandle"]] = objects
         except (BotoCoreError, ClientError) as exc:
             raise SourceError(f"cannot receive from the queue {self.url}: {exc}") from exc
         return got
