@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from trailscope.errors import TrailscopeError
+from trailscope.errors import LakeError, TrailscopeError
 
 if TYPE_CHECKING:
     from trailscope.detect import DetectionReport, Severity
@@ -111,20 +111,27 @@ _READ_TRIES = 4
 
 
 def retrying_reads(step: Callable[[], T]) -> T:
-    """Run ``step`` again when a side-table version it read was retired meanwhile (another
-    writer committed a newer one, as concurrent Lambda invocations do on an S3 lake): running
-    it again reads that one. Recording is idempotent (a finding recorded by the first try is
-    updated, not alerted, by the next)."""
+    """Run ``step`` again when a file it read was retired meanwhile (another writer committed
+    a newer side-table version or compacted a day, as concurrent Lambda invocations do on an
+    S3 lake): running it again reads the lake as it is now. Recording is idempotent (a
+    finding recorded by the first try is updated, not alerted, by the next)."""
     for attempt in range(1, _READ_TRIES + 1):
         try:
             return step()
-        except OSError as exc:  # FileNotFoundError, or pyarrow's S3 NO_SUCH_KEY
-            gone = isinstance(exc, FileNotFoundError) or "NO_SUCH_KEY" in str(exc)
-            if not gone or attempt == _READ_TRIES:
+        except (OSError, LakeError) as exc:
+            if not _retired(exc) or attempt == _READ_TRIES:
                 raise
             log.info("a side table changed under the alert step (%s); reading it again", exc)
             time.sleep(0.1 * attempt)
     raise AssertionError("unreachable")
+
+
+def _retired(exc: BaseException) -> bool:
+    """A file gone between reading the lake's state and reading the file: a side-table
+    version or a part that a concurrent commit (a new version, a compaction) retired."""
+    if isinstance(exc, LakeError):
+        return "(missing)" in exc.message
+    return isinstance(exc, FileNotFoundError) or "NO_SUCH_KEY" in str(exc)
 
 
 class CountingOnly:
