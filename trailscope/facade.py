@@ -312,6 +312,11 @@ class Lake:
         out = tables.read_all(self.storage, state or self.state())
         if VALIDATION_TABLE not in out and not committed:
             out[VALIDATION_TABLE] = legacy_validation(self.storage)
+        if not committed:
+            from trailscope.enrich.schemas import empty_tables
+
+            for name, empty in empty_tables().items():
+                out.setdefault(name, empty)
         return out
 
     @property

@@ -1,0 +1,16 @@
+"""The enrichment side tables, empty: what an engine shows before the first enrichment,
+so a query that joins them works on every lake (and finds no names yet)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from trailscope.enrich import accounts, iptable
+
+
+def empty_tables() -> dict[str, pa.Table]:
+    """``ip_info`` and ``accounts`` with no rows."""
+    return {
+        iptable.TABLE: iptable.SCHEMA.empty_table(),
+        accounts.TABLE: accounts.SCHEMA.empty_table(),
+    }
