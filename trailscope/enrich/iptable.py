@@ -38,6 +38,8 @@ SCHEMA = pa.schema(
         pa.field("aws_service", pa.string()),
         pa.field("aws_region", pa.string()),
         pa.field("source", pa.string()),
+        #: the syncToken of the ip-ranges.json used, on every row; None: AWS's ranges unknown
+        pa.field("aws_ranges", pa.string()),
     ]
 )
 
@@ -66,6 +68,7 @@ class Enricher:
         """One row of ``ip_info`` for the address (or service name) ``value``."""
         row: dict[str, Any] = {name: None for name in SCHEMA.names}
         row["ip"] = value
+        row["aws_ranges"] = (self.ranges.sync_token or "unknown") if self.ranges else None
         if kinds.is_service_name(value):
             row["kind"], row["aws_service"] = kinds.AWS_SERVICE, value.strip()
             return row

@@ -147,6 +147,7 @@ def synth_trail(
     progress: Callable[[int], None] | None = None,
     compresslevel: int = 2,
     overwrite: bool = False,
+    geography: bool = False,
 ) -> SynthReport:
     """Write a deterministic, realistic CloudTrail trail under ``dest`` and report it.
 
@@ -163,7 +164,10 @@ def synth_trail(
     calls add up to ``report.log_events``. ``incidents`` plants every incident at its usual
     time (True), none (False), or the named ones (see ``report.incidents``) each starting at
     the moment given. ``compresslevel`` is the gzip level (1-9);
-    ``overwrite`` replaces a trail already in ``dest`` instead of refusing.
+    ``overwrite`` replaces a trail already in ``dest`` instead of refusing. ``geography``
+    puts people at home in a few countries (real providers' addresses) and plants a sign-in
+    from a new country and an impossible journey (see :mod:`.geography`); off, every
+    address is a documentation one and the output is as before.
     """
     check_options(
         events=events,
@@ -176,7 +180,12 @@ def synth_trail(
     root = Path(dest)
     _prepare(root, overwrite)
     generator = TrailGenerator(
-        seed=seed, accounts=accounts, regions=regions, org_id=org_id, span=trail_span(end, days)
+        seed=seed,
+        accounts=accounts,
+        regions=regions,
+        org_id=org_id,
+        span=trail_span(end, days),
+        geography=geography,
     )
     out = _FolderWriter(root, compresslevel)
     world = generator.world
