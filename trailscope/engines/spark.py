@@ -95,6 +95,7 @@ class SparkEngine:
         self.tables = {name: spark_uri(path) for name, path in (tables or {}).items()}
         for name, uri in self.tables.items():
             self.spark.read.parquet(uri).createOrReplaceTempView(name)
+        self._empty = _empty_side_tables(self.spark, set(self.tables))
 
     @classmethod
     def for_lake(cls, lake: Any, **options: Any) -> SparkEngine:
@@ -110,7 +111,7 @@ class SparkEngine:
     def close(self) -> None:
         """The session belongs to the caller (or lives for the process); only drop our view."""
         self.spark.catalog.dropTempView(TABLE)
-        for name in self.tables:
+        for name in [*self.tables, *self._empty]:
             self.spark.catalog.dropTempView(name)
 
     def _create_view(self) -> None:
@@ -201,3 +202,16 @@ def _first_line(exc: Exception) -> str:
 
 
 __all__ = ["SparkEngine", "get_session", "spark_schema_ddl"]
+
+
+def _empty_side_tables(spark: SparkSession, present: set[str]) -> list[str]:
+    """Views of the enrichment tables a lake has not written yet, empty, so a query that
+    joins them runs here as it does on DuckDB (and finds no names)."""
+    from trailscope.enrich.schemas import empty_tables, spark_ddl
+
+    made = []
+    for name, table in empty_tables().items():
+        if name not in present:
+            spark.createDataFrame([], spark_ddl(table.schema)).createOrReplaceTempView(name)
+            made.append(name)
+    return made

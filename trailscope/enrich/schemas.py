@@ -14,3 +14,11 @@ def empty_tables() -> dict[str, pa.Table]:
         iptable.TABLE: iptable.SCHEMA.empty_table(),
         accounts.TABLE: accounts.SCHEMA.empty_table(),
     }
+
+
+_SPARK_TYPES = {"string": "STRING", "int64": "BIGINT", "double": "DOUBLE"}
+
+
+def spark_ddl(schema: pa.Schema) -> str:
+    """``schema`` as a Spark DDL string (the enrichment tables use three types only)."""
+    return ", ".join(f"`{f.name}` {_SPARK_TYPES[str(f.type)]}" for f in schema)

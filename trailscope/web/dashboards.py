@@ -29,6 +29,7 @@ SQL panels and the columns each chart expects:
 * ``line`` / ``area``: ``t`` and ``value``.
 * ``bars``, ``pie``, ``donut``: ``label`` and ``n`` (optional ``key``: the value to filter on).
 * ``heatmap``: ``x``, ``y`` and ``n``.
+* ``map``: ``label`` (a country's ISO code, as ip_info has it) and ``n``: a world view.
 * ``table``: any columns; ``eventid`` links to the event, ``row_drill`` makes rows drill down.
 
 ``drill`` names the events filter a bar or series sets; ``filter`` holds the panel's own
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BUILTIN_DIR = Path(__file__).parent / "builtin_dashboards"
-SQL_CHARTS = ("stats", "time", "line", "area", "bars", "pie", "donut", "heatmap", "table")
+SQL_CHARTS = ("stats", "time", "line", "area", "bars", "pie", "donut", "heatmap", "map", "table")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([a-z0-9_-]+))?\}")
 SUFFIXES = (".yml", ".yaml", ".json")
