@@ -106,9 +106,9 @@ def world_map(
     for code, value in sorted(counts.items(), key=lambda kv: -kv[1]):
         info = country(code)
         if info and info.latitude is not None and info.longitude is not None:
-            r = round(1.2 + 3.5 * math.sqrt(value / top), 2)
+            radius = round(1.2 + 3.5 * math.sqrt(value / top), 2)
             title = f"{info.name} ({code}): {value:,.0f}"
-            dots.append(Dot(info.longitude + 180, 90 - info.latitude, r, title, link(code)))
+            dots.append(Dot(info.longitude + 180, 90 - info.latitude, radius, title, link(code)))
     table = [
         {"country": code, "name": (country(code).name if country(code) else code), "n": value}
         for code, value in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
