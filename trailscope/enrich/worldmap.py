@@ -110,7 +110,12 @@ def world_map(
             title = f"{info.name} ({code}): {value:,.0f}"
             dots.append(Dot(info.longitude + 180, 90 - info.latitude, radius, title, link(code)))
     table = [
-        {"country": code, "name": (country(code).name if country(code) else code), "n": value}
+        {"country": code, "name": _name(code), "n": value}
         for code, value in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
     return WorldMap(areas, dots, table, sum(counts.values()))
+
+
+def _name(code: str) -> str:
+    info = country(code)
+    return info.name if info else code
