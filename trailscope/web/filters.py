@@ -67,7 +67,19 @@ CONDITIONS: dict[str, str] = {
     "source": "eventsource = :source",
 }
 PRINCIPAL_EXACT = f"{PRINCIPAL} = :principal"
-PRINCIPAL_PART = f"strpos(lower({PRINCIPAL}), :principal_part) > 0"
+#: Part of a principal, or of the person behind a role session (its source identity, the
+#: Identity Center user it acts for).
+PRINCIPAL_PART = (
+    f"strpos(lower(concat_ws(' ', {PRINCIPAL}, useridentity.sessioncontext.sourceidentity, "
+    "useridentity.onbehalfof.userid)), :principal_part) > 0"
+)
+#: An account filter that is not an account id is a pattern of account names (* for any
+#: characters), looked up in the lake's accounts table ('trailscope enrich accounts').
+ACCOUNT_NAMED = (
+    "recipientaccountid IN (SELECT account_id FROM accounts "
+    "WHERE name LIKE :account_like ESCAPE '\\')"
+)
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
 #: On the typed time column: comparing timestamps costs a third of comparing ISO strings, and
 #: it also reads times written with offsets or without a 'Z' correctly.
 TIME = (
@@ -271,12 +283,21 @@ class Filters:
 
     def where(self) -> str:
         """This filter's condition (Athena SQL, bound parameters only)."""
-        conds = [TIME] + [cond for key, cond in CONDITIONS.items() if getattr(self, key)]
+        conds = [TIME] + [
+            ACCOUNT_NAMED if key == "account" and not self.account_is_id else cond
+            for key, cond in CONDITIONS.items()
+            if getattr(self, key)
+        ]
         if self.principal:
             conds.append(PRINCIPAL_EXACT if self.principal_exact else PRINCIPAL_PART)
         for i, (exclude, _) in enumerate(self.terms()):
             conds.append(f"strpos({SEARCH_TEXT}, :q_{i}) {'=' if exclude else '>'} 0")
         return " AND ".join(conds)
+
+    @property
+    def account_is_id(self) -> bool:
+        """The account filter is an account id (else a pattern of account names)."""
+        return bool(self.account and _ACCOUNT_ID.match(self.account))
 
     @property
     def principal_exact(self) -> bool:
@@ -298,6 +319,7 @@ class Filters:
             "since": self.resolved_since,
             "until": self.resolved_until,
             "account": self.account,
+            "account_like": _like(self.account) if self.account else None,
             "region": self.region,
             "principal": self.principal,
             "principal_part": (self.principal or "").lower() or None,
@@ -433,3 +455,9 @@ def shift(moment: str, **delta: float) -> str:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return iso(when + timedelta(**delta))
+
+
+def _like(pattern: str) -> str:
+    """A name pattern with * wildcards as a LIKE pattern (its own % and _ escaped)."""
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%")
