@@ -213,7 +213,7 @@ def detect(
             if engine is not None:
                 engine.close()
         if fmt == "table":
-            _table(report.findings)
+            _table(report.findings, _account_names(lake))
         else:
             write_findings(report.findings, fmt, sys.stdout)
             sys.stdout.flush()
@@ -236,8 +236,24 @@ def _params(items: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _table(findings: list[Any]) -> None:
+def _account_names(lake: str) -> dict[str, str]:
+    """Account id -> name from the lake's accounts table; none for a lake not read here."""
+    from trailscope.facade import open_lake
+
+    try:
+        table = open_lake(lake).read_table("accounts")
+    except TrailscopeError:
+        return {}
+    if table is None:
+        return {}
+    return dict(
+        zip(table.column("account_id").to_pylist(), table.column("name").to_pylist(), strict=True)
+    )
+
+
+def _table(findings: list[Any], account_names: dict[str, str] | None = None) -> None:
     """Every column on a wide terminal; who and what only on a narrow one (exports have all)."""
+    names_of = account_names or {}
     wide = out.width >= 140
     names = ["severity", "rule", "principal"]
     if wide:
@@ -251,7 +267,8 @@ def _table(findings: list[Any]) -> None:
         cells: list[str | Text] = [f"[{_SEVERITY_STYLE[label]}]{label}[/]"]
         cells += [cell(f.rule_id), cell(f.principal)]
         if wide:
-            cells += [cell(v) for v in (f.target, f.source_ip, f.account, f.region, f.first_seen)]
+            account = f"{f.account} {names_of[f.account]}" if f.account in names_of else f.account
+            cells += [cell(v) for v in (f.target, f.source_ip, account, f.region, f.first_seen)]
         table.add_row(*cells, f"{f.event_count:,}")
     if findings:
         out.print(table)
