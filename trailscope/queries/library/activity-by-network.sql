@@ -5,19 +5,22 @@
 -- param: kind string - Only addresses of this kind (public, aws-range, aws-service, private, reserved, unknown)
 -- chart: bar x=as_org y=calls color=country
 WITH calls AS (
+    -- one row per address and principal: the join with ip_info then costs nothing
     SELECT sourceipaddress,
            coalesce(useridentity.arn, useridentity.username, useridentity.principalid,
                     useridentity.invokedby) AS principal,
-           CASE WHEN errorcode IS NOT NULL AND errorcode <> '' THEN 1 ELSE 0 END AS failed
+           count(*) AS calls,
+           sum(CASE WHEN errorcode IS NOT NULL AND errorcode <> '' THEN 1 ELSE 0 END) AS failed
     FROM cloudtrail
     WHERE eventtime >= :since
       AND (:until IS NULL OR eventtime <= :until)
+    GROUP BY 1, 2
 )
 SELECT i.country,
        i.asn,
        i.as_org,
        i.kind,
-       count(*) AS calls,
+       sum(c.calls) AS calls,
        sum(c.failed) AS failed,
        count(DISTINCT c.principal) AS principals,
        count(DISTINCT c.sourceipaddress) AS addresses

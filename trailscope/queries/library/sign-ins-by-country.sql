@@ -4,26 +4,29 @@
 -- param: until time - Only sign-ins up to this time (default: now)
 -- chart: bar x=country y=sign_ins color=kind
 WITH logins AS (
+    -- one row per address and user: the join with ip_info then costs nothing
     SELECT sourceipaddress,
            coalesce(useridentity.username, useridentity.arn) AS user_name,
-           CASE
-               WHEN json_extract_scalar(responseelements, '$.ConsoleLogin') = 'Failure'
-                    OR errorcode IS NOT NULL
-                    OR errormessage IS NOT NULL THEN 1
-               ELSE 0
-           END AS failed
+           count(*) AS sign_ins,
+           sum(CASE
+                   WHEN json_extract_scalar(responseelements, '$.ConsoleLogin') = 'Failure'
+                        OR errorcode IS NOT NULL
+                        OR errormessage IS NOT NULL THEN 1
+                   ELSE 0
+               END) AS failed
     FROM cloudtrail
     WHERE eventtime >= :since
       AND (:until IS NULL OR eventtime <= :until)
       AND eventsource = 'signin.amazonaws.com'
       AND eventname = 'ConsoleLogin'
+    GROUP BY 1, 2
 )
 SELECT i.country,
        i.country_name,
        i.kind,
        i.asn,
        i.as_org,
-       count(*) AS sign_ins,
+       sum(l.sign_ins) AS sign_ins,
        sum(l.failed) AS failed,
        count(DISTINCT l.user_name) AS users,
        count(DISTINCT l.sourceipaddress) AS addresses
