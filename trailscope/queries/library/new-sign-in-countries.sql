@@ -1,5 +1,5 @@
 -- title: Sign-ins from new countries per user
--- description: For each user, the countries their successful console sign-ins came from in the window that they had not signed in from in the baseline days before it (counted from midnight) (places from the lake's ip_info table, 'trailscope lake enrich'): the first sign-in from there, how many followed, and how many sign-ins the user had before (a user with none is new, not travelling). The detection console-login-from-new-country raises the same as findings.
+-- description: For each user, the countries their successful console sign-ins came from in the window that they had not signed in from in the baseline days before it (places from the lake's ip_info table, 'trailscope lake enrich'): the first sign-in from there, how many followed, and how many sign-ins the user had before (a user with none is new, not travelling). The detection console-login-from-new-country raises the same as findings.
 -- param: since time 7d Only new countries first seen from this time on
 -- param: until time - Only sign-ins up to this time (default: now)
 -- param: baseline int 14 Days before since that make a country known
@@ -22,8 +22,8 @@ known AS (
            count(*) AS n
     FROM cloudtrail c
     JOIN ip_info i ON i.ip = c.sourceipaddress
-    -- from midnight of the day baseline days before since (the same instant on every engine)
-    WHERE c.eventtime_ts >= date_add('day', -:baseline, date_trunc('day', from_iso8601_timestamp(:since)))
+    -- in seconds: the same instant on every engine, whatever integer type binds baseline
+    WHERE to_unixtime(c.eventtime_ts) >= to_unixtime(from_iso8601_timestamp(:since)) - :baseline * 86400
       AND c.eventtime < :since
       AND c.eventsource = 'signin.amazonaws.com'
       AND c.eventname = 'ConsoleLogin'
