@@ -126,7 +126,9 @@ def test_account_names_query(geo, tmp_path: Path) -> None:
 
     result = CliRunner().invoke(app, ["enrich", "accounts", "-f", str(f), "--lake", str(lake.root)])
     assert result.exit_code == 0, result.output
-    rows = lake.run("activity-by-account-name", since="2024-01-01", account_name="prod-*").to_pylist()
+    rows = lake.run(
+        "activity-by-account-name", since="2024-01-01", account_name="prod-*"
+    ).to_pylist()
     assert [(r["account"], r["account_name"]) for r in rows] == [(accounts[0], "prod-main")]
     assert rows[0]["calls"] == sum(1 for e in events if e["recipientAccountId"] == accounts[0])
     every = lake.run("activity-by-account-name", since="2024-01-01").to_pylist()
