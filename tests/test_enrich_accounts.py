@@ -89,8 +89,9 @@ def test_cli_organizations_with_a_profile(
 
 def test_cli_unknown_profile_is_one_line(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    lake = _lake(tmp_path)
     result = runner.invoke(
-        app, ["enrich", "accounts", "--organizations", "--profile", "nope", "--lake", str(tmp_path)]
+        app, ["enrich", "accounts", "--organizations", "--profile", "nope", "--lake", str(lake)]
     )
     assert result.exit_code == 1
     assert "error: AWS Organizations: The config profile (nope) could not be found" in result.output

@@ -56,6 +56,7 @@ if TYPE_CHECKING:  # query machinery is imported on first use: CLI start-up stay
     from trailscope.engines.cache import EngineCache
     from trailscope.engines.duckdb import DuckDBEngine
     from trailscope.engines.spark import SparkEngine
+    from trailscope.enrich.iptable import EnrichReport
     from trailscope.integrity import VerifyReport
     from trailscope.lake.check import Problem
     from trailscope.lake.purge import PurgeReport
@@ -673,6 +674,65 @@ class Lake:
                 yield opened
             finally:
                 opened.close()
+
+    # ----------------------------------------------------------------- enrichment
+
+    def enrich(
+        self,
+        databases: Iterable[str | os.PathLike[str]] = (),
+        *,
+        aws_ip_ranges: str | os.PathLike[str] | None = None,
+        fallback: bool = True,
+    ) -> EnrichReport:
+        """Describe every source address of the lake in side table ``ip_info``: what
+        ``trailscope lake enrich`` does. Events are not rewritten; run it again after an
+        ingest or with a newer database.
+
+        :param databases: MaxMind-format files (GeoLite2/GeoIP2 City, Country or ASN, or
+            IPinfo's); the first to answer a field wins.
+        :param aws_ip_ranges: AWS's ``ip-ranges.json``, to mark AWS's own addresses.
+        :param fallback: place addresses no database places with the bundled country list.
+        """
+        from trailscope.enrich.iptable import enrich_lake
+
+        return enrich_lake(
+            self,
+            [str(d) for d in databases],
+            aws_ip_ranges=str(aws_ip_ranges) if aws_ip_ranges else None,
+            fallback=fallback,
+        )
+
+    def name_accounts(
+        self,
+        *,
+        file: str | os.PathLike[str] | None = None,
+        organizations: bool = False,
+        profile: str | None = None,
+        replace: bool = False,
+    ) -> pa.Table:
+        """Name the lake's accounts (side table ``accounts``) from a CSV or YAML file or from
+        AWS Organizations: what ``trailscope enrich accounts`` does. Returns the table.
+
+        :param file: CSV (``account_id,name`` and tag columns) or YAML (id: name).
+        :param organizations: read ``ListAccounts`` (and tags) instead of a file.
+        :param profile: the AWS profile for Organizations.
+        :param replace: drop the accounts not listed (default: keep them).
+        """
+        from trailscope.enrich import accounts
+
+        if (file is None) == (not organizations):
+            raise TrailscopeError("give a file or organizations=True (one of the two)")
+        listed = (
+            accounts.load_file(Path(file))
+            if file is not None
+            else accounts.load_organization(profile=profile)
+        )
+        new = accounts.accounts_table(listed)
+        return self.update_table(
+            accounts.TABLE,
+            lambda current: accounts.merge(current, new, replace=replace),
+            operation="enrich",
+        )
 
     # ----------------------------------------------------------------- detect, verify, export
 

@@ -64,12 +64,11 @@ def lake_enrich(
       trailscope lake enrich --geoip GeoLite2-City.mmdb --geoip GeoLite2-ASN.mmdb
         --aws-ip-ranges ip-ranges.json
     """
-    from trailscope.enrich.iptable import enrich_lake
     from trailscope.facade import open_lake
 
     def run() -> int:
-        report = enrich_lake(
-            open_lake(lake), geoip or [], aws_ip_ranges=aws_ip_ranges, fallback=not no_fallback
+        report = open_lake(lake).enrich(
+            geoip or [], aws_ip_ranges=aws_ip_ranges, fallback=not no_fallback
         )
         if as_json:
             out.print_json(data=report.to_json())
@@ -161,25 +160,16 @@ def enrich_accounts(
 
       trailscope enrich accounts --organizations --profile management --lake ./lake
     """
-    from trailscope.enrich.accounts import TABLE, accounts_table, load_file, load_organization
-    from trailscope.enrich.accounts import merge as merge_accounts
-    from trailscope.errors import TrailscopeError
     from trailscope.facade import open_lake
 
     def run() -> int:
-        if (file is None) == (not organizations):
-            raise TrailscopeError("give --file FILE or --organizations (one of the two)")
-        listed = load_file(file) if file is not None else load_organization(profile=profile)
-        new = accounts_table(listed)
-        table = open_lake(lake).update_table(
-            TABLE,
-            lambda current: merge_accounts(current, new, replace=replace),
-            operation="enrich",
+        table = open_lake(lake).name_accounts(
+            file=file, organizations=organizations, profile=profile, replace=replace
         )
         if as_json:
-            out.print_json(data={"named": new.num_rows, "accounts": table.num_rows})
+            out.print_json(data={"accounts": table.num_rows})
         else:
-            out.print(f"named {new.num_rows:,} accounts; the lake knows {table.num_rows:,}")
+            out.print(f"the lake knows {table.num_rows:,} named accounts")
         return EXIT_OK
 
     raise typer.Exit(guard(run))

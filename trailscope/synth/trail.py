@@ -180,10 +180,10 @@ def synth_trail(
         written; the calls add up to ``report.log_events``.
     :param compresslevel: the gzip level (1-9).
     :param overwrite: replace a trail already in ``dest`` instead of refusing.
-    :param geography: put people at home in a few countries (real providers' addresses) and
-        plant a sign-in from a new country and an impossible journey (see
-        :mod:`.geography`); off, every address is a documentation one and the output is as
-        before.
+    :param geography: put people at home in a few countries (real providers' addresses)
+        and plant a sign-in from a new country and an impossible journey (see the module
+        trailscope.synth.geography); off, every address is a documentation one and the
+        output is as before.
     """
     check_options(
         events=events,
