@@ -133,3 +133,29 @@ def test_account_names_query(geo, tmp_path: Path) -> None:
     assert rows[0]["calls"] == sum(1 for e in events if e["recipientAccountId"] == accounts[0])
     every = lake.run("activity-by-account-name", since="2024-01-01").to_pylist()
     assert {r["account"]: r["tags"] for r in every}[accounts[1]] == "env=dev"
+
+
+def test_world_view_drills_down_to_its_events(geo) -> None:
+    lake, events = geo
+    client = TestClient(create_app(lake.root))
+    page = client.get("/d/geography?range=all").text
+    links = dict(
+        (m.group(2), m.group(1).replace("&amp;", "&"))
+        for m in re.finditer(r'<a href="(/events\?[^"]*is\.country=([A-Z]{2}))"', page)
+    )
+    want = _logins_by_country(events)
+    assert set(links) == set(want)
+    for code, href in links.items():
+        rows = client.get(href.replace("/events?", "/events.json?")).json()["rows"]
+        assert len(rows) == want[code], code
+        assert {r["eventname"] for r in rows} == {"ConsoleLogin"}
+
+
+def test_explore_groups_by_country_and_account_name(geo) -> None:
+    lake, events = geo
+    client = TestClient(create_app(lake.root))
+    rows = client.get("/explore.json?range=all&dim=country&top=50").json()["rows"]
+    got = {r["x"]: r["n"] for r in rows if r["x"] != "(none)"}
+    assert got == dict(Counter(c for e in events if (c := _country(e.get("sourceIPAddress")))))
+    kinds = client.get("/explore.json?range=all&dim=address_kind").json()["rows"]
+    assert {r["x"] for r in kinds} >= {"public", "private", "reserved", "aws-service"}

@@ -289,7 +289,12 @@ def _panel(r: _Reader, data: Any, path: tuple[Any, ...], options: set[str]) -> P
         _check_placeholders(r, sql, (*path, "sql"), options)
     drills = set(FIELDS) | set(FLAGS) | {"source", "account", "region", "principal"}
     drill = r.text(p, "drill", path, required=False) or None
-    if drill and drill not in drills and not (drill.startswith("{") and drill[1:-1] in options):
+    if (
+        drill
+        and drill not in drills
+        and not (drill.startswith("{") and drill[1:-1] in options)
+        and not _is_dimension_filter(drill)
+    ):
         raise r.error((*path, "drill"), f"unknown drill filter {drill!r}")
     fixed = {
         str(k): str(v) for k, v in r.mapping(p.get("filter"), (*path, "filter"), "'filter'").items()
@@ -498,3 +503,17 @@ def drill_key(panel: Panel, choices: dict[str, str], dashboard: Dashboard) -> st
         option = next(o for o in dashboard.options if "{" + o.name + "}" == panel.drill)
         return option.choices[choices.get(option.name, option.default)][1] or None
     return panel.drill
+
+
+def _is_dimension_filter(key: str) -> bool:
+    """``is.<dimension>`` (``is.country``): a drill filter on any Explore dimension."""
+    from trailscope.web.fields import dimension
+
+    op, dot, spec = key.partition(".")
+    if op != "is" or not dot:
+        return False
+    try:
+        dimension(spec)
+    except TrailscopeError:
+        return False
+    return True
