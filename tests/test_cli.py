@@ -82,8 +82,8 @@ def test_lake_from_environment_variable(tmp_path: Path) -> None:
         (
             ["ingest", "{tmp}", "--lake", "{tmp}/l", "--since", "yesterday-ish"],
             "error: cannot read time 'yesterday-ish'\n"
-            "hint: use a date (2024-06-01), a time (2024-06-01T12:00:00Z) or an age (30m, 24h, "
-            "7d)\n",
+            "hint: use a date (2024-06-01), a time (2024-06-01T12:00:00Z), epoch seconds or "
+            "milliseconds (1720051200), now, or an age (90s, 30m, 24h, 7d, 1h30m)\n",
         ),
     ],
 )

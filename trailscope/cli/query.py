@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -14,13 +13,19 @@ from trailscope.cli.base import (
     EXIT_OK,
     INTERRUPTED_READING,
     CsvOpt,
+    ExcelOpt,
+    FormatOpt,
     JsonOpt,
     JsonOutOpt,
     LakeOpt,
     NdjsonOpt,
+    Output,
+    OutputOpt,
     ParquetOpt,
+    TzOpt,
     app,
     cell,
+    choose_output,
     emit,
     err,
     guard,
@@ -28,6 +33,9 @@ from trailscope.cli.base import (
     read_sql,
     safe,
 )
+from trailscope.cli.completion import complete_engine, complete_param, complete_saved_query
+from trailscope.cli.ddl import explain_ddl
+from trailscope.cli.windows import WINDOW_RULE, report_window
 from trailscope.errors import TrailscopeError
 
 # --------------------------------------------------------------------------- engines
@@ -38,6 +46,7 @@ EngineOpt = Annotated[
         "--engine",
         "-e",
         help="Where the query runs: duckdb (this machine, the default), athena or spark.",
+        autocompletion=complete_engine,
     ),
 ]
 EstimateOpt = Annotated[
@@ -125,7 +134,7 @@ def _run_elsewhere(
     timeout: float,
     options: dict[str, object],
     show_sql: bool,
-    output: Mapping[str, Any],
+    output: Output,
 ) -> int:
     """Run on Athena or Spark: prepare the SQL for it, run, print, report Athena's bill."""
     from trailscope.engines import open_engine, prepare, reader
@@ -140,7 +149,7 @@ def _run_elsewhere(
     try:
         result = reader(engine, translation.sql, timeout=timeout, params=params, types=types)
         _print_notices(getattr(engine, "notices", []))
-        emit(result, **output)
+        emit(result, output)
     finally:
         engine.close()
         stats = getattr(engine, "last", None)
@@ -163,17 +172,23 @@ def query(
     sql: Annotated[
         str | None,
         typer.Argument(
-            help="Athena SQL over the table 'cloudtrail' (or use -f FILE).", show_default=False
+            help="Athena SQL over the table 'cloudtrail'; '-' (or a pipe) reads it from stdin, "
+            "-f FILE from a file.",
+            show_default=False,
         ),
     ] = None,
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="Read the SQL from a file ('-': stdin).")
     ] = None,
     lake: LakeOpt = "lake",
+    fmt: FormatOpt = None,
     csv: CsvOpt = False,
     json_: JsonOutOpt = False,
     ndjson: NdjsonOpt = False,
     parquet: ParquetOpt = None,
+    excel: ExcelOpt = False,
+    output_file: OutputOpt = None,
+    tz: TzOpt = None,
     show_sql: Annotated[
         bool, typer.Option("--show-sql", help="Print the SQL as run on the engine, then run it.")
     ] = False,
@@ -220,7 +235,9 @@ def query(
 
       trailscope query "SELECT eventname, count(*) FROM cloudtrail GROUP BY 1 ORDER BY 2 DESC"
 
-      trailscope query -f hunt.sql --csv > out.csv
+      trailscope query -f hunt.sql --csv > out.csv       # or --format csv; --excel for Excel
+
+      echo "SELECT count(*) FROM cloudtrail" | trailscope query -
 
       trailscope query "SELECT * FROM cloudtrail WHERE eventtime >= '2024-07-01'" --show-sql
 
@@ -244,12 +261,25 @@ def query(
                 )
             return _print_columns(open_lake(lake), sample, json_)
         text = read_sql(sql, file)
+        if explain_ddl(text, lake):
+            return EXIT_OK
         check_engine(engine_name)
         if estimate:
             from trailscope.athena.estimate import estimate_scan
 
             _print_estimate(estimate_scan(open_lake(lake).files(), text), json_)
             return EXIT_OK
+        output = choose_output(
+            fmt,
+            csv=csv,
+            json_=json_,
+            ndjson=ndjson,
+            parquet=parquet,
+            excel=excel,
+            output=output_file,
+            max_rows=max_rows,
+            tz=tz,
+        )
         if engine_name != "duckdb":
             if explain:
                 raise TrailscopeError("--explain works with the duckdb engine only")
@@ -263,13 +293,6 @@ def query(
                 spark_master=spark_master,
                 spark_conf=spark_conf,
             )
-            output = {
-                "csv": csv,
-                "json_": json_,
-                "ndjson": ndjson,
-                "parquet": parquet,
-                "max_rows": max_rows,
-            }
             return _run_elsewhere(
                 engine_name,
                 lake,
@@ -293,7 +316,7 @@ def query(
                 out.print(plan, markup=False, highlight=False, soft_wrap=True)
                 return EXIT_OK
             reader = engine.reader(translation.sql, timeout=timeout)
-            emit(reader, csv=csv, json_=json_, ndjson=ndjson, parquet=parquet, max_rows=max_rows)
+            emit(reader, output)
         finally:
             engine.close()
         return EXIT_OK
@@ -416,18 +439,40 @@ def queries_show(name: str, extra: QueriesDirOpt = None) -> None:
 
 @app.command("run")
 def run_saved(
-    name: Annotated[str, typer.Argument(help="A saved query (see 'trailscope queries list').")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="A saved query (see 'trailscope queries list').",
+            autocompletion=complete_saved_query,
+        ),
+    ],
     lake: LakeOpt = "lake",
-    since: Annotated[str | None, typer.Option(help="Shortcut for --param since=...")] = None,
-    until: Annotated[str | None, typer.Option(help="Shortcut for --param until=...")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Shortcut for --param since=...: 7d, 1h30m, now, 2024-07-01, an ISO time or "
+            "epoch seconds/milliseconds. " + WINDOW_RULE
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Shortcut for --param until=... (a date means its end)."),
+    ] = None,
     param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--param", "-p", help="NAME=VALUE (repeatable).", autocompletion=complete_param
+        ),
     ] = None,
     extra: QueriesDirOpt = None,
+    fmt: FormatOpt = None,
     csv: CsvOpt = False,
     json_: JsonOutOpt = False,
     ndjson: NdjsonOpt = False,
     parquet: ParquetOpt = None,
+    excel: ExcelOpt = False,
+    output_file: OutputOpt = None,
+    tz: TzOpt = None,
     show_sql: Annotated[bool, typer.Option("--show-sql", help="Print the SQL as run.")] = False,
     timeout: Annotated[float, typer.Option(min=0.1, help="Cancel after this many seconds.")] = 300,
     max_rows: Annotated[int, typer.Option(min=1, help="Rows shown in the terminal.")] = 100,
@@ -442,6 +487,10 @@ def run_saved(
     spark_conf: SparkConfOpt = None,
 ) -> None:
     """Run a saved query from the library, with parameters.
+
+    Time windows: ages such as 7d, 24h or 1h30m count back from now (the wall clock); the
+    resolved window is printed on stderr, and a window that misses the lake or covers only part
+    of it is reported with the lake's first and last event. --tz ZONE shows times in a zone.
 
     Examples:
 
@@ -471,6 +520,17 @@ def run_saved(
         check_engine(engine_name)
         saved = get_query(name, load_library(extra))
         bound = saved.bind(values)
+        output = choose_output(
+            fmt,
+            csv=csv,
+            json_=json_,
+            ndjson=ndjson,
+            parquet=parquet,
+            excel=excel,
+            output=output_file,
+            max_rows=max_rows,
+            tz=tz,
+        )
         if estimate:
             from trailscope.athena.estimate import estimate_scan
 
@@ -489,13 +549,7 @@ def run_saved(
             )
             if show_sql:
                 err.print(f"[dim]parameters: {safe(bound)}[/]", highlight=False, soft_wrap=True)
-            output = {
-                "csv": csv,
-                "json_": json_,
-                "ndjson": ndjson,
-                "parquet": parquet,
-                "max_rows": max_rows,
-            }
+            report_window(None, bound, tz)
             return _run_elsewhere(
                 engine_name,
                 lake,
@@ -511,10 +565,12 @@ def run_saved(
         if show_sql:
             err.print(translation.sql, markup=False, highlight=False, soft_wrap=True)
             err.print(f"[dim]parameters: {safe(bound)}[/]", highlight=False, soft_wrap=True)
-        engine = open_lake(lake).engine()
+        lk = open_lake(lake)
+        report_window(lk, bound, tz)
+        engine = lk.engine()
         try:
             reader = engine.reader(translation.sql, timeout=timeout, params=bound)
-            emit(reader, csv=csv, json_=json_, ndjson=ndjson, parquet=parquet, max_rows=max_rows)
+            emit(reader, output)
         finally:
             engine.close()
         return EXIT_OK
