@@ -375,15 +375,30 @@ class Lake:
         library: dict[str, SavedQuery] | None = None,
         **params: Any,
     ) -> pa.Table:
-        """Run a saved query by name, e.g. ``lake.run("console-logins", since="24h")``."""
+        """Run a saved query by name, e.g. ``lake.run("console-logins", since="24h")``.
+
+        Ages count back from now (see :mod:`trailscope.timewindow`): when the window misses
+        the lake or covers only part of it, a :class:`~trailscope.timewindow.WindowWarning`
+        says so with the lake's first and last event, and the result's schema metadata
+        ``trailscope.window`` holds the resolved window as JSON.
+        """
+        from trailscope import timewindow
         from trailscope.queries import get_query
         from trailscope.sql import translate
 
         saved = get_query(name, library)
         bound = saved.bind(params)
         translation = translate(saved.sql, params=bound)
+        window = None
+        if "since" in bound or "until" in bound:
+            window = timewindow.check(self, bound.get("since"), bound.get("until"))
         with self._reading() as engine:
-            return engine.query(translation.sql, timeout=timeout, params=bound)
+            table = engine.query(translation.sql, timeout=timeout, params=bound)
+        if window is not None:
+            meta = dict(table.schema.metadata or {})
+            meta[b"trailscope.window"] = orjson.dumps(window.to_json())
+            table = table.replace_schema_metadata(meta)
+        return table
 
     # ----------------------------------------------------------------- writing
 

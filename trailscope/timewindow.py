@@ -136,8 +136,8 @@ class Window:
         else:
             text = f"the lake holds events for only part of the window: {lake}"
         if cov.shifted is not None and cov.kind == "none":
-            text += f"; the same window ending at its last event: --since {cov.shifted['since']}"
-            text += f" --until {cov.shifted['until']}"
+            text += f"; the same window ending at its last event: since {cov.shifted['since']}"
+            text += f" until {cov.shifted['until']}"
         return text
 
     def to_json(self) -> dict[str, Any]:

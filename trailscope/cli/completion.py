@@ -80,3 +80,7 @@ def complete_zone(incomplete: str) -> list[str]:
 
     low = incomplete.lower()
     return sorted(z for z in available_timezones() | {"UTC"} if z.lower().startswith(low))
+
+
+def complete_findings_format(incomplete: str) -> list[str]:
+    return _matching(("table", "csv", "json", "ndjson"), incomplete)

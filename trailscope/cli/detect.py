@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv as _csv
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,14 +14,23 @@ from rich.text import Text
 from trailscope.cli.base import (
     EXIT_OK,
     INTERRUPTED_READING,
+    CsvOpt,
+    ExcelOpt,
+    JsonOutOpt,
     LakeOpt,
+    NdjsonOpt,
+    Output,
+    TzOpt,
     app,
     cell,
+    choose_output,
     err,
     guard,
     out,
     safe,
+    usage,
 )
+from trailscope.cli.completion import complete_findings_format, complete_rule_id, complete_severity
 from trailscope.cli.query import (
     DatabaseOpt,
     EngineOpt,
@@ -32,6 +42,7 @@ from trailscope.cli.query import (
     WorkgroupOpt,
     _engine_options,
 )
+from trailscope.cli.windows import WINDOW_RULE, print_resolved
 from trailscope.errors import TrailscopeError
 from trailscope.exitcodes import ExitCode
 
@@ -52,7 +63,10 @@ def detect(
     lake: LakeOpt = "lake",
     since: Annotated[
         str | None,
-        typer.Option(help="Only events from this time on: 7d, 24h, 2024-07-01 or an ISO time."),
+        typer.Option(
+            help="Only events from this time on: 7d, 1h30m, now, 2024-07-01, an ISO time or "
+            "epoch seconds/milliseconds. " + WINDOW_RULE
+        ),
     ] = None,
     until: Annotated[
         str | None, typer.Option(help="Only events up to this time (a date means its end).")
@@ -66,7 +80,9 @@ def detect(
     ] = None,
     rule: Annotated[
         list[str] | None,
-        typer.Option("--rule", help="Run only this rule id (repeatable)."),
+        typer.Option(
+            "--rule", help="Run only this rule id (repeatable).", autocompletion=complete_rule_id
+        ),
     ] = None,
     param: Annotated[
         list[str] | None,
@@ -76,15 +92,28 @@ def detect(
         bool, typer.Option("--no-builtin", help="Run only the rules given with --rules.")
     ] = False,
     fmt: Annotated[
-        str,
-        typer.Option("--format", "-F", help="table, csv, json or ndjson (findings to stdout)."),
-    ] = "table",
+        str | None,
+        typer.Option(
+            "--format",
+            "-F",
+            help="table, csv, json or ndjson (findings to stdout); --csv, --json, --ndjson "
+            "and --excel are shortcuts.",
+            autocompletion=complete_findings_format,
+            show_default=False,
+        ),
+    ] = None,
+    csv: CsvOpt = False,
+    json_: JsonOutOpt = False,
+    ndjson: NdjsonOpt = False,
+    excel: ExcelOpt = False,
+    tz: TzOpt = None,
     fail_on: Annotated[
         str | None,
         typer.Option(
             "--fail-on",
             help="Exit with 2 when a finding of this severity or above is found "
             "(info, low, medium, high, critical).",
+            autocompletion=complete_severity,
         ),
     ] = None,
     list_: Annotated[
@@ -141,8 +170,12 @@ def detect(
           exceptions:
             - {reason: key rotation pipeline, principal: "arn:aws:iam::*:role/deploy-*"}
 
+    Time windows: ages such as 7d or 24h count back from now (the wall clock); the resolved
+    window is printed on stderr, and a window that misses the lake or covers only part of it is
+    reported with the lake's first and last event.
+
     Exit codes: 0 nothing at or above --fail-on (or no --fail-on), 2 something at or above it,
-    1 an error.
+    1 an error, 64 a usage error.
 
     Examples:
 
@@ -164,12 +197,15 @@ def detect(
     """
     from trailscope.detect import Severity, load_rules, run_detections
     from trailscope.detect.config import apply_config
-    from trailscope.detect.output import FORMATS, write_findings
+    from trailscope.detect.output import FORMATS
     from trailscope.detect.runner import resolve_config
 
     def run() -> int:
-        if fmt not in FORMATS:
-            raise TrailscopeError(f"unknown format {fmt!r}", hint="one of: " + ", ".join(FORMATS))
+        if fmt is not None and fmt not in FORMATS:
+            usage(f"unknown --format {fmt!r}: use one of " + ", ".join(FORMATS))
+        if fmt == "parquet":
+            usage("findings are written as table, csv, json or ndjson")
+        chosen = choose_output(fmt, csv=csv, json_=json_, ndjson=ndjson, excel=excel, tz=tz)
         threshold = Severity.parse(fail_on) if fail_on else None
         if list_ or attack_layer:
             ruleset = load_rules(rules or [], include_builtin=not no_builtin)
@@ -178,7 +214,7 @@ def detect(
                 _write_layer(attack_layer, tuned.rules)
             if not list_:
                 return EXIT_OK
-            return _list(ruleset, tuned, fmt)
+            return _list(ruleset, tuned, chosen.format)
         engine = None
         if engine_name != "duckdb":
             from trailscope.engines import open_engine
@@ -212,11 +248,12 @@ def detect(
         finally:
             if engine is not None:
                 engine.close()
-        if fmt == "table":
+        if report.window is not None:
+            print_resolved(report.window, tz)
+        if chosen.format == "table":
             _table(report.findings)
         else:
-            write_findings(report.findings, fmt, sys.stdout)
-            sys.stdout.flush()
+            _write(report.findings, chosen)
         _summary(report)
         if threshold is not None and report.at_or_above(threshold):
             return EXIT_FINDINGS
@@ -257,8 +294,34 @@ def _table(findings: list[Any]) -> None:
         out.print(table)
 
 
+def _write(findings: list[Any], chosen: Output) -> None:
+    """Findings as CSV, JSON or NDJSON on stdout (CSV for Excel: BOM, formulas made inert)."""
+    import io
+
+    from trailscope.detect.output import write_findings
+
+    if not chosen.excel:
+        write_findings(findings, chosen.format, sys.stdout)
+        sys.stdout.flush()
+        return
+    from trailscope.export import FORMULA_STARTS, UTF8_BOM
+
+    text = io.StringIO()
+    write_findings(findings, "csv", text)
+    lines = []
+    for row in _csv.reader(io.StringIO(text.getvalue())):
+        lines.append(["'" + v if v.startswith(FORMULA_STARTS) else v for v in row])
+    buffer = io.StringIO()
+    _csv.writer(buffer, lineterminator="\r\n").writerows(lines)
+    sys.stdout.buffer.write(UTF8_BOM + buffer.getvalue().encode())
+    sys.stdout.buffer.flush()
+
+
 def _summary(report: Any) -> None:
+    window_note = report.window.note() if report.window is not None else None
     for warning in report.warnings:
+        if warning == window_note:
+            continue  # printed with the window, in the zone asked for
         err.print(f"[yellow]warning:[/] {safe(warning)}", highlight=False, soft_wrap=True)
     counts: dict[str, int] = {}
     for f in report.findings:
