@@ -174,6 +174,8 @@ def resolve(
     if start is None:
         start = span.first if span is not None and span.first is not None else end
         start = min(start, end)
+    if start > end and until is None:
+        end = start  # a start after now: an empty window, reported as missing the lake
     if start > end:
         raise TrailscopeError(
             f"the window starts after it ends ({iso(start)} > {iso(end)})",

@@ -19,7 +19,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeElapsedColumn,
@@ -110,12 +109,71 @@ LakeOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead.")]
-# Which part of a trail to read (ingest, verify).
+# Which part of a trail to read (ingest, verify). These filter the trail's folders; they are
+# not the AWS CLI's --region (the region an API is called in), hence their own names.
 AccountOpt = Annotated[
-    list[str] | None, typer.Option("--account", "-a", help="Only this account (repeatable).")
+    list[str] | None,
+    typer.Option(
+        "--only-account",
+        "--account",
+        "-a",
+        help="Read only this account's logs (repeatable; --account is the same option).",
+    ),
 ]
 RegionFilterOpt = Annotated[
-    list[str] | None, typer.Option("--region", "-r", help="Only this region (repeatable).")
+    list[str] | None,
+    typer.Option("--only-region", "-r", help="Read only this region's logs (repeatable)."),
+]
+
+
+def _old_region(value: list[str] | None) -> list[str] | None:
+    if value:
+        raise typer.BadParameter(
+            "here --region would be ambiguous: to read only a region's logs write "
+            f"-r/--only-region {value[0]}; an s3:// source's client region is found by itself"
+        )
+    return value
+
+
+#: ``--region`` on a command that reads a trail: refused with the way to say it (it filtered
+#: before the options were named as in the AWS CLI; a silent change of meaning would be worse).
+OldRegionOpt = Annotated[
+    list[str] | None, typer.Option("--region", hidden=True, callback=_old_region)
+]
+# Where a command touches two places, each has its own AWS options (as the AWS CLI's --profile
+# and --endpoint-url, one set per place); --profile/--endpoint-url name the source's.
+SourceProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source-profile",
+        "--profile",
+        help="AWS profile for reading an s3:// source (default: the AWS credential chain); "
+        "--profile is the same option. The lake's is --lake-profile.",
+    ),
+]
+SourceEndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source-endpoint-url",
+        "--endpoint-url",
+        help="S3-compatible endpoint of the source, e.g. http://127.0.0.1:9000; "
+        "--endpoint-url is the same option. The lake's is --lake-endpoint-url.",
+    ),
+]
+LakeProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--lake-profile",
+        envvar="TRAILSCOPE_LAKE_PROFILE",
+        help="AWS profile for an s3:// lake (default: the AWS credential chain, $AWS_PROFILE).",
+    ),
+]
+LakeEndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--lake-endpoint-url",
+        help="S3-compatible endpoint of an s3:// lake (default: $AWS_ENDPOINT_URL_S3).",
+    ),
 ]
 # Result outputs of every command that prints rows (the terminal table is the default);
 # --csv, --json, --ndjson, --parquet FILE and --excel are shortcuts for --format.
@@ -190,17 +248,34 @@ def _root(
 
 
 def progress(quiet: bool) -> Progress:
+    """A progress display on stderr (off with ``quiet`` or when stderr is not a terminal)."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("files  {task.fields[events]:,} events"),
+        TextColumn("{task.fields[detail]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
         transient=True,
         disable=quiet or not err.is_terminal,
     )
+
+
+def ingest_ticker(prog: Progress, source: str) -> Any:
+    """An ingest's progress callback that says what it does: "listing SOURCE" until the
+    listing is done, then "ingesting" with files done of files to read, and events added."""
+    task = prog.add_task(f"listing {escape(plain(source))}", total=None, detail="")
+
+    def tick(done: int, total: int, events: int) -> None:
+        prog.update(
+            task,
+            description="ingesting",
+            completed=done,
+            total=total or None,
+            detail=f"{done:,}/{total:,} files  {events:,} events",
+        )
+
+    return tick
 
 
 def print_ingest_summary(s: Any) -> None:
