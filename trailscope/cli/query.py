@@ -15,7 +15,6 @@ from trailscope.cli.base import (
     CsvOpt,
     ExcelOpt,
     FormatOpt,
-    JsonOpt,
     JsonOutOpt,
     LakeOpt,
     NdjsonOpt,
@@ -65,8 +64,20 @@ OutputLocationOpt = Annotated[
     str | None,
     typer.Option("--output-location", help="Athena: S3 folder for results (s3://...)."),
 ]
-RegionOpt = Annotated[str | None, typer.Option("--region", help="Athena: the AWS region.")]
-ProfileOpt = Annotated[str | None, typer.Option("--profile", help="Athena: the AWS profile.")]
+RegionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--region", help="Athena: the AWS region Athena is called in (as in the AWS CLI)."
+    ),
+]
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        help="Athena: the AWS profile Athena is called with (as in the AWS CLI). An s3:// lake "
+        "read here uses the AWS credential chain ($AWS_PROFILE, $AWS_ENDPOINT_URL_S3).",
+    ),
+]
 SparkMasterOpt = Annotated[
     str | None,
     typer.Option("--spark-master", help="Spark: master URL (default: a local session)."),
@@ -385,13 +396,23 @@ QueriesDirOpt = Annotated[
 
 
 @queries_app.command("list")
-def queries_list(extra: QueriesDirOpt = None, as_json: JsonOpt = False) -> None:
+def queries_list(
+    extra: QueriesDirOpt = None,
+    fmt: FormatOpt = None,
+    csv: CsvOpt = False,
+    as_json: JsonOutOpt = False,
+    ndjson: NdjsonOpt = False,
+    excel: ExcelOpt = False,
+) -> None:
     """List the saved queries with their titles and parameters."""
+    import pyarrow as pa
+
     from trailscope.queries import load_library
 
     def run() -> int:
+        output = choose_output(fmt, csv=csv, json_=as_json, ndjson=ndjson, excel=excel)
         lib = load_library(extra)
-        if as_json:
+        if output.format != "table":
             data = [
                 {
                     "name": q.name,
@@ -403,7 +424,7 @@ def queries_list(extra: QueriesDirOpt = None, as_json: JsonOpt = False) -> None:
                 }
                 for q in lib.values()
             ]
-            out.print_json(data=data)
+            emit(pa.Table.from_pylist(data).to_reader(), output)
             return EXIT_OK
         t = Table("name", "title", "parameters", box=None)
         for q in lib.values():
@@ -418,7 +439,12 @@ def queries_list(extra: QueriesDirOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @queries_app.command("show")
-def queries_show(name: str, extra: QueriesDirOpt = None) -> None:
+def queries_show(
+    name: Annotated[
+        str, typer.Argument(help="A saved query.", autocompletion=complete_saved_query)
+    ],
+    extra: QueriesDirOpt = None,
+) -> None:
     """Print one saved query: its description, parameters and SQL."""
     from trailscope.queries import get_query, load_library
 
