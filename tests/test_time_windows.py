@@ -200,10 +200,10 @@ def test_a_window_starting_in_the_future_is_empty_not_an_error() -> None:
 
 def test_an_epoch_since_on_the_command_line_as_typed(trail_and_lake) -> None:
     """Through a real process, as a user types it."""
-    _, lake, events = trail_and_lake
+    lake = trail_and_lake[1]
+    args = ["detect", "--lake", str(lake), "--since", "1720051200", "--format", "json"]
     result = subprocess.run(
-        [sys.executable, "-m", "trailscope", "detect", "--lake", str(lake)]
-        + ["--since", "1720051200", "--format", "json"],
+        [sys.executable, "-m", "trailscope", *args],
         capture_output=True,
         text=True,
         check=False,
