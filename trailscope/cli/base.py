@@ -518,6 +518,9 @@ def table_layout(
         folding = [i for i in middle if i not in whole]
         pool = folding or middle
         keep.remove(pool[len(pool) // 2])
+    while total() > width and whole & set(keep):
+        # a value wider than the terminal: folded onto more lines, never cut off
+        whole.discard(max(whole & set(keep), key=lambda i: need[i]))
     return keep, whole
 
 

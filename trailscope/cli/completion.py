@@ -44,7 +44,9 @@ def complete_param(ctx: typer.Context, incomplete: str) -> list[str]:
     from trailscope.queries import load_library
 
     try:
-        saved = load_library(_extra_dirs(ctx)).get(str(ctx.params.get("name") or ""))
+        # an option still waiting for its value leaves the line unparsed, in ctx.args
+        name = ctx.params.get("name") or next(iter(ctx.args), "")
+        saved = load_library(_extra_dirs(ctx)).get(str(name))
     except Exception:
         log.debug("no saved-query parameters to complete", exc_info=True)
         return []
@@ -75,11 +77,10 @@ def complete_severity(incomplete: str) -> list[str]:
 
 
 def complete_zone(incomplete: str) -> list[str]:
-    """IANA zone names, any case typed (``asia/to`` completes ``Asia/Tokyo``)."""
+    """IANA zone names (``Asia/To`` completes ``Asia/Tokyo``)."""
     from zoneinfo import available_timezones
 
-    low = incomplete.lower()
-    return sorted(z for z in available_timezones() | {"UTC"} if z.lower().startswith(low))
+    return _matching(available_timezones() | {"UTC"}, incomplete)
 
 
 def complete_findings_format(incomplete: str) -> list[str]:
