@@ -163,9 +163,9 @@ def test_conflicting_output_flags_say_which(demo) -> None:
 
 def test_parquet_to_a_pipe(demo, tmp_path: Path) -> None:
     lake = demo[1]
+    args = ["query", "SELECT count(*) AS n FROM cloudtrail", "--lake", str(lake), "-F", "parquet"]
     proc = subprocess.run(
-        [sys.executable, "-m", "trailscope", "query", "SELECT count(*) AS n FROM cloudtrail"]
-        + ["--lake", str(lake), "--format", "parquet"],
+        [sys.executable, "-m", "trailscope", *args],
         capture_output=True,
         check=False,
     )
@@ -175,7 +175,10 @@ def test_parquet_to_a_pipe(demo, tmp_path: Path) -> None:
 
 
 def test_excel_csv_has_a_bom_and_inert_formulas(demo) -> None:
-    sql = "SELECT 'ログイン失敗' AS what, '=HYPERLINK(\"http://x\")' AS f, eventid FROM cloudtrail LIMIT 1"
+    sql = (
+        "SELECT 'ログイン失敗' AS what, '=HYPERLINK(\"http://x\")' AS f, eventid "
+        "FROM cloudtrail LIMIT 1"
+    )
     result = runner.invoke(app, ["query", sql, "--lake", str(demo[1]), "--excel"])
     assert result.exit_code == 0, result.output
     raw = result.stdout_bytes
