@@ -386,3 +386,17 @@ def test_a_mistyped_account_column_suggests_the_trails_account(demo) -> None:
     result = _q(demo[1], "SELECT acount FROM cloudtrail")
     assert result.exit_code == ExitCode.ERROR
     assert re.search(r"did you mean account\?", result.stderr)
+
+
+def test_the_api_reads_the_multi_account_partition_columns(demo) -> None:
+    from trailscope.facade import Lake
+
+    lake, events = demo[1], demo[2]
+    first_day = sorted({e["eventTime"][:10] for e in events})[0]
+    with Lake(lake) as lk:
+        table = lk.query(
+            "SELECT account, count(*) AS n FROM cloudtrail_logs_pp WHERE date > :day GROUP BY 1",
+            params={"day": first_day.replace("-", "/")},
+        )
+    expected = Counter(e["recipientAccountId"] for e in events if e["eventTime"][:10] > first_day)
+    assert dict(zip(*table.to_pydict().values(), strict=True)) == dict(expected)
