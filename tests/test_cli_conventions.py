@@ -330,6 +330,15 @@ def test_source_and_lake_profiles_are_separate(tmp_path: Path, s3_bucket, s3_cli
     right = runner.invoke(app, [*base, "--profile", "audit", "--lake-profile", "audit", "--json"])
     assert right.exit_code == 0, right.output
     assert json.loads(right.stdout)["events_added"] == 1
+    # query's --profile is used for the s3:// lake it reads (as the AWS CLI applies it)
+    ask = ["query", "SELECT eventid FROM cloudtrail", "--lake", f"s3://{lake_bucket}/ts/", "--json"]
+    env = {"AWS_ENDPOINT_URL_S3": endpoint}
+    refused = runner.invoke(app, [*ask, "--profile", "nope"], env=env)
+    assert refused.exit_code == ExitCode.ERROR
+    assert "AWS profile not found: nope" in refused.stderr
+    answered = runner.invoke(app, [*ask, "--profile", "audit"], env=env)
+    assert answered.exit_code == 0, answered.output
+    assert json.loads(answered.stdout) == [{"eventid": "e-1"}]
 
 
 # --------------------------------------------------------------------------- Athena DDL

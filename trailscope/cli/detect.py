@@ -234,7 +234,7 @@ def detect(
             engine = open_engine(engine_name, lk, **options)
         try:
             report = run_detections(
-                lake,
+                _lake_with_profile(lake, profile) if engine is None else lake,
                 since=since,
                 until=until,
                 rule_dirs=rules or [],
@@ -337,6 +337,15 @@ def _summary(report: Any) -> None:
             "(see 'trailscope detect --list' for each reason)",
             highlight=False,
         )
+
+
+def _lake_with_profile(lake: str, profile: str | None) -> Any:
+    """An s3:// lake opened with --profile (as the AWS CLI applies it to every call)."""
+    if profile is None or not str(lake).startswith("s3://"):
+        return lake
+    from trailscope.facade import open_lake
+
+    return open_lake(lake, profile=profile)
 
 
 def _lake_at(lake: Path | str) -> Any:

@@ -74,8 +74,8 @@ ProfileOpt = Annotated[
     str | None,
     typer.Option(
         "--profile",
-        help="Athena: the AWS profile Athena is called with (as in the AWS CLI). An s3:// lake "
-        "read here uses the AWS credential chain ($AWS_PROFILE, $AWS_ENDPOINT_URL_S3).",
+        help="The AWS profile of every AWS call, as in the AWS CLI: reading an s3:// lake, "
+        "and Athena with --engine athena (default: the AWS credential chain, $AWS_PROFILE).",
     ),
 ]
 SparkMasterOpt = Annotated[
@@ -270,7 +270,7 @@ def query(
                     "--columns lists the columns and runs no query",
                     hint="drop the SQL, or drop --columns",
                 )
-            return _print_columns(open_lake(lake), sample, json_)
+            return _print_columns(open_lake(lake, profile=profile), sample, json_)
         text = read_sql(sql, file)
         if explain_ddl(text, lake):
             return EXIT_OK
@@ -278,7 +278,7 @@ def query(
         if estimate:
             from trailscope.athena.estimate import estimate_scan
 
-            _print_estimate(estimate_scan(open_lake(lake).files(), text), json_)
+            _print_estimate(estimate_scan(open_lake(lake, profile=profile).files(), text), json_)
             return EXIT_OK
         output = choose_output(
             fmt,
@@ -315,7 +315,7 @@ def query(
                 show_sql=show_sql,
                 output=output,
             )
-        lk = open_lake(lake)
+        lk = open_lake(lake, profile=profile)
         translation = lk.sql_for(text)
         _print_notices(translation.notices)
         if show_sql:
@@ -560,7 +560,8 @@ def run_saved(
         if estimate:
             from trailscope.athena.estimate import estimate_scan
 
-            _print_estimate(estimate_scan(open_lake(lake).files(), saved.sql, params=bound), json_)
+            files = open_lake(lake, profile=profile).files()
+            _print_estimate(estimate_scan(files, saved.sql, params=bound), json_)
             return EXIT_OK
         if engine_name != "duckdb":
             options = _engine_options(
@@ -591,7 +592,7 @@ def run_saved(
         if show_sql:
             err.print(translation.sql, markup=False, highlight=False, soft_wrap=True)
             err.print(f"[dim]parameters: {safe(bound)}[/]", highlight=False, soft_wrap=True)
-        lk = open_lake(lake)
+        lk = open_lake(lake, profile=profile)
         report_window(lk, bound, tz)
         engine = lk.engine()
         try:
