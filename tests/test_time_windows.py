@@ -153,8 +153,28 @@ def test_a_partial_window_is_reported_in_the_zone_asked_for(trail_and_lake) -> N
     )
     assert result.exit_code == ExitCode.OK, result.output
     err = " ".join(result.stderr.split())
-    assert f"window: {day} 09:00:00 JST" in err
+    # the date is read in the zone asked for: its start is midnight in Tokyo
+    assert f"window: {day} 00:00:00 JST" in err
     assert "the lake holds events for only part of the window" in err
+    start = datetime.fromisoformat(day).replace(tzinfo=UTC) - timedelta(hours=9)
+    expected = sorted(
+        e["eventID"] for e in events if e["eventTime"] >= start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    as_json = runner.invoke(
+        app,
+        [
+            "run",
+            "events-in-window",
+            "--lake",
+            str(lake),
+            "--since",
+            day,
+            "--tz",
+            "Asia/Tokyo",
+            "--json",
+        ],
+    )
+    assert sorted(r["eventid"] for r in json.loads(as_json.stdout)) == expected
 
 
 def test_detect_says_when_the_window_misses_the_lake(trail_and_lake) -> None:

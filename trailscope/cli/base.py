@@ -222,7 +222,8 @@ TzOpt = Annotated[
     typer.Option(
         "--tz",
         envvar="TRAILSCOPE_TZ",
-        help="Show times in this IANA zone (Asia/Tokyo); default UTC. Exports stay UTC.",
+        help="Show times in this IANA zone (Asia/Tokyo), and read --since/--until written "
+        "without a zone in it; default UTC. Exports stay UTC.",
         show_default=False,
         autocompletion=complete_zone,
     ),

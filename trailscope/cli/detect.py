@@ -42,7 +42,7 @@ from trailscope.cli.query import (
     WorkgroupOpt,
     _engine_options,
 )
-from trailscope.cli.windows import WINDOW_RULE, print_resolved
+from trailscope.cli.windows import WINDOW_RULE, in_zone, print_resolved
 from trailscope.errors import TrailscopeError
 from trailscope.exitcodes import ExitCode
 
@@ -235,8 +235,8 @@ def detect(
         try:
             report = run_detections(
                 _lake_with_profile(lake, profile) if engine is None else lake,
-                since=since,
-                until=until,
+                since=in_zone(since, tz),
+                until=in_zone(until, tz, end=True),
                 rule_dirs=rules or [],
                 include_builtin=not no_builtin,
                 engine=engine,

@@ -34,7 +34,7 @@ from trailscope.cli.base import (
 )
 from trailscope.cli.completion import complete_engine, complete_param, complete_saved_query
 from trailscope.cli.ddl import explain_ddl
-from trailscope.cli.windows import WINDOW_RULE, report_window
+from trailscope.cli.windows import WINDOW_RULE, in_zone, report_window
 from trailscope.errors import TrailscopeError
 
 # --------------------------------------------------------------------------- engines
@@ -534,7 +534,7 @@ def run_saved(
     from trailscope.sql import translate
 
     def run() -> int:
-        values: dict[str, str] = {}
+        values: dict[str, str | None] = {}
         for item in param or []:
             key, sep, value = item.partition("=")
             if not sep or not key:
@@ -542,7 +542,7 @@ def run_saved(
             values[key.strip()] = value
         for key, given in (("since", since), ("until", until)):
             if given is not None:
-                values[key] = given
+                values[key] = in_zone(given, tz, end=key == "until")
         check_engine(engine_name)
         saved = get_query(name, load_library(extra))
         bound = saved.bind(values)

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from trailscope.cli.base import err, safe
-from trailscope.timewindow import RULE, Window, lake_span, resolve, zone
+from trailscope.timeparse import parse_time
+from trailscope.timewindow import RULE, Window, iso, lake_span, resolve, zone
 
 #: The rule as ``--help`` states it.
 WINDOW_RULE = RULE
@@ -47,3 +48,11 @@ def print_resolved(window: Window, tz: str | None) -> None:
     note = window.note(zone_)
     if note is not None:
         err.print(f"[yellow]note:[/] {safe(note)}", highlight=False, soft_wrap=True)
+
+
+def in_zone(value: str | None, tz: str | None, *, end: bool = False) -> str | None:
+    """A time as typed, with ``--tz``: a date or time written without a zone is read in that
+    zone, as the web reads it in the page's zone (ages, epochs and zoned times are absolute)."""
+    if value is None or tz is None:
+        return value
+    return iso(parse_time(value, end_of_day=end, tz=zone(tz)))
