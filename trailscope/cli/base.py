@@ -311,6 +311,19 @@ def print_ingest_summary(s: Any) -> None:
         )
 
 
+def check_time(value: str | None) -> str | None:
+    """``--since``/``--until`` that cannot be read are a usage error (64), said before any
+    work starts; the value is kept as typed (ages resolve when the command runs)."""
+    if value is not None:
+        from trailscope.timeparse import parse_time
+
+        try:
+            parse_time(value)
+        except TrailscopeError as exc:
+            raise typer.BadParameter(f"{exc.message}: {exc.hint}") from None
+    return value
+
+
 def usage(message: str) -> NoReturn:
     """Refuse a command line that cannot run as typed (exit code 64)."""
     raise UsageError(message)

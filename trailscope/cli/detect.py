@@ -23,6 +23,7 @@ from trailscope.cli.base import (
     TzOpt,
     app,
     cell,
+    check_time,
     choose_output,
     err,
     guard,
@@ -64,12 +65,16 @@ def detect(
     since: Annotated[
         str | None,
         typer.Option(
+            callback=check_time,
             help="Only events from this time on: 7d, 1h30m, now, 2024-07-01, an ISO time or "
-            "epoch seconds/milliseconds. " + WINDOW_RULE
+            "epoch seconds/milliseconds. " + WINDOW_RULE,
         ),
     ] = None,
     until: Annotated[
-        str | None, typer.Option(help="Only events up to this time (a date means its end).")
+        str | None,
+        typer.Option(
+            callback=check_time, help="Only events up to this time (a date means its end)."
+        ),
     ] = None,
     rules: Annotated[
         list[Path] | None,

@@ -20,6 +20,7 @@ from trailscope.cli.base import (
     SourceEndpointOpt,
     SourceProfileOpt,
     app,
+    check_time,
     guard,
     ingest_ticker,
     out,
@@ -57,11 +58,15 @@ def ingest(
     since: Annotated[
         str | None,
         typer.Option(
-            help="Only day folders from this time on (2024-06-01, 2024-06-01T12:00Z, 7d)."
+            callback=check_time,
+            help="Only day folders from this time on (2024-06-01, 2024-06-01T12:00Z, 7d).",
         ),
     ] = None,
     until: Annotated[
-        str | None, typer.Option(help="Only day folders up to this time (same forms as --since).")
+        str | None,
+        typer.Option(
+            callback=check_time, help="Only day folders up to this time (same forms as --since)."
+        ),
     ] = None,
     account: AccountOpt = None,
     region: RegionFilterOpt = None,

@@ -24,6 +24,7 @@ from trailscope.cli.base import (
     TzOpt,
     app,
     cell,
+    check_time,
     choose_output,
     emit,
     err,
@@ -476,13 +477,16 @@ def run_saved(
     since: Annotated[
         str | None,
         typer.Option(
+            callback=check_time,
             help="Shortcut for --param since=...: 7d, 1h30m, now, 2024-07-01, an ISO time or "
-            "epoch seconds/milliseconds. " + WINDOW_RULE
+            "epoch seconds/milliseconds. " + WINDOW_RULE,
         ),
     ] = None,
     until: Annotated[
         str | None,
-        typer.Option(help="Shortcut for --param until=... (a date means its end)."),
+        typer.Option(
+            callback=check_time, help="Shortcut for --param until=... (a date means its end)."
+        ),
     ] = None,
     param: Annotated[
         list[str] | None,

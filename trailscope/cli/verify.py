@@ -20,6 +20,7 @@ from trailscope.cli.base import (
     SourceEndpointOpt,
     app,
     cell,
+    check_time,
     err,
     guard,
     out,
@@ -64,10 +65,16 @@ def verify(
     ],
     since: Annotated[
         str | None,
-        typer.Option(help="Only files delivered from this time on (2024-06-01, 7d, ...)."),
+        typer.Option(
+            callback=check_time,
+            help="Only files delivered from this time on (2024-06-01, 7d, ...).",
+        ),
     ] = None,
     until: Annotated[
-        str | None, typer.Option(help="Only files delivered up to this time (same forms).")
+        str | None,
+        typer.Option(
+            callback=check_time, help="Only files delivered up to this time (same forms)."
+        ),
     ] = None,
     account: AccountOpt = None,
     region: RegionFilterOpt = None,
