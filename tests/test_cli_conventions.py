@@ -409,3 +409,14 @@ def test_the_api_reads_the_multi_account_partition_columns(demo) -> None:
         )
     expected = Counter(e["recipientAccountId"] for e in events if e["eventTime"][:10] > first_day)
     assert dict(zip(*table.to_pydict().values(), strict=True)) == dict(expected)
+
+
+def test_wide_characters_are_measured_as_the_terminal_shows_them(demo) -> None:
+    from rich.cells import cell_len
+
+    what = "ログイン失敗" * 2 + "監査"  # 14 characters, 28 terminal cells
+    sql = f"SELECT eventid, '{what}' AS what FROM cloudtrail LIMIT 2"
+    result = runner.invoke(app, ["query", sql, "--lake", str(demo[1])], env={"COLUMNS": "70"})
+    assert result.exit_code == 0, result.output
+    assert max(cell_len(line) for line in result.stdout.splitlines()) <= 70
+    assert what in result.stdout  # whole, on one line: nothing cut

@@ -14,17 +14,10 @@ from rich.text import Text
 from trailscope.cli.base import (
     EXIT_OK,
     INTERRUPTED_READING,
-    CsvOpt,
-    ExcelOpt,
-    JsonOutOpt,
     LakeOpt,
-    NdjsonOpt,
-    Output,
-    TzOpt,
     app,
     cell,
     check_time,
-    choose_output,
     err,
     guard,
     out,
@@ -32,6 +25,15 @@ from trailscope.cli.base import (
     usage,
 )
 from trailscope.cli.completion import complete_findings_format, complete_rule_id, complete_severity
+from trailscope.cli.output import (
+    CsvOpt,
+    ExcelOpt,
+    JsonOutOpt,
+    NdjsonOpt,
+    Output,
+    TzOpt,
+    choose_output,
+)
 from trailscope.cli.query import (
     DatabaseOpt,
     EngineOpt,

@@ -12,21 +12,10 @@ from rich.table import Table
 from trailscope.cli.base import (
     EXIT_OK,
     INTERRUPTED_READING,
-    CsvOpt,
-    ExcelOpt,
-    FormatOpt,
-    JsonOutOpt,
     LakeOpt,
-    NdjsonOpt,
-    Output,
-    OutputOpt,
-    ParquetOpt,
-    TzOpt,
     app,
     cell,
     check_time,
-    choose_output,
-    emit,
     err,
     guard,
     out,
@@ -35,6 +24,19 @@ from trailscope.cli.base import (
 )
 from trailscope.cli.completion import complete_engine, complete_param, complete_saved_query
 from trailscope.cli.ddl import explain_ddl
+from trailscope.cli.output import (
+    CsvOpt,
+    ExcelOpt,
+    FormatOpt,
+    JsonOutOpt,
+    NdjsonOpt,
+    Output,
+    OutputOpt,
+    ParquetOpt,
+    TzOpt,
+    choose_output,
+    emit,
+)
 from trailscope.cli.windows import WINDOW_RULE, in_zone, report_window
 from trailscope.errors import TrailscopeError
 
