@@ -21,6 +21,7 @@ from trailscope.cli.base import (
     err,
     guard,
     out,
+    plain,
     safe,
     usage,
 )
@@ -33,6 +34,7 @@ from trailscope.cli.output import (
     Output,
     TzOpt,
     choose_output,
+    table_layout,
 )
 from trailscope.cli.query import (
     DatabaseOpt,
@@ -48,6 +50,7 @@ from trailscope.cli.query import (
 from trailscope.cli.windows import WINDOW_RULE, in_zone, print_resolved
 from trailscope.errors import TrailscopeError
 from trailscope.exitcodes import ExitCode
+from trailscope.timewindow import show_time, zone
 
 #: Findings at or above ``--fail-on`` were found (0: none; 1: an error stopped the run).
 EXIT_FINDINGS = ExitCode.FINDINGS
@@ -258,7 +261,7 @@ def detect(
         if report.window is not None:
             print_resolved(report.window, tz)
         if chosen.format == "table":
-            _table(report.findings)
+            _table(report.findings, tz)
         else:
             _write(report.findings, chosen)
         _summary(report)
@@ -280,25 +283,53 @@ def _params(items: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _table(findings: list[Any]) -> None:
-    """Every column on a wide terminal; who and what only on a narrow one (exports have all)."""
-    wide = out.width >= 140
-    names = ["severity", "rule", "principal"]
-    if wide:
-        names += ["target", "source ip", "account", "region", "first seen"]
+#: severity, rule, principal and events: a finding's table never goes without them.
+_ALWAYS = frozenset({0, 1, 2, 8})
+
+
+def _table(findings: list[Any], tz: str | None = None) -> None:
+    """Findings as a terminal table that keeps rule ids, ARNs and times whole: columns that do
+    not fit are dropped from the middle and named on stderr (exports have every field)."""
+    if not findings:
+        return
+    zone_ = zone(tz) if tz else None
+    names = ["severity", "rule", "principal", "target", "source ip", "account", "region"]
+    names += ["first seen", "events"]
+    rows = [
+        [
+            f.severity.label,
+            *(plain(v or "") for v in (f.rule_id, f.principal, f.target, f.source_ip)),
+            *(plain(v or "") for v in (f.account, f.region)),
+            show_time(f.first_seen, zone_) if zone_ and f.first_seen else plain(f.first_seen or ""),
+            f"{f.event_count:,}",
+        ]
+        for f in findings
+    ]
+    # who did it matters more than where: the target, address and place go first
+    keep, whole = table_layout(
+        names, rows, out.width, frozenset({7}), drop_first=(3, 4, 6, 5, 7), always=_ALWAYS
+    )
     table = Table(box=None)
-    for name in names:
-        table.add_column(name, no_wrap=name not in ("principal", "target"), overflow="fold")
-    table.add_column("events", justify="right", no_wrap=True)
-    for f in findings:
-        label = f.severity.label
-        cells: list[str | Text] = [f"[{_SEVERITY_STYLE[label]}]{label}[/]"]
-        cells += [cell(f.rule_id), cell(f.principal)]
-        if wide:
-            cells += [cell(v) for v in (f.target, f.source_ip, f.account, f.region, f.first_seen)]
-        table.add_row(*cells, f"{f.event_count:,}")
-    if findings:
-        out.print(table)
+    for i in keep:
+        table.add_column(
+            names[i],
+            no_wrap=i in whole,
+            overflow="fold",
+            justify="right" if names[i] == "events" else "left",
+        )
+    for row in rows:
+        label = row[0]
+        table.add_row(
+            *(Text(row[i], style=_SEVERITY_STYLE[label]) if i == 0 else Text(row[i]) for i in keep)
+        )
+    out.print(table)
+    if len(keep) < len(names):
+        hidden = ", ".join(n for i, n in enumerate(names) if i not in keep)
+        err.print(
+            f"[dim]not shown to keep ids, ARNs and times whole: {hidden} "
+            "(widen the terminal or use --format csv or json)[/]",
+            highlight=False,
+        )
 
 
 def _write(findings: list[Any], chosen: Output) -> None:

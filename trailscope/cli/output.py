@@ -172,7 +172,7 @@ def _write(export: Any, output: Output, reader: Any, fh: Any) -> int:
 #: A value a reader copies whole: an id, an ARN, a timestamp, an address, a name (no spaces,
 #: not JSON); folding one across lines breaks the copy, so such columns never wrap.
 _WHOLE = re.compile(r"^[\w:/.@+=,*#-]{1,256}$")
-#: What a column that may fold is given at least.
+#: What a column that may fold is given at least (a value this short is never folded).
 _FOLD_MIN = 12
 
 
@@ -197,19 +197,26 @@ _ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
 def table_layout(
-    names: list[str], rows: list[list[str]], width: int, times: frozenset[int] = frozenset()
+    names: list[str],
+    rows: list[list[str]],
+    width: int,
+    times: frozenset[int] = frozenset(),
+    drop_first: tuple[int, ...] = (),
+    always: frozenset[int] = frozenset(),
 ) -> tuple[list[int], set[int]]:
     """Which columns a terminal table of ``width`` shows, and which of them are kept whole.
 
     Columns of ids, ARNs and timestamps never wrap; when they do not all fit, columns are
-    dropped from the middle (first the ones that could fold), keeping the first and the last.
+    dropped from the middle (first the ones that could fold), keeping the first and the last;
+    ``drop_first`` names columns to drop before any other, in that order; columns in
+    ``always`` are never dropped (they fold when nothing else is left to drop).
     """
     whole: set[int] = set()
     need: dict[int, int] = {}
     for i, name in enumerate(names):
         values = [r[i] for r in rows if r[i]]
         need[i] = max([cell_len(v) for v in values] + [min(cell_len(name), _FOLD_MIN)])
-        if values and (i in times or all(_WHOLE.match(v) for v in values)):
+        if values and (i in times or all(_WHOLE.match(v) or len(v) <= _FOLD_MIN for v in values)):
             whole.add(i)
     keep = list(range(len(names)))
 
@@ -220,8 +227,14 @@ def table_layout(
             + 1
         )
 
+    for i in drop_first:
+        if total() <= width:
+            break
+        keep.remove(i)
     while total() > width and len(keep) > 2:
-        middle = keep[1:-1]
+        middle = [i for i in keep[1:-1] if i not in always]
+        if not middle:
+            break
         folding = [i for i in middle if i not in whole]
         pool = folding or middle
         keep.remove(pool[len(pool) // 2])
