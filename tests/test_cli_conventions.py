@@ -420,3 +420,18 @@ def test_wide_characters_are_measured_as_the_terminal_shows_them(demo) -> None:
     assert result.exit_code == 0, result.output
     assert max(cell_len(line) for line in result.stdout.splitlines()) <= 70
     assert what in result.stdout  # whole, on one line: nothing cut
+
+
+def test_detect_table_keeps_rule_ids_whole_and_names_what_it_drops(demo) -> None:
+    from trailscope.detect import run_detections
+    from trailscope.facade import open_lake
+
+    report = run_detections(open_lake(demo[1]))
+    assert report.findings
+    result = runner.invoke(app, ["detect", "--lake", str(demo[1])], env={"COLUMNS": "100"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    for finding in report.findings:
+        assert any(finding.rule_id in line for line in lines), finding.rule_id
+    assert "not shown to keep ids, ARNs and times whole: target" in " ".join(result.stderr.split())
