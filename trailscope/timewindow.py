@@ -198,7 +198,7 @@ def lake_span(lake: Any) -> Span:
             " FROM cloudtrail WHERE event_date IN (:first, :last)",
             params={"first": info.first_day, "last": info.last_day},
         )
-    except TrailscopeError:
+    except (TrailscopeError, OSError):  # a lake only Athena reads, say: nothing to compare
         log.debug("cannot read the span of %s", getattr(lake, "location", lake), exc_info=True)
         return Span(None, None)
     row = table.to_pylist()[0]
@@ -219,11 +219,16 @@ def check(
     until: str | datetime | None,
     *,
     now: datetime | None = None,
+    stacklevel: int = 3,
 ) -> Window:
     """:func:`resolve` against ``lake``'s span; warns (:class:`WindowWarning`) when the window
-    misses the lake or covers only part of it, so a script sees why it got no rows."""
+    misses the lake or covers only part of it, so a script sees why it got no rows.
+
+    :param stacklevel: as for :func:`warnings.warn`: the frame the warning names (the
+        caller's caller by default, the user's line when called from ``Lake.run``).
+    """
     window = resolve(since, until, span=lake_span(lake), now=now)
     text = window.note()
     if text is not None:
-        warnings.warn(text, WindowWarning, stacklevel=3)
+        warnings.warn(text, WindowWarning, stacklevel=stacklevel)
     return window
