@@ -151,6 +151,14 @@ def detect(
     timeout: Annotated[
         float | None, typer.Option(min=0.1, help="Cancel a rule after this many seconds.")
     ] = None,
+    new: Annotated[
+        bool,
+        typer.Option(
+            "--new",
+            help="Record the findings in the lake (see 'trailscope findings') and show only "
+            "those not seen before.",
+        ),
+    ] = False,
     engine_name: EngineOpt = "duckdb",
     database: DatabaseOpt = None,
     workgroup: WorkgroupOpt = "primary",
@@ -194,6 +202,8 @@ def detect(
       trailscope detect --rules ./sigma/rules/cloud/aws/ --format ndjson > findings.ndjson
 
       trailscope detect --since 24h --fail-on high --format json
+
+      trailscope detect --since 24h --new
 
       trailscope detect --param failed-console-logins-from-one-ip.threshold=5
 
@@ -254,6 +264,8 @@ def detect(
                 engine_options=options,
                 timeout=timeout,
             )
+            if new:  # recorded in the lake itself (on Athena: the lake must be at hand)
+                _keep_new(lk if name != "athena" else open_lake(lake), report)
         finally:
             lk.close()
         if report.window is not None:
@@ -268,6 +280,18 @@ def detect(
         return EXIT_OK
 
     raise typer.Exit(guard(run, interrupted=INTERRUPTED_READING))
+
+
+def _keep_new(lake: Any, report: Any) -> None:
+    """Record the run's findings; keep in the report only those the lake had not seen."""
+    from trailscope.findings import record_findings
+
+    recorded = record_findings(lake, report)
+    report.findings = [report.findings[i] for i in recorded.new_indexes()]
+    err.print(
+        f"[dim]findings recorded: {recorded.cycle.opened} new, {recorded.cycle.updated} updated[/]",
+        highlight=False,
+    )
 
 
 def _params(items: list[str]) -> dict[str, dict[str, Any]]:
