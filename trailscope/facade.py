@@ -63,6 +63,7 @@ if TYPE_CHECKING:  # query machinery is imported on first use: CLI start-up stay
     from trailscope.lake.repair import RepairReport
     from trailscope.queries import SavedQuery
     from trailscope.sql import Translation
+    from trailscope.timewindow import Window
 
 #: The engines a query can run on, by name (see :meth:`Lake.open_engine`).
 EngineName = Literal["duckdb", "athena", "spark"]
@@ -565,6 +566,11 @@ class Lake:
     ) -> pa.Table:
         """Run a saved query by name, e.g. ``lake.run("console-logins", since="24h")``.
 
+        Ages count back from now (see :mod:`trailscope.timewindow`): when the window misses
+        the lake or covers only part of it, a :class:`~trailscope.timewindow.WindowWarning`
+        says so with the lake's first and last event, and the result's schema metadata
+        ``trailscope.window`` holds the resolved window as JSON.
+
         :param name: a saved query (``trailscope queries list``).
         :param engine: ``"duckdb"``, ``"athena"``, ``"spark"`` or an engine object.
         :param engine_options: the settings of a named engine (see :meth:`open_engine`).
@@ -578,18 +584,34 @@ class Lake:
 
         saved = get_query(name, library)
         bound = saved.bind(params)
+        window = self._window(bound)
         if engine == "duckdb" and not engine_options:
             translation = self.sql_for(saved.sql, params=bound)
             with self._reading() as duck:
-                return duck.query(translation.sql, timeout=timeout, params=bound)
-        return self._stream(
-            saved.sql,
-            engine=engine,
-            engine_options=engine_options,
-            timeout=timeout,
-            params=bound,
-            types={p.name: p.type for p in saved.params},
-        ).read_all()
+                table = duck.query(translation.sql, timeout=timeout, params=bound)
+        else:
+            table = self._stream(
+                saved.sql,
+                engine=engine,
+                engine_options=engine_options,
+                timeout=timeout,
+                params=bound,
+                types={p.name: p.type for p in saved.params},
+            ).read_all()
+        if window is not None:
+            meta = dict(table.schema.metadata or {})
+            meta[b"trailscope.window"] = orjson.dumps(window.to_json())
+            table = table.replace_schema_metadata(meta)
+        return table
+
+    def _window(self, bound: Mapping[str, Any]) -> Window | None:
+        """A saved query's window checked against the lake (a ``WindowWarning`` when it
+        misses the lake or covers part of it); None for a query without one."""
+        from trailscope import timewindow
+
+        if "since" not in bound and "until" not in bound:
+            return None
+        return timewindow.check(self, bound.get("since"), bound.get("until"), stacklevel=4)
 
     def run_batches(
         self,
@@ -613,12 +635,14 @@ class Lake:
         from trailscope.queries import get_query
 
         saved = get_query(name, library)
+        bound = saved.bind(params)
+        self._window(bound)
         return self._stream(
             saved.sql,
             engine=engine,
             engine_options=engine_options,
             timeout=timeout,
-            params=saved.bind(params),
+            params=bound,
             types={p.name: p.type for p in saved.params},
         )
 

@@ -27,6 +27,7 @@ from trailscope.cli.base import (
     cell,
     err,
     guard,
+    ingest_ticker,
     out,
     print_ingest_summary,
     progress,
@@ -206,11 +207,7 @@ def demo(
         out.print(f"[bold]2/4[/] ingesting into {lake_path}")
         lk = Lake(lake_path)
         with progress(quiet=False) as prog:
-            task = prog.add_task("ingesting", total=None, events=0)
-            summary = lk.ingest(
-                str(trail),
-                progress=lambda d, t, e: prog.update(task, completed=d, total=t, events=e),
-            )
+            summary = lk.ingest(str(trail), progress=ingest_ticker(prog, str(trail)))
         print_ingest_summary(summary)
         from trailscope.enrich.iptable import enrich_lake
 
