@@ -163,7 +163,7 @@ def test_findings_cli_lists_shows_acks_and_names_unknown_ids(lake: Lake) -> None
     assert unknown.exit_code == EXIT_ERROR
     assert "no finding with id '0123456789abcdef'" in unknown.stderr
     bad = runner.invoke(app, ["findings", *base, "--status", "shut"])
-    assert bad.exit_code == EXIT_ERROR and "unknown status 'shut'" in bad.stderr
+    assert bad.exit_code == ExitCode.USAGE and "unknown status 'shut'" in bad.stderr
     csv_out = runner.invoke(app, ["findings", *base, "--format", "csv"]).stdout
     assert csv_out.splitlines()[0].startswith("finding_id,status,severity")
     assert len(csv_out.splitlines()) == len(set(rec.ids)) + 1

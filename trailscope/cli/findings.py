@@ -109,11 +109,13 @@ def findings(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from trailscope.findings.manage import list_findings
+    from trailscope.findings.manage import STATUSES, list_findings
 
     def run() -> int:
         if fmt not in FORMATS:
             return _usage(f"unknown format {fmt!r}", "one of: " + ", ".join(FORMATS))
+        if status is not None and status not in STATUSES:
+            return _usage(f"unknown status {status!r}", "one of: " + ", ".join(STATUSES))
         rows = list_findings(_open(lake), status=status, rule=rule)
         _write(rows, fmt)
         if fmt == "table":
