@@ -131,7 +131,12 @@ def _retired(exc: BaseException) -> bool:
     version or a part that a concurrent commit (a new version, a compaction) retired."""
     if isinstance(exc, LakeError):
         return "(missing)" in exc.message
-    return isinstance(exc, FileNotFoundError) or "NO_SUCH_KEY" in str(exc)
+    text = str(exc)
+    return isinstance(exc, FileNotFoundError) or any(m in text for m in _GONE_ON_S3)
+
+
+#: How pyarrow's S3 filesystem says an object is not there (by the operation that found out).
+_GONE_ON_S3 = ("NO_SUCH_KEY", "RESOURCE_NOT_FOUND")
 
 
 class CountingOnly:
