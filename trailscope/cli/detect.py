@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.table import Table
@@ -112,6 +112,14 @@ def detect(
     timeout: Annotated[
         float | None, typer.Option(min=0.1, help="Cancel a rule after this many seconds.")
     ] = None,
+    new: Annotated[
+        bool,
+        typer.Option(
+            "--new",
+            help="Record the findings in the lake (see 'trailscope findings') and show only "
+            "those not seen before.",
+        ),
+    ] = False,
     engine_name: EngineOpt = "duckdb",
     database: DatabaseOpt = None,
     workgroup: WorkgroupOpt = "primary",
@@ -152,6 +160,8 @@ def detect(
 
       trailscope detect --since 24h --fail-on high --format json
 
+      trailscope detect --since 24h --new
+
       trailscope detect --param failed-console-logins-from-one-ip.threshold=5
 
       trailscope detect --list --rules ./sigma/rules/cloud/aws/
@@ -162,7 +172,7 @@ def detect(
 
       trailscope detect --engine athena --database security --since 30d
     """
-    from trailscope.detect import Severity, load_rules, run_detections
+    from trailscope.detect import Severity, load_rules
     from trailscope.detect.config import apply_config
     from trailscope.detect.output import FORMATS, write_findings
     from trailscope.detect.runner import resolve_config
@@ -179,39 +189,39 @@ def detect(
             if not list_:
                 return EXIT_OK
             return _list(ruleset, tuned, fmt)
-        engine = None
-        if engine_name != "duckdb":
-            from trailscope.engines import open_engine
-            from trailscope.facade import open_lake
+        from trailscope.engines import check_engine
+        from trailscope.facade import EngineName, Lake, open_lake
 
-            options = _engine_options(
-                engine_name,
-                database=database,
-                workgroup=workgroup,
-                output_location=output_location,
-                region=region,
-                profile=profile,
-                spark_master=spark_master,
-                spark_conf=spark_conf,
-            )
-            lk = open_lake(lake) if engine_name == "spark" else None
-            engine = open_engine(engine_name, lk, **options)
+        name = cast(EngineName, check_engine(engine_name))
+        options = _engine_options(
+            name,
+            database=database,
+            workgroup=workgroup,
+            output_location=output_location,
+            region=region,
+            profile=profile,
+            spark_master=spark_master,
+            spark_conf=spark_conf,
+        )
+        # Athena reads its own table: the lake need not be on this machine.
+        lk = Lake(lake) if name == "athena" else open_lake(lake)
         try:
-            report = run_detections(
-                lake,
+            report = lk.detect(
                 since=since,
                 until=until,
-                rule_dirs=rules or [],
-                include_builtin=not no_builtin,
-                engine=engine,
+                rules=rules or [],
+                builtin=not no_builtin,
                 rule_ids=rule or None,
                 params=_params(param or []),
-                timeout=timeout,
                 config=config,
+                engine=name,
+                engine_options=options,
+                timeout=timeout,
             )
+            if new:  # recorded in the lake itself (on Athena: the lake must be at hand)
+                _keep_new(lk if name != "athena" else open_lake(lake), report)
         finally:
-            if engine is not None:
-                engine.close()
+            lk.close()
         if fmt == "table":
             _table(report.findings)
         else:
@@ -223,6 +233,18 @@ def detect(
         return EXIT_OK
 
     raise typer.Exit(guard(run, interrupted=INTERRUPTED_READING))
+
+
+def _keep_new(lake: Any, report: Any) -> None:
+    """Record the run's findings; keep in the report only those the lake had not seen."""
+    from trailscope.findings import record_findings
+
+    recorded = record_findings(lake, report)
+    report.findings = [report.findings[i] for i in recorded.new_indexes()]
+    err.print(
+        f"[dim]findings recorded: {recorded.cycle.opened} new, {recorded.cycle.updated} updated[/]",
+        highlight=False,
+    )
 
 
 def _params(items: list[str]) -> dict[str, dict[str, Any]]:
