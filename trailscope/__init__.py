@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from trailscope.integrity.report import VerifyReport
     from trailscope.synth.trail import SynthReport, synth_trail
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = [
     "DetectionReport",
     "Finding",
