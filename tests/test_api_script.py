@@ -19,6 +19,8 @@ import pytest
 
 from trailscope.synth import synth_trail
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def trail(tmp_path_factory: pytest.TempPathFactory) -> Path:

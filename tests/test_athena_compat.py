@@ -24,6 +24,8 @@ from trailscope import Lake
 from trailscope.sql import QueryError
 from trailscope.synth import synth_trail
 
+pytestmark = pytest.mark.slow
+
 QUERIES_ENV = "TRAILSCOPE_SAMPLES_QUERIES"
 DEFAULT_QUERIES = Path(__file__).resolve().parents[2] / "shared" / "samples" / "athena-queries"
 QUERIES = Path(os.environ[QUERIES_ENV]).expanduser() if os.environ.get(QUERIES_ENV) else None

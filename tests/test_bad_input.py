@@ -149,6 +149,7 @@ def test_the_corpus_has_at_least_sixty_cases() -> None:
     assert len({c.name for c in ALL + CHANGING}) == len(ALL) + len(CHANGING)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", [c.name for c in ALL])
 def test_each_case_keeps_its_good_events_once_and_quarantines_exactly(
     local_run: Run, case: str
@@ -234,6 +235,7 @@ def s3_run(events: list[dict[str, Any]], s3_server: str, workdir: Path) -> Run:
     return Run(f"s3://{bucket}/exports/", built, lake, summary.__dict__, 0)
 
 
+@pytest.mark.slow
 def test_an_s3_source_gives_every_content_case_the_same_outcome(s3_run: Run) -> None:
     quarantine, rows = s3_run.quarantine(), s3_run.rows()
     built = s3_run.built

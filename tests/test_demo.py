@@ -12,6 +12,7 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from trailscope.cli import EXIT_OK, app
@@ -58,6 +59,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_demo_ends_serving_the_dashboards_until_ctrl_c(tmp_path: Path) -> None:
     port = _free_port()
     proc = subprocess.Popen(

@@ -19,6 +19,8 @@ from detect_corpus import PantherTest, panther_lake, panther_tests
 from trailscope.detect import Severity, run_detections
 from trailscope.detect.attack import TACTICS
 
+pytestmark = pytest.mark.slow
+
 #: false-expected tests the built-ins call high or critical: (index line, rule) -> why right
 EXPECTED_HIGH_ON_FALSE_TESTS = {
     (64, "guardduty-or-config-disabled"): (

@@ -44,6 +44,7 @@ def _lake_of(tmp: Path, events: list[dict]) -> Lake:
     return lake
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rule", BUILTIN, ids=lambda r: r.id)
 def test_builtin_rule_examples(rule, tmp_path: Path) -> None:
     cases = examples(rule)
@@ -102,6 +103,7 @@ def _all_rules() -> list:
     return BUILTIN + sigma
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rule", _all_rules(), ids=lambda r: f"{r.origin}:{r.id}")
 def test_rule_is_trino_sql_and_transpiles_to_spark(rule) -> None:
     """What the Athena and Spark engines get: parsed as Trino, written as Spark."""

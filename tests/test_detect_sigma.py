@@ -221,6 +221,7 @@ def sample_lake(tmp_path_factory: pytest.TempPathFactory) -> tuple[Lake, list[di
     return lake, events
 
 
+@pytest.mark.slow
 def test_compiled_rules_match_what_sigma_semantics_say(sample_lake) -> None:
     lake, events = sample_lake
     in_lake = {r["eventid"] for r in lake.query("SELECT eventid FROM cloudtrail").to_pylist()}
@@ -241,6 +242,7 @@ def test_compiled_rules_match_what_sigma_semantics_say(sample_lake) -> None:
     assert matched_rules >= 20  # the comparison is not vacuous
 
 
+@pytest.mark.slow
 def test_one_scan_for_all_filter_rules_finds_what_one_query_per_rule_finds(sample_lake) -> None:
     """DuckDB runs the plain filter rules together (one scan); Athena and Spark run each alone."""
     from trailscope.detect.batch import batchable

@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 from trailscope.cli import app
 from trailscope.exitcodes import ExitCode
 
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 
 

@@ -22,6 +22,8 @@ from trailscope.cli import app
 from trailscope.doctor import diagnose
 from trailscope.exitcodes import ExitCode
 
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import trailscope
 from trailscope import Lake
 from trailscope.duckconn import connect
@@ -39,6 +41,7 @@ def test_no_module_opens_duckdb_another_way() -> None:
     assert direct == []
 
 
+@pytest.mark.slow
 def test_a_slow_query_writes_only_its_rows_to_stdout(tmp_path: Path) -> None:
     """A query of several seconds through the Python API, run as a script would, prints what
     the script prints and nothing else."""

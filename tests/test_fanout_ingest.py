@@ -20,6 +20,8 @@ from trailscope.facade import Lake
 from trailscope.lake.spark_ingest import spark_runner
 from trailscope.synth import synth_trail
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:

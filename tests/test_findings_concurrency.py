@@ -20,6 +20,8 @@ from trailscope.detect.model import DetectionReport, Finding, Severity
 from trailscope.findings import record_findings
 from trailscope.findings.manage import list_findings, set_status, suppress
 
+pytestmark = pytest.mark.slow
+
 NOW = datetime(2024, 8, 1, tzinfo=UTC)
 
 

@@ -23,6 +23,8 @@ from trailscope.sources.layout import KeyInfo, ObjectKind
 from trailscope.sources.local import LocalSource
 from trailscope.synth import synth_trail
 
+pytestmark = pytest.mark.slow
+
 
 class CountingSource(LocalSource):
     """Records what the listing has yielded so far; optionally fails part-way."""

@@ -27,6 +27,8 @@ from trailscope.sources import ListFilter, S3Source, Source, open_source
 from trailscope.sources.base import NO_FILTER
 from trailscope.synth import SIGNATURES_FILE, SynthReport, synth_trail
 
+pytestmark = pytest.mark.slow
+
 ORG = "o-abc123defg"
 ORG_PREFIX = f"AWSLogs/{ORG}/"
 DECODED_FOLDERS = ("CloudTrail", "CloudTrail-Insight")

@@ -231,6 +231,7 @@ def test_changed_object_is_read_again_without_doubling(tmp_path: Path) -> None:
     assert lake_event_ids(tmp_path / "lake") == Counter({"a": 1, "b": 1})
 
 
+@pytest.mark.slow
 def test_redeliveries_are_caught_after_their_partition_left_memory(
     trail, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -245,6 +246,7 @@ def test_redeliveries_are_caught_after_their_partition_left_memory(
     assert lake_event_ids(tmp_path / "lake") == unique_event_ids(trail_events(root))
 
 
+@pytest.mark.slow
 def test_copies_straddling_a_batch_cut_are_dropped_in_the_worker(
     trail, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -385,6 +387,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill_after_commits", [1, 4, 9])
 def test_kill_9_mid_ingest_then_rerun_is_exact(
     trail, tmp_path: Path, kill_after_commits: int
@@ -459,6 +462,7 @@ def test_frequent_small_ingests_keep_partitions_to_a_few_files(tmp_path: Path) -
     assert sum(lake_event_ids(tmp_path / "lake").values()) == 60
 
 
+@pytest.mark.slow
 def test_days_are_compacted_during_the_run_once_later_deliveries_leave_them(
     trail, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -496,6 +500,7 @@ def test_days_are_compacted_during_the_run_once_later_deliveries_leave_them(
     assert lake_event_ids(tmp_path / "lake") == unique_event_ids(trail_events(root))
 
 
+@pytest.mark.slow
 def test_compaction_rewrites_every_value_as_it_was(trail, tmp_path: Path) -> None:
     """Compaction reads repeating strings as dictionaries and writes them on as they are:
     every column, nested and list values included, reads back the same."""
@@ -510,6 +515,7 @@ def test_compaction_rewrites_every_value_as_it_was(trail, tmp_path: Path) -> Non
     assert _rows_by_id(tmp_path / "after") == _rows_by_id(tmp_path / "before")
 
 
+@pytest.mark.slow
 def test_compaction_merges_partitions_side_by_side_with_the_same_result(
     trail, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

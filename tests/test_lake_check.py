@@ -123,6 +123,7 @@ CASES: list[tuple[str, Callable[[Path], str], str, bool]] = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("case", "damage", "kind", "quick"), CASES, ids=[c[0] for c in CASES])
 def test_check_reports_the_damage_and_repair_makes_the_lake_equal_a_fresh_ingest(
     built: tuple[Path, Path, Path],
@@ -159,6 +160,7 @@ def test_a_query_over_a_damaged_part_fails_naming_it(lake: Path, damage: Callabl
     assert "lake repair" in (info.value.hint or "")
 
 
+@pytest.mark.slow
 def test_a_part_whose_sources_are_gone_is_dropped_and_the_loss_recorded(
     built: tuple[Path, Path, Path], tmp_path: Path
 ) -> None:
@@ -182,6 +184,7 @@ def test_a_part_whose_sources_are_gone_is_dropped_and_the_loss_recorded(
     assert _equal(lake, built[2])
 
 
+@pytest.mark.slow
 def test_an_s3_lake_checks_and_repairs_too(
     built: tuple[Path, Path, Path], s3_server: str, s3_bucket: tuple[str, str], s3_client: Any
 ) -> None:

@@ -27,6 +27,8 @@ from trailscope import Lake, open_lake
 from trailscope.lake.lock import LOCK_FILE, WriterLock
 from trailscope.synth import synth_trail
 
+pytestmark = pytest.mark.slow
+
 #: The child: ingest (or a side-table change) that kills itself at ``KILL_AT``, a step of
 #: the protocol and the how-manieth time it is reached: ``append:N`` (just before commit N
 #: of the run is created), ``publish:OP:N`` (just after the N-th commit of operation OP, before

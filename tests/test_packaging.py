@@ -14,6 +14,8 @@ import pytest
 
 import trailscope
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "trailscope"
 #: Files the package reads at run time (besides its modules), by suffix.

@@ -28,6 +28,8 @@ from trailscope.facade import Lake, open_lake
 from trailscope.queries import load_library
 from trailscope.synth import synth_trail
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -25,6 +25,8 @@ from trailscope.sources import (
 )
 from trailscope.sources.s3 import _read_reason
 
+pytestmark = pytest.mark.slow
+
 ORG = "o-abcdefghij"
 A, B, C = "111122223333", "444455556666", "777788889999"
 REGIONS = ("eu-west-1", "us-east-1")

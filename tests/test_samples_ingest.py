@@ -41,6 +41,8 @@ import pytest
 from trailscope.decode import decode_object
 from trailscope.facade import Lake
 
+pytestmark = pytest.mark.slow
+
 # --------------------------------------------------------------------------- the corpus
 
 

@@ -621,6 +621,7 @@ def test_required_parameter_missing() -> None:
     assert str(exc.value) == "query 'iam-user-activity' needs --param user=VALUE (string)"
 
 
+@pytest.mark.slow
 def test_required_parameter_missing_through_lake(trail: Trail) -> None:
     with pytest.raises(SavedQueryError) as exc:
         trail.lake.run("iam-user-activity", since=SINCE)

@@ -33,6 +33,8 @@ from trailscope.queries import load_library
 from trailscope.sql import QueryError
 from trailscope.synth import synth_trail
 
+pytestmark = pytest.mark.slow
+
 SINCE = "2024-07-01"
 DAY_SINCE, DAY_UNTIL = "2024-07-16T06:00:00Z", "2024-07-16"
 

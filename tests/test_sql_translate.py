@@ -740,3 +740,15 @@ def test_unclosed_quotes_are_one_line_with_where_and_a_hint(
     assert info.value.message == message
     if hint is not None:
         assert info.value.hint == hint
+
+
+def test_a_cte_with_its_own_eventtime_gets_no_partition_bounds() -> None:
+    """Only the SELECT that reads the lake is bounded: a CTE has no event_date to compare."""
+    sql = (
+        "WITH logins AS (SELECT eventtime AS eventtime FROM cloudtrail "
+        "WHERE eventtime >= '2024-07-01T00:00:00Z') "
+        "SELECT count(*) AS n FROM logins WHERE eventtime >= '2024-07-02T00:00:00Z'"
+    )
+    out = translate(sql, dialect="duckdb").sql
+    inner, outer = out.split("FROM logins")
+    assert "event_date" in inner and "event_date" not in outer

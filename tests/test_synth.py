@@ -555,6 +555,7 @@ def _contents(report: SynthReport) -> dict[str, bytes]:
     return {f.as_posix(): (report.root / f).read_bytes() for f in report.files}
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_other_seed_other_trail(tmp_path: Path) -> None:
     args: dict[str, Any] = {"events": 1500, "days": 2, "accounts": 2, "redeliver_fraction": 0.01}
     ra = synth_trail(tmp_path / "a", seed=3, **args)

@@ -23,6 +23,8 @@ from trailscope.exitcodes import ExitCode
 from trailscope.facade import Lake
 from trailscope.synth import INCIDENTS, POISON_KINDS, LiveTrail, S3Sink, synth_trail
 
+pytestmark = pytest.mark.slow
+
 UTC = dt.UTC
 START = dt.datetime(2024, 7, 16, 9, 30, tzinfo=UTC)
 

@@ -29,6 +29,8 @@ from trailscope.integrity import (
 )
 from trailscope.synth import PUBLIC_KEY_FILE, synth_trail
 
+pytestmark = pytest.mark.slow
+
 PREFIX = "org-trails/"  # a trail prefix in front of AWSLogs/, as CloudTrail allows
 
 

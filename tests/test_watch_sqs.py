@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from trailfiles import lake_event_ids
 from watchkit import health, watch_command
 
 from trailscope.exitcodes import ExitCode
 from trailscope.facade import Lake
 from trailscope.synth import LiveTrail, S3Sink
+
+pytestmark = pytest.mark.slow
 
 START = dt.datetime(2024, 7, 16, 9, 30, tzinfo=dt.UTC)
 

@@ -25,6 +25,8 @@ from trailscope.detect.model import DetectionReport, Finding, Severity
 from trailscope.findings import record_findings
 from trailscope.findings.manage import list_findings, list_suppressions
 
+pytestmark = pytest.mark.slow
+
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 HOSTILE = '<script>alert("principal")</script><img src=x onerror=alert(1)>'
 

@@ -21,6 +21,8 @@ from web_support import TOKEN
 from trailscope.web.dashboards import load_builtin
 from trailscope.web.explore import CLASSICS
 
+pytestmark = pytest.mark.slow
+
 DASHBOARDS = load_builtin()
 PAGES = [
     *(f"/d/{name}?range=all" for name in DASHBOARDS),

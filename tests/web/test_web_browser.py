@@ -15,6 +15,8 @@ from web_support import HOSTILE_AGENT, HOSTILE_IP
 
 from trailscope.web.dashboards import load_builtin
 
+pytestmark = pytest.mark.slow
+
 DASHBOARDS = load_builtin()
 
 

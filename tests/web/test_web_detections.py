@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 from html import unescape
 
+import pytest
+
 from trailscope.detect import run_detections
 
 
+@pytest.mark.slow
 def test_detections_page_shows_what_the_python_api_finds(client, lake):
     data = client.get("/api/detections?range=all").json()
     report = run_detections(lake, since=data["since"], until=data["until"])

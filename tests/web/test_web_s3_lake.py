@@ -3,10 +3,13 @@ locked-down engine, which reads the lake through pyarrow and nothing else."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from trailscope import Lake
 from trailscope.web import create_app
+
+pytestmark = pytest.mark.slow
 
 
 def test_dashboards_and_workbench_over_an_s3_lake(s3_bucket, demo_lake):

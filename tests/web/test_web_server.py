@@ -144,6 +144,7 @@ def test_a_link_from_another_site_does_not_run_a_query(client):
 # ------------------------------------------------------------------ never a 500, never frozen
 
 
+@pytest.mark.slow
 def test_no_filter_value_makes_a_page_fail(client):
     """Hostile and odd values in every key of every page: answers are 200, 400 or 404."""
     rnd = random.Random(24)
@@ -403,6 +404,7 @@ def test_serve_tz_shows_times_in_that_zone(demo_lake):
     assert "UTC" in c.get("/d/overview?range=all&tz=UTC").text
 
 
+@pytest.mark.slow
 def test_detections_page_runs_the_users_rules_too_grouped_and_by_severity(demo_lake, tmp_path):
     folder = tmp_path / "rules"
     folder.mkdir()

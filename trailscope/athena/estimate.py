@@ -34,6 +34,7 @@ from sqlglot.optimizer.scope import traverse_scope
 from trailscope.athena.ddl import hive_type
 from trailscope.decode.schema import FILE_SCHEMA, PARTITION
 from trailscope.sql import COMPAT_COLUMNS, TABLE, translate
+from trailscope.sqlbounds import conjuncts
 
 #: Athena's price per TB scanned (us-east-1 and most regions), and its billing rules.
 DOLLARS_PER_TB = 5.0
@@ -177,17 +178,9 @@ def _plan_scan(
     all_days: list[str],
 ) -> Scan:
     where = select.args.get("where")
-    conds = _conjuncts(where.this) if where is not None else []
+    conds = conjuncts(where.this) if where is not None else []
     days = [d for d in all_days if all(_keeps(c, d, PARTITION, params) for c in conds)]
     return Scan(columns=columns, partitions=days, time_range=_time_range(conds, params))
-
-
-def _conjuncts(node: exp.Expr) -> list[exp.Expr]:
-    if isinstance(node, exp.And):
-        return _conjuncts(node.left) + _conjuncts(node.right)
-    if isinstance(node, exp.Paren):
-        return _conjuncts(node.this)
-    return [node]
 
 
 def _value(node: exp.Expr, params: dict[str, Any]) -> str | None:
