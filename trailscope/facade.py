@@ -37,6 +37,8 @@ from trailscope.lake.ingest import (
 from trailscope.lake.lock import WriterLock
 from trailscope.lake.manifest import LakeState, Manifest
 from trailscope.lake.paths import ATHENA_SETTINGS, RETENTION_FILE
+from trailscope.lake.settings import NO_FILTERS, IngestFilters, load_filters
+from trailscope.lake.settings import save_filters as save_filters_to
 from trailscope.lake.storage import LocalStorage, S3Storage, open_storage
 from trailscope.lake.transaction import RetryPolicy
 from trailscope.sources import ListFilter, Source, SourceObject, open_source
@@ -86,6 +88,8 @@ class LakeInfo:
     last_commit: str | None
     max_files_per_partition: int
     quarantine: list[QuarantineEntry] = field(default_factory=list)
+    #: the ingest filters every ingest applies (see :meth:`Lake.set_ingest_filters`)
+    ingest_filters: dict[str, Any] = field(default_factory=lambda: NO_FILTERS.to_json())
 
     def to_json(self) -> dict[str, Any]:
         out = dict(self.__dict__)
@@ -232,6 +236,7 @@ class Lake:
             last_commit=state.last_commit.committed_at if state.last_commit else None,
             max_files_per_partition=max((len(v) for v in by_partition.values()), default=0),
             quarantine=quarantine[:quarantine_limit],
+            ingest_filters=self.ingest_filters().to_json(),
         )
 
     def _accounts_and_regions(self, state: LakeState) -> tuple[list[str], list[str]]:
@@ -404,6 +409,8 @@ class Lake:
         objects: Iterable[SourceObject] | None = None,
         runner: BatchRunner | None = None,
         max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES,
+        filters: IngestFilters | None = None,
+        save_filters: bool = False,
     ) -> IngestSummary:
         """Add every new or changed object of ``source``; safe to re-run, safe to kill.
 
@@ -411,8 +418,20 @@ class Lake:
         listing ``source``. ``runner``: where batches run (default: a pool of ``workers``
         processes; see :mod:`trailscope.lake.spark_ingest` for Spark). ``max_object_bytes``:
         objects larger than this once decompressed are quarantined, not read.
+
+        :param filters: events to leave out and fields to blank in this run, on top of the
+            lake's saved ones (:meth:`ingest_filters`), which every ingest applies.
+        :param save_filters: save the combination as the lake's filters for later runs.
         """
         limits = DecodeLimits(max_object_bytes=max_object_bytes)
+        effective = self.ingest_filters()
+        if filters is not None:
+            effective = effective.combined(filters)
+        compiled = None
+        if not effective.empty:  # checked before anything is read: a typo costs nothing
+            from trailscope.lake.filters import compile_filters
+
+            compiled = compile_filters(effective)
         src = (
             open_source(source, profile=profile, endpoint_url=endpoint_url)
             if isinstance(source, str)
@@ -426,6 +445,8 @@ class Lake:
         )
         self.storage.prepare()
         self.manifest.initialize()
+        if save_filters:
+            save_filters_to(self.storage, effective)
         summary = IngestSummary(source=src.uri, lake=self.location)
         with self.writer_lock("ingest") as lock:
             summary.took_over_lock = lock is not None and lock.took_over is not None
@@ -457,6 +478,7 @@ class Lake:
                     objects=objects,
                     settle=settle if compact else None,
                     limits=limits,
+                    filters=compiled,
                 )
             finally:
                 if isinstance(pool, PoolRunner):
@@ -542,6 +564,25 @@ class Lake:
         self.storage.prepare()
         self.manifest.initialize()
         self.storage.write_atomic(RETENTION_FILE, orjson.dumps({"days": days}))
+
+    def ingest_filters(self) -> IngestFilters:
+        """The filters every ingest into this lake applies (none: every event, whole)."""
+        return load_filters(self.storage, self.location)
+
+    def set_ingest_filters(self, filters: IngestFilters) -> IngestFilters:
+        """Make ``filters`` the lake's ingest filters, after checking them (a bad ``where`` or
+        an unknown field raises :class:`~trailscope.lake.settings.FilterError` and nothing is
+        saved). They apply to the files later ingests read: events already in the lake stay
+        as they are, and events left out before are not brought back (their files are
+        recorded as read). Returns the filters saved."""
+        if not filters.empty:
+            from trailscope.lake.filters import compile_filters
+
+            compile_filters(filters)
+        self.storage.prepare()
+        self.manifest.initialize()
+        save_filters_to(self.storage, filters)
+        return filters
 
     def _recover(self, state: LakeState) -> None:
         """Finish what a crashed writer left, including the Athena manifests of its last

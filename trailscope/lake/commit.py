@@ -39,6 +39,10 @@ class BatchOutput:
     keys: list[str] = field(default_factory=list)
     #: the source the batch was read from (recorded in the commit: repair reads it again)
     source: str | None = None
+    #: events the lake's ingest filters left out
+    filtered: int = 0
+    #: those filters as saved (recorded in the commit: repair applies them again)
+    filters: dict[str, object] | None = None
 
 
 def rewrite_part(storage: Storage, part: writer.StagedPart, table: pa.Table) -> None:
@@ -116,7 +120,10 @@ def commit_batch(
         _stage_parts(tx, output.parts)
         return bool(mine)
 
-    info = {"source": output.source} if output.source else {}
+    info: dict[str, object] = {"source": output.source} if output.source else {}
+    if output.filters:
+        info["filters"] = output.filters
+        info["filtered"] = output.filtered
     tx = Transaction(manifest, state, "ingest", info=info, rebase=rebase)
     for part in output.parts:
         tx.staged(part.tmp_path)  # deleted unless committed, whatever happens next
