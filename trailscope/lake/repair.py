@@ -117,12 +117,27 @@ def source_roots(manifest: Manifest) -> dict[str, str]:
     return out
 
 
+def ingest_filters(manifest: Manifest) -> dict[str, dict[str, object]]:
+    """Object id -> the ingest filters its ingest applied (recorded in the commit's info):
+    a rebuilt part must leave out and blank what the first ingest did."""
+    out = {}
+    for commit in manifest.commits():
+        filters = commit.info.get("filters")
+        for obj in commit.objects:
+            if filters:
+                out[obj.id] = filters
+            else:
+                out.pop(obj.id, None)
+    return out
+
+
 def rebuild_part(
     manifest: Manifest,
     state: LakeState,
     part: PartRecord,
     objects: list[ObjectRecord],
     root: str | None,
+    filters: dict[str, object] | None = None,
 ) -> PartRecord | None:
     """The part's rows decoded again from its source objects, staged under a new name; None
     when any object cannot be read as it was ingested."""
@@ -143,7 +158,14 @@ def rebuild_part(
     current = {object_id(o): o for o in found if o.version == wanted[object_id(o)].version}
     if len(current) != len(wanted):
         return None
-    output = process_batch(source, storage, Batch(sorted(current.values(), key=lambda o: o.key)))
+    compiled = None
+    if filters:
+        from trailscope.lake.filters import compile_filters
+        from trailscope.lake.settings import IngestFilters
+
+        compiled = compile_filters(IngestFilters.from_json(filters))
+    batch = Batch(sorted(current.values(), key=lambda o: o.key), filters=compiled)
+    output = process_batch(source, storage, batch)
     if any(r.read_failed for r in output.objects):
         for staged in output.parts:
             storage.delete(staged.tmp_path)
@@ -182,13 +204,16 @@ def repair_parts(
         return
     sources = provenance(manifest)
     roots = source_roots(manifest)
+    filters = ingest_filters(manifest)
     for rel in damaged:
         part = state.parts[rel]
         ids = sorted(sources.get(rel, set()))
         objects = [state.objects[i] for i in ids if i in state.objects]
         rebuilt = None
         if objects and len(objects) == len(ids):
-            rebuilt = rebuild_part(manifest, state, part, objects, roots.get(ids[0]))
+            rebuilt = rebuild_part(
+                manifest, state, part, objects, roots.get(ids[0]), filters.get(ids[0])
+            )
         tx = Transaction(manifest, state, "repair", info={"part": rel})
         tx.remove_parts([rel])
         if rebuilt is not None:
