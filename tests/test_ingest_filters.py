@@ -396,7 +396,7 @@ def test_where_failing_on_a_value_stops_the_run_and_stores_nothing(
     assert "Traceback" not in result.output
     assert open_lake(lake).info().events == 0
     # the same from worker processes: the error crosses the process boundary whole
-    with pytest.raises(FilterError, match="^--where failed on the events of AWSLogs/") as err:
+    with pytest.raises(FilterError, match=r"^--where failed on the events of AWSLogs/") as err:
         Lake(lake).ingest(
             str(trail),
             workers=2,
