@@ -23,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from ingest_bench import OUT, TreeMemory, _rss, _tree, ensure_trail, log_files  # noqa: E402
+from ingest_bench import OUT, TreeMemory, _cpu, _rss, _tree, ensure_trail, log_files  # noqa: E402
 
 
 class ProcessPeaks(TreeMemory):
@@ -40,6 +40,8 @@ class ProcessPeaks(TreeMemory):
             self.peak = max(self.peak, sum(sizes.values()))
             for p, rss in sizes.items():
                 self.each[p] = max(self.each.get(p, 0), rss)
+            for p in tree[1:]:
+                self.cpu[p] = max(self.cpu.get(p, 0.0), _cpu(p))
             time.sleep(0.02)
 
 

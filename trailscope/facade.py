@@ -454,11 +454,16 @@ class Lake:
             self._recover(state)
             compacted: set[str] = set()
 
-            def settle(partitions: set[str], parallel: int = 1) -> None:
+            def settle(partitions: set[str], parallel: int = 0) -> None:
+                """Compact ``partitions``: during the run (``parallel`` 0) one at a time and
+                only merges small enough to run beside the workers; at its end, side by side."""
                 from trailscope.lake import compact as compaction
 
+                limit = compaction.IN_RUN_MAX_MERGE_ROWS if not parallel else None
                 compacted.update(
-                    compaction.compact_each(self.manifest, state, partitions, parallel=parallel)
+                    compaction.compact_each(
+                        self.manifest, state, partitions, parallel=parallel or 1, max_rows=limit
+                    )
                 )
 
             lanes = workers or default_workers()

@@ -317,8 +317,8 @@ def run_ingest(
                 # last batch's settled days are then left to the caller's final settle, which
                 # can merge several partitions at once (here they would be merged one by one
                 # after the workers had finished).
+                index.forget(ready)  # their parts are replaced: free their ids first
                 settle(ready)
-                index.forget(ready)  # their parts were replaced
                 settled |= ready
             ready = _settled_partitions(output, touched - settled)
         done += len(output.objects)
