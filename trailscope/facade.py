@@ -429,9 +429,10 @@ class Lake:
             effective = effective.combined(filters)
         compiled = None
         if not effective.empty:  # checked before anything is read: a typo costs nothing
+            from trailscope.ingest_where import compile_where
             from trailscope.lake.filters import compile_filters
 
-            compiled = compile_filters(effective)
+            compiled = compile_filters(effective, compile_where)
         src = (
             open_source(source, profile=profile, endpoint_url=endpoint_url)
             if isinstance(source, str)
@@ -526,11 +527,12 @@ class Lake:
         """Make the lake check clean: rebuild damaged parts from their source objects (or drop
         them, recording what was lost), cut the log at a damaged commit, replace damaged
         checkpoints, delete files no commit names. See :mod:`trailscope.lake.repair`."""
+        from trailscope.ingest_where import compile_where
         from trailscope.lake import repair as repairing
 
         self.manifest.check_format()
         with self.writer_lock("repair"):
-            report = repairing.repair(self.manifest)
+            report = repairing.repair(self.manifest, compile_where=compile_where)
         self.close()  # the kept engine may read a part that was replaced
         return report
 
@@ -581,9 +583,10 @@ class Lake:
         as they are, and events left out before are not brought back (their files are
         recorded as read). Returns the filters saved."""
         if not filters.empty:
+            from trailscope.ingest_where import compile_where
             from trailscope.lake.filters import compile_filters
 
-            compile_filters(filters)
+            compile_filters(filters, compile_where)
         self.storage.prepare()
         self.manifest.initialize()
         save_filters_to(self.storage, filters)

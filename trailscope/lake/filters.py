@@ -3,9 +3,9 @@ accepts, blank fields.
 
 The settings (:class:`~trailscope.lake.settings.IngestFilters`) are checked once, in the
 committing process, by :func:`compile_filters`: names are resolved against the lake's schema,
-and the ``where`` condition is parsed as Athena SQL, translated for DuckDB like any query, and
-bound by DuckDB against an empty table of the lake's columns, so a typo fails before any file
-is read instead of in a worker halfway through a run. The result
+and the ``where`` condition is translated and bound by the caller's compiler
+(:mod:`trailscope.ingest_where`: the lake imports no SQL translator), so a typo fails before
+any file is read instead of in a worker halfway through a run. The result
 (:class:`CompiledFilters`) travels with every batch, so the filters apply wherever batches run
 (worker processes, the committing process, Lambda, Spark tasks, repair).
 
@@ -23,7 +23,7 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -32,7 +32,6 @@ from trailscope.decode.schema import (
     EVENT_FIELDS,
     EVENTTIME_TS,
     FILE_SCHEMA,
-    PARTITION,
     SOURCEKEY,
     Kind,
 )
@@ -57,10 +56,26 @@ REQUIRED = {
     SOURCEKEY: "repair and concurrent ingests find a row's source file by it",
 }
 _JSON_COLUMNS = frozenset(f.name for f in EVENT_FIELDS if f.kind is Kind.JSON) | {"extra"}
-_WHERE_HINT = (
-    "write one condition over the columns of the cloudtrail table, as after WHERE in Athena, "
-    "e.g. --where \"eventname = 'ConsoleLogin' OR useragent = 'console.amazonaws.com'\""
-)
+
+
+@dataclass(frozen=True)
+class WhereSQL:
+    """A ``where`` condition made ready to run on a batch's rows (by
+    :func:`trailscope.ingest_where.compile_where`, above the lake: it translates Athena SQL)."""
+
+    #: DuckDB SQL returning the ROW of every row to keep, over the view named ``view``
+    sql: str
+    #: nested columns the condition reads
+    nested: tuple[str, ...] = ()
+    #: DuckDB macros the translated condition may call (Athena's functions)
+    macros: tuple[str, ...] = ()
+    #: view columns computed from the row's own values (partition and Athena-layout columns)
+    view_columns: tuple[tuple[str, str], ...] = ()
+    view: str = "cloudtrail"
+
+
+#: Turns a ``where`` text into :class:`WhereSQL`, or raises :class:`FilterError`.
+WhereCompiler = Callable[[str], WhereSQL]
 
 
 @dataclass(frozen=True)
@@ -71,41 +86,37 @@ class CompiledFilters:
     filters: IngestFilters
     exclude_sources: tuple[str, ...] = ()
     exclude_events: tuple[str, ...] = ()
-    #: DuckDB SQL returning the ROW of every row to keep, over a view named ``cloudtrail``
-    where_sql: str | None = None
-    #: nested columns the condition reads
-    where_nested: tuple[str, ...] = ()
-    #: DuckDB macros the translated condition may call (Athena's functions)
-    macros: tuple[str, ...] = ()
-    #: view columns computed from the row's own values (partition and Athena-layout columns)
-    view_columns: tuple[tuple[str, str], ...] = ()
+    where: WhereSQL | None = None
     #: column paths to blank, e.g. ("useridentity", "accesskeyid")
     redact: tuple[tuple[str, ...], ...] = ()
 
     @property
     def drops_rows(self) -> bool:
-        return bool(self.exclude_sources or self.exclude_events or self.where_sql)
+        return bool(self.exclude_sources or self.exclude_events or self.where)
 
 
-def compile_filters(filters: IngestFilters) -> CompiledFilters | None:
+def compile_filters(
+    filters: IngestFilters, compile_where: WhereCompiler | None = None
+) -> CompiledFilters | None:
     """Check ``filters`` and make them ready for workers; None when there is nothing to do.
-    Raises :class:`FilterError` with the problem and a hint."""
+    ``compile_where`` translates the condition (the lake imports no SQL translator: the
+    caller passes :func:`trailscope.ingest_where.compile_where`). Raises
+    :class:`FilterError` with the problem and a hint."""
     if filters.empty:
         return None
-    where_sql: str | None = None
-    nested: tuple[str, ...] = ()
-    macros: tuple[str, ...] = ()
-    view_columns: tuple[Any, ...] = ()
+    where = None
     if filters.where:
-        where_sql, nested, macros, view_columns = _compile_where(filters.where)
+        if compile_where is None:
+            raise FilterError(
+                "this --where condition cannot be checked here",
+                hint="open the lake with trailscope.Lake, which checks and applies it",
+            )
+        where = compile_where(filters.where)
     return CompiledFilters(
         filters,
         filters.exclude_sources,
         filters.exclude_events,
-        where_sql,
-        nested,
-        macros,
-        view_columns,
+        where,
         tuple(_redact_path(p) for p in filters.redact),
     )
 
@@ -113,105 +124,7 @@ def compile_filters(filters: IngestFilters) -> CompiledFilters | None:
 # --------------------------------------------------------------------------- checking
 
 
-def _compile_where(where: str) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[Any, ...]]:
-    """The condition as DuckDB SQL selecting ROW, the nested columns it reads, the macros it
-    may call, and the computed columns of the view it runs over."""
-    from sqlglot import exp
-
-    from trailscope.engines.duckdb import MACROS
-    from trailscope.sql import COMPAT_COLUMNS, TABLE, QueryError, parse, translate
-
-    # On a line of its own, so a trailing comment cannot swallow the closing parenthesis,
-    # and line numbers of errors are the condition's own (minus the SELECT line).
-    wrapped = f"SELECT * FROM {TABLE} WHERE (\n{where}\n)"
-    try:
-        tree = parse(wrapped)
-    except QueryError as exc:
-        message = f"--where is not valid SQL: {_condition_error(exc, where)}"
-        raise FilterError(message, hint=_WHERE_HINT) from None
-    extra = sorted(k for k, v in tree.args.items() if v and k not in ("expressions", "from_"))
-    condition = tree.args.get("where")
-    if not isinstance(tree, exp.Select) or extra != ["where"] or condition is None:
-        raise FilterError(
-            "--where must be one condition, not a query or a clause of one", hint=_WHERE_HINT
-        )
-    if condition.find(exp.Select) is not None:
-        raise FilterError(
-            "--where cannot contain a subquery: it is decided for each event alone",
-            hint=_WHERE_HINT,
-        )
-    if condition.find(exp.AggFunc) is not None or condition.find(exp.Window) is not None:
-        raise FilterError(
-            "--where cannot use aggregate or window functions (count, sum, row_number...): "
-            "it is decided for each event alone",
-            hint=_WHERE_HINT,
-        )
-    names = {i.name.lower() for i in condition.find_all(exp.Identifier)}
-    nested = tuple(sorted(names & NESTED_COLUMNS))
-    keep_sql = translate(f"SELECT {ROW} FROM {TABLE} WHERE (\n{where}\n)").sql
-    typed_sql = translate(f"SELECT (\n{where}\n) AS keep FROM {TABLE}").sql
-    day = (PARTITION, f"strftime({EVENTTIME_TS}, '%Y-%m-%d')")
-    view_columns = (day, *COMPAT_COLUMNS.items())
-    macros = MACROS if "athena_" in keep_sql.lower() else ()
-    _check_on_empty_rows(keep_sql, typed_sql, macros, view_columns)
-    return keep_sql, nested, macros, view_columns
-
-
-def _condition_error(exc: Any, where: str) -> str:
-    """A parse error's message with the line counted within the condition."""
-    message = str(exc.message)
-    if exc.line is not None:
-        message = message.rsplit(" (line ", 1)[0]
-        line = exc.line - 1
-        if line > len(where.splitlines()):
-            message += " (at the end of the condition)"
-        else:
-            message += f" (line {max(1, line)}" + (f", column {exc.column})" if exc.column else ")")
-    return message
-
-
-def _check_on_empty_rows(
-    keep_sql: str, typed_sql: str, macros: tuple[str, ...], view_columns: tuple[Any, ...]
-) -> None:
-    """Bind the condition against the lake's columns (no rows): unknown columns, functions
-    and types fail here, with DuckDB's own words (which suggest the column meant)."""
-    import duckdb
-
-    from trailscope.decode.schema import BATCH_SCHEMA
-
-    con = _connection(macros)
-    try:
-        empty = BATCH_SCHEMA.empty_table()
-        _register(con, empty.append_column(ROW, pa.array([], pa.int64())), view_columns)
-        try:
-            con.execute(keep_sql).fetchall()
-            kind = con.execute(f"DESCRIBE {typed_sql}").fetchall()[0][1]
-        except duckdb.Error as exc:
-            raise FilterError(
-                f"--where cannot run: {_duckdb_message(exc)}", hint=_column_hint(exc)
-            ) from None
-        if kind not in ("BOOLEAN", '"NULL"', "NULL"):
-            raise FilterError(
-                f"--where must be true or false for each event, but it gives {kind}",
-                hint=_WHERE_HINT,
-            )
-    finally:
-        con.close()
-
-
-_MISSING = re.compile(r'(?:Referenced column|Could not find key) "([^"]+)"')
-
-
-def _column_hint(exc: Exception) -> str:
-    """'did you mean ...' for a misspelt column or field, else how to write a condition."""
-    from trailscope.sql import suggest_column
-
-    m = _MISSING.search(str(exc))
-    guess = suggest_column(m.group(1)) if m else None
-    return f"did you mean {guess}?" if guess else _WHERE_HINT
-
-
-def _duckdb_message(exc: Exception) -> str:
+def duckdb_message(exc: Exception) -> str:
     """DuckDB's first line, without the name of the internal column or view."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text.replace(f'"{ROW}", ', "").replace(f', "{ROW}"', "")
@@ -284,7 +197,7 @@ def redactable_paths() -> list[str]:
 _CONNECTIONS: dict[tuple[str, ...], duckdb.DuckDBPyConnection] = {}
 
 
-def _connection(macros: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
+def connection(macros: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with Athena's functions, one thread (a worker has one core), and
     no access to files: the condition reads the batch's rows and nothing else."""
     from trailscope.duckconn import connect
@@ -298,15 +211,12 @@ def _connection(macros: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _register(
-    con: duckdb.DuckDBPyConnection, rows: pa.Table, view_columns: tuple[Any, ...]
-) -> None:
-    from trailscope.sql import TABLE
-
+def register(con: duckdb.DuckDBPyConnection, rows: pa.Table, where: WhereSQL) -> None:
+    """Show ``rows`` to ``con`` as the view the condition reads, with its computed columns."""
     con.register("_trailscope_rows", rows)
-    computed = ", ".join(f'{expr} AS "{name}"' for name, expr in view_columns)
+    computed = "".join(f', {expr} AS "{name}"' for name, expr in where.view_columns)
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {TABLE} AS SELECT *, {computed} FROM _trailscope_rows"
+        f'CREATE OR REPLACE TEMP VIEW "{where.view}" AS SELECT *{computed} FROM _trailscope_rows'
     )
 
 
@@ -321,7 +231,7 @@ def apply_filters(
     were left out. ``materialize`` puts nested values in place (see ``NestedValues``)."""
     if not filters.drops_rows or table.num_rows == 0:
         return table, reference_rows, 0
-    keep = _where_mask(table, filters, materialize) if filters.where_sql else None
+    keep = _where_mask(table, filters.where, materialize) if filters.where else None
     for column, patterns in (
         ("eventsource", filters.exclude_sources),
         ("eventname", filters.exclude_events),
@@ -367,31 +277,30 @@ def _like(pattern: str) -> str:
 
 
 def _where_mask(
-    table: pa.Table, filters: CompiledFilters, materialize: Callable[[pa.Table], pa.Table]
+    table: pa.Table, where: WhereSQL, materialize: Callable[[pa.Table], pa.Table]
 ) -> pa.ChunkedArray:
     """True for the rows the condition accepts (NULL counts as false, as after WHERE)."""
     import duckdb
 
-    assert filters.where_sql is not None
     rows = table
-    if filters.where_nested:
-        values = materialize(table.select(list(filters.where_nested)))
-        for name in filters.where_nested:
+    if where.nested:
+        values = materialize(table.select(list(where.nested)))
+        for name in where.nested:
             at = rows.schema.get_field_index(name)
             rows = rows.set_column(at, values.schema.field(name), values.column(name))
     positions = pa.array(range(table.num_rows), pa.int64())
     rows = rows.append_column(ROW, positions)
-    con = _CONNECTIONS.get(filters.macros)
+    con = _CONNECTIONS.get(where.macros)
     if con is None:
-        con = _CONNECTIONS[filters.macros] = _connection(filters.macros)
+        con = _CONNECTIONS[where.macros] = connection(where.macros)
     try:
-        _register(con, rows, filters.view_columns)
-        kept = con.sql(filters.where_sql).to_arrow_table().column(0)
+        register(con, rows, where)
+        kept = con.sql(where.sql).to_arrow_table().column(0)
     except duckdb.Error as exc:
         keys = table.column(SOURCEKEY).unique().to_pylist()[:1]
         raise FilterError(
             f"--where failed on the events of {keys[0] if keys else 'a batch'}: "
-            f"{_duckdb_message(exc)}",
+            f"{duckdb_message(exc)}",
             hint="make the condition hold for every value (try_cast, coalesce), "
             "then ingest again: nothing of this batch was stored",
         ) from None
