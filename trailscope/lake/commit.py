@@ -164,6 +164,9 @@ def drop_stored_copies(
     rewrite_part(storage, part, table.filter(pc.invert(copies)))
     kept = read_ids(storage, part.tmp_path) if part.rows else pa.array([], pa.string())
     index.replace_ids(part.partition, part.path, kept)
+    del table, found
+    # The part's rows were read whole beside the workers: give the allocator's pages back.
+    pa.default_memory_pool().release_unused()
     dropped = int(pc.sum(copies).as_py() or 0)
     log.debug("%d stored copies dropped from a part of %s", dropped, part.partition)
     return kept, dropped
