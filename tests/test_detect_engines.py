@@ -9,6 +9,7 @@ Spark runs for real (local mode): the windowed rules find on Spark what they fin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,26 @@ def test_windowed_rules_find_the_same_on_spark(spark: Any, folder: Path, tmp_pat
     assert on_spark.unsupported == on_duckdb.unsupported == []
     assert len({f.rule_id for f in on_duckdb.findings}) >= 5  # not vacuous
     assert key(on_spark) == key(on_duckdb)
+
+
+def test_json_text_of_a_value_inside_json_text_is_read_from_the_parsed_document_on_spark() -> None:
+    """``json_format(json_extract(...))`` nested in another (a policy document that is itself
+    JSON text inside requestParameters): Spark's ``to_json`` takes no plain string, so every
+    level must read the parsed document, the inner one before the outer copies it."""
+    from trailscope.engines.spark_sql import to_spark
+
+    doc = (
+        "coalesce(json_extract_scalar(requestparameters, '$.policy'), "
+        "json_format(json_extract(requestparameters, '$.policy')))"
+    )
+    athena = (
+        f"SELECT json_format(json_extract({doc}, '$.Statement[0].Principal')) AS p, "
+        f"json_extract_scalar({doc}, '$.Statement[0].Effect') AS e FROM cloudtrail"
+    )
+    spark_sql = to_spark(athena).sql
+    calls = [m.end() for m in re.finditer(r"\bTO_JSON\(", spark_sql, re.IGNORECASE)]
+    # the outer value, the document inside it, and inside the scalar's value and type test
+    assert len(calls) == 4
+    for end in calls:
+        assert spark_sql[end:].upper().startswith("TRY_VARIANT_GET("), spark_sql[end - 8 :][:80]
+    sqlglot.parse_one(spark_sql, read="spark")  # and it is Spark SQL

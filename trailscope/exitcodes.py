@@ -28,6 +28,8 @@ class ExitCode(IntEnum):
     LAKE_PROBLEMS = 5
     #: ``verify``: nothing could be authenticated (no signatures, no public key).
     UNAUTHENTICATED = 6
+    #: ``doctor``: a check of the trail's setup failed or could not be made.
+    DOCTOR_PROBLEMS = 7
     #: A command line that cannot be run as typed: unknown option, bad value, conflicts.
     USAGE = 64
     #: Stopped by Ctrl-C (128 + SIGINT, as shells report it).
@@ -43,6 +45,7 @@ DESCRIPTIONS: dict[ExitCode, str] = {
     ExitCode.VERIFY_PROBLEMS: "verify found a problem",
     ExitCode.LAKE_PROBLEMS: "lake check found a problem",
     ExitCode.UNAUTHENTICATED: "verify could not authenticate anything",
+    ExitCode.DOCTOR_PROBLEMS: "doctor found a setup problem (or could not check one)",
     ExitCode.USAGE: "usage error (unknown option, bad value, conflicting flags)",
     ExitCode.INTERRUPTED: "interrupted by Ctrl-C",
 }

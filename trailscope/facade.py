@@ -12,17 +12,17 @@ import logging
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Literal, Protocol, overload
 
 import orjson
 
 from trailscope.decode.limits import DEFAULT_MAX_OBJECT_BYTES, DecodeLimits
-from trailscope.errors import LakeError, LakeLockedError
+from trailscope.errors import LakeError, LakeLockedError, TrailscopeError
 from trailscope.lake import publish
 from trailscope.lake.ingest import (
     DEFAULT_BATCH_BYTES,
@@ -52,13 +52,53 @@ SIDE_TABLE_LOCK_WAIT = 60.0
 if TYPE_CHECKING:  # query machinery is imported on first use: CLI start-up stays fast
     import pyarrow as pa
 
+    from trailscope.detect import DetectionReport
+    from trailscope.detect.config import DetectionConfig
+    from trailscope.engines.athena import AthenaEngine
     from trailscope.engines.cache import EngineCache
     from trailscope.engines.duckdb import DuckDBEngine
+    from trailscope.engines.spark import SparkEngine
+    from trailscope.integrity import VerifyReport
     from trailscope.lake.check import Problem
     from trailscope.lake.purge import PurgeReport
     from trailscope.lake.repair import RepairReport
     from trailscope.queries import SavedQuery
     from trailscope.sql import Translation
+
+#: The engines a query can run on, by name (see :meth:`Lake.open_engine`).
+EngineName = Literal["duckdb", "athena", "spark"]
+#: What :meth:`Lake.export` writes.
+ExportFormat = Literal["csv", "json", "ndjson", "parquet"]
+
+
+class QueryEngine(Protocol):
+    """What :meth:`Lake.open_engine` returns: DuckDB, Athena or Spark, one way to ask."""
+
+    name: str
+
+    def query(self, sql: str, *, timeout: float | None = ..., params: Any = ...) -> pa.Table:
+        """Run SQL already in this engine's dialect; the whole result.
+
+        :param sql: the query as this engine runs it (see :meth:`Lake.sql_for`).
+        :param timeout: seconds before it is cancelled.
+        :param params: values for its placeholders.
+        """
+        ...
+
+    def reader(
+        self, sql: str, *, timeout: float | None = ..., params: Any = ...
+    ) -> pa.RecordBatchReader:
+        """Run SQL already in this engine's dialect; the result in batches.
+
+        :param sql: the query as this engine runs it (see :meth:`Lake.sql_for`).
+        :param timeout: seconds it may run before its first batch.
+        :param params: values for its placeholders.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release what the engine holds (a connection, a view in a Spark session)."""
+        ...
 
 
 @dataclass
@@ -92,13 +132,23 @@ class LakeInfo:
     ingest_filters: dict[str, Any] = field(default_factory=lambda: NO_FILTERS.to_json())
 
     def to_json(self) -> dict[str, Any]:
+        """The same as plain JSON values (what ``lake info --json`` prints)."""
         out = dict(self.__dict__)
         out["quarantine"] = [q.__dict__ for q in self.quarantine]
         return out
 
 
 class Lake:
-    """A trailscope lake in a local folder or under ``s3://bucket/prefix``."""
+    """A trailscope lake in a local folder or under ``s3://bucket/prefix``.
+
+    Making one reads nothing: an ingest creates the lake, :func:`open_lake` opens one that
+    must exist. A ``Lake`` keeps one DuckDB engine for its queries while the lake does not
+    change; :meth:`close` (or ``with Lake(...) as lake:``) releases it.
+
+    :param path: the lake's folder, or ``s3://bucket/prefix``.
+    :param profile: the AWS profile for an S3 lake (default: the usual credential chain).
+    :param endpoint_url: an S3-compatible endpoint for an S3 lake (MinIO, a test server).
+    """
 
     def __init__(
         self,
@@ -145,6 +195,7 @@ class Lake:
     # ----------------------------------------------------------------- reading
 
     def exists(self) -> bool:
+        """Whether a lake has been created here (by a first ingest)."""
         return self.manifest.exists()
 
     def state(self) -> LakeState:
@@ -183,14 +234,20 @@ class Lake:
 
     def readable_parts(self, state: LakeState | None = None) -> list[str]:
         """Like :meth:`part_paths`, each where it can be read now (a part of a commit not yet
-        published is read under its staged name); a damaged part stops the reader, named."""
+        published is read under its staged name); a damaged part stops the reader, named.
+
+        :param state: the lake as of one commit (default: now).
+        """
         state = state or self.state()
         return publish.readable_paths(
             self.storage, {rel: state.parts[rel].bytes for rel in self.part_paths(state)}
         )
 
     def part_paths(self, state: LakeState | None = None) -> list[str]:
-        """Live Parquet files relative to the lake, oldest partition first."""
+        """Live Parquet files relative to the lake, oldest partition first.
+
+        :param state: the lake as of one commit (default: now).
+        """
         parts = (state or self.state()).parts
         return sorted(parts, key=lambda r: (r.split("/")[1], r))
 
@@ -204,6 +261,12 @@ class Lake:
         }
 
     def info(self, *, quarantine_limit: int = 100) -> LakeInfo:
+        """What the lake holds: events, days, accounts, regions, files, and what was
+        quarantined (what ``trailscope lake info`` shows).
+
+        :param quarantine_limit: at most this many quarantine entries are listed (the counts
+            cover all).
+        """
         state = self.state()
         parts = list(state.parts.values())
         by_partition = state.parts_by_partition()
@@ -251,18 +314,35 @@ class Lake:
 
     # ----------------------------------------------------------------- querying
 
-    def sql_for(self, sql: str, *, engine: str = "duckdb") -> Translation:
-        """The SQL that would run for an Athena query on ``engine`` (duckdb, athena, spark),
-        and notices about the rewriting."""
+    def sql_for(
+        self,
+        sql: str,
+        *,
+        engine: EngineName = "duckdb",
+        params: dict[str, Any] | None = None,
+        types: dict[str, str] | None = None,
+    ) -> Translation:
+        """The SQL that would run for an Athena query on ``engine``, and notices about the
+        rewriting (what ``--show-sql`` prints).
+
+        :param sql: the query as written for Athena.
+        :param engine: ``duckdb``, ``athena`` or ``spark``.
+        :param params: the values the query will be run with (some engines need them to
+            choose a form, e.g. a typed NULL).
+        :param types: the parameters' declared types, where a saved query declares them.
+        """
         from trailscope.engines import prepare
 
-        return prepare(engine, sql)
+        return prepare(engine, sql, params=params, types=types)
 
     def engine(self, state: LakeState | None = None) -> DuckDBEngine:
         """A DuckDB connection with the ``cloudtrail`` view over this lake (as of ``state``,
         default now) and, from the same commit, each side table as a table of its name
         (``cloudtrail_validation`` with what ``trailscope verify`` found, empty until then).
-        The caller closes it."""
+        The caller closes it.
+
+        :param state: the lake as of one commit (default: now).
+        """
         from trailscope.engines.duckdb import DuckDBEngine
 
         state = state or self.state()
@@ -278,7 +358,10 @@ class Lake:
 
     def read_table(self, name: str) -> pa.Table | None:
         """The committed version of side table ``name`` (see :mod:`trailscope.lake.tables`);
-        None if it was never written."""
+        None if it was never written.
+
+        :param name: the table, e.g. ``cloudtrail_validation``.
+        """
         from trailscope.lake import tables
 
         return tables.read_table(self.storage, self.state(), name)
@@ -293,6 +376,8 @@ class Lake:
         writer lock (waiting for a running writer for up to a minute). Returns the version
         committed.
 
+        :param name: the table (lower-case letters, digits and ``_``).
+        :param change: the new version, given the current one (None before the first).
         :param operation: what the change is, for the commit log (e.g. ``verify``).
         """
         from trailscope.lake import tables
@@ -310,7 +395,11 @@ class Lake:
     ) -> dict[str, pa.Table]:
         """Every side table as of ``state`` (default now), by name; the verification record
         is always there (empty before the first ``verify --lake``) unless ``committed``
-        asks for the tables the log names only."""
+        asks for the tables the log names only.
+
+        :param state: the lake as of one commit (default: now).
+        :param committed: only the tables the commit log names.
+        """
         from trailscope.integrity.record import VALIDATION_TABLE, legacy_validation
         from trailscope.lake import tables
 
@@ -364,31 +453,387 @@ class Lake:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @overload
+    def open_engine(self, name: Literal["duckdb"] = ..., **options: Any) -> DuckDBEngine: ...
+    @overload
+    def open_engine(self, name: Literal["athena"], **options: Any) -> AthenaEngine: ...
+    @overload
+    def open_engine(self, name: Literal["spark"], **options: Any) -> SparkEngine: ...
+    @overload
+    def open_engine(self, name: EngineName, **options: Any) -> QueryEngine: ...
+
+    def open_engine(self, name: EngineName = "duckdb", **options: Any) -> QueryEngine:
+        """A query engine over this lake, for several queries in a row; the caller closes it.
+
+        Pass it as ``engine=`` to :meth:`query`, :meth:`run`, :meth:`detect` or
+        to :meth:`export`, so they share one engine (one Athena client, one Spark session)
+        instead of each opening its own. Athena reports each query's cost in ``engine.last``.
+
+        :param name: ``duckdb`` (this machine, over the lake's files), ``athena`` (the table
+            ``trailscope athena setup`` made for this lake) or ``spark`` (a local lake's files).
+        :param options: the engine's settings. athena: ``database`` (required), ``workgroup``,
+            ``output_location`` (``s3://`` folder for results), ``region``, ``profile``,
+            ``client`` (a boto3 Athena client of your own); spark: ``master`` (URL),
+            ``conf`` (dict of session settings), ``session`` (a SparkSession of your own).
+            DuckDB takes none.
+        """
+        from trailscope.engines import check_engine, open_engine
+
+        check_engine(name)
+        if name == "duckdb" and options:
+            raise TrailscopeError(
+                f"the duckdb engine takes no settings (got {', '.join(sorted(options))})",
+                hint="engine settings are for engine='athena' or engine='spark'",
+            )
+        if name == "athena" and not options.get("database"):
+            raise TrailscopeError(
+                "the athena engine needs the Glue database of the lake's table",
+                hint="give engine_options={'database': NAME} (the command line's --database), "
+                "the database 'trailscope athena setup' made",
+            )
+        engine: QueryEngine = open_engine(name, self, **options)
+        return engine
+
     def query(
-        self, sql: str, *, timeout: float | None = None, params: dict[str, Any] | None = None
+        self,
+        sql: str,
+        *,
+        engine: EngineName | QueryEngine = "duckdb",
+        engine_options: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        params: dict[str, Any] | None = None,
     ) -> pa.Table:
-        """Run an Athena-dialect query on the lake; the result as an Arrow table."""
-        translation = self.sql_for(sql)
-        with self._reading() as engine:
-            return engine.query(translation.sql, timeout=timeout, params=params)
+        """Run an Athena-dialect query on the lake; the whole result as an Arrow table.
+
+        The SQL is what Athena's CloudTrail table takes (any table name reads the lake); it is
+        translated for the engine that runs it, so the same text gives the same rows on each.
+
+        :param sql: the query, over the table ``cloudtrail``; ``:name`` placeholders are bound
+            from ``params``, never pasted into the SQL.
+        :param engine: where it runs: ``"duckdb"`` (in this process, the default),
+            ``"athena"``, ``"spark"``, or an engine from :meth:`open_engine` (left open).
+        :param engine_options: the settings of a named engine (see :meth:`open_engine`),
+            e.g. ``{"database": "security", "output_location": "s3://results/"}``.
+        :param timeout: seconds before the query is cancelled (None: no limit on DuckDB).
+        :param params: values for the query's ``:name`` placeholders.
+        """
+        if engine == "duckdb" and not engine_options:
+            translation = self.sql_for(sql)
+            with self._reading() as duck:
+                return duck.query(translation.sql, timeout=timeout, params=params)
+        return self._stream(
+            sql, engine=engine, engine_options=engine_options, timeout=timeout, params=params
+        ).read_all()
+
+    def query_batches(
+        self,
+        sql: str,
+        *,
+        engine: EngineName | QueryEngine = "duckdb",
+        engine_options: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> pa.RecordBatchReader:
+        """Like :meth:`query`, the result as a stream of record batches: a result of millions
+        of rows never has to fit in memory (DuckDB hands out batches of 65,536 rows as it
+        computes them, Athena one page of 1,000 rows at a time as they are read; Spark's
+        result arrives whole, then comes out in batches).
+
+        Read it to the end or close it: until then it holds a connection to the engine (a
+        named engine is closed when the stream ends).
+
+        :param sql: the query (Athena SQL over ``cloudtrail``).
+        :param engine: ``"duckdb"``, ``"athena"``, ``"spark"`` or an engine object.
+        :param engine_options: the settings of a named engine (see :meth:`open_engine`).
+        :param timeout: seconds the query may run before its first batch.
+        :param params: values for the query's ``:name`` placeholders.
+        """
+        return self._stream(
+            sql, engine=engine, engine_options=engine_options, timeout=timeout, params=params
+        )
 
     def run(
         self,
         name: str,
         *,
+        engine: EngineName | QueryEngine = "duckdb",
+        engine_options: Mapping[str, Any] | None = None,
         timeout: float | None = None,
         library: dict[str, SavedQuery] | None = None,
         **params: Any,
     ) -> pa.Table:
-        """Run a saved query by name, e.g. ``lake.run("console-logins", since="24h")``."""
+        """Run a saved query by name, e.g. ``lake.run("console-logins", since="24h")``.
+
+        :param name: a saved query (``trailscope queries list``).
+        :param engine: ``"duckdb"``, ``"athena"``, ``"spark"`` or an engine object.
+        :param engine_options: the settings of a named engine (see :meth:`open_engine`).
+        :param timeout: seconds before the query is cancelled.
+        :param library: the saved queries to look ``name`` up in (default: the built-in ones;
+            see :func:`trailscope.queries.load_library` for adding a folder).
+        :param params: the query's parameters, checked and typed by its declaration
+            (``since``/``until`` take '24h', '7d', dates, ISO times).
+        """
         from trailscope.queries import get_query
-        from trailscope.sql import translate
 
         saved = get_query(name, library)
         bound = saved.bind(params)
-        translation = translate(saved.sql, params=bound)
-        with self._reading() as engine:
-            return engine.query(translation.sql, timeout=timeout, params=bound)
+        if engine == "duckdb" and not engine_options:
+            translation = self.sql_for(saved.sql, params=bound)
+            with self._reading() as duck:
+                return duck.query(translation.sql, timeout=timeout, params=bound)
+        return self._stream(
+            saved.sql,
+            engine=engine,
+            engine_options=engine_options,
+            timeout=timeout,
+            params=bound,
+            types={p.name: p.type for p in saved.params},
+        ).read_all()
+
+    def run_batches(
+        self,
+        name: str,
+        *,
+        engine: EngineName | QueryEngine = "duckdb",
+        engine_options: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        library: dict[str, SavedQuery] | None = None,
+        **params: Any,
+    ) -> pa.RecordBatchReader:
+        """Like :meth:`run`, the result streamed as :meth:`query_batches` streams it.
+
+        :param name: a saved query (``trailscope queries list``).
+        :param engine: ``"duckdb"``, ``"athena"``, ``"spark"`` or an engine object.
+        :param engine_options: the settings of a named engine (see :meth:`open_engine`).
+        :param timeout: seconds the query may run before its first batch.
+        :param library: the saved queries to look ``name`` up in (default: the built-in ones).
+        :param params: the query's parameters.
+        """
+        from trailscope.queries import get_query
+
+        saved = get_query(name, library)
+        return self._stream(
+            saved.sql,
+            engine=engine,
+            engine_options=engine_options,
+            timeout=timeout,
+            params=saved.bind(params),
+            types={p.name: p.type for p in saved.params},
+        )
+
+    def _stream(
+        self,
+        athena_sql: str,
+        *,
+        engine: EngineName | QueryEngine,
+        engine_options: Mapping[str, Any] | None,
+        timeout: float | None,
+        params: dict[str, Any] | None,
+        types: dict[str, str] | None = None,
+    ) -> pa.RecordBatchReader:
+        """The one path every engine's query takes: translate for it, run, stream the batches;
+        what was opened for the query is closed when the stream ends."""
+        import pyarrow as pa
+
+        from trailscope.engines import prepare, reader
+
+        held = ExitStack()
+        try:
+            runner = held.enter_context(self._engine_in_use(engine, engine_options))
+            translation = prepare(runner.name, athena_sql, params=params, types=types)
+            result = reader(runner, translation.sql, timeout=timeout, params=params, types=types)
+        except BaseException:
+            held.close()
+            raise
+        return pa.RecordBatchReader.from_batches(result.schema, _batches_then(result, held))
+
+    @contextmanager
+    def _engine_in_use(
+        self, engine: EngineName | QueryEngine, options: Mapping[str, Any] | None
+    ) -> Iterator[QueryEngine]:
+        """The engine asked for: the kept DuckDB engine (a connection of its own, so streams
+        and queries can overlap), a named engine opened for this use, or the caller's own."""
+        if not isinstance(engine, str):
+            if options:
+                raise TrailscopeError(
+                    "engine_options go with an engine name, not with an engine object",
+                    hint="give the settings to Lake.open_engine(name, ...) instead",
+                )
+            yield engine
+        elif engine == "duckdb" and not options:
+            with self.engines.lease() as generation:
+                connection = generation.engine.cursor()
+                try:
+                    yield connection
+                finally:
+                    connection.close()
+        else:
+            opened = self.open_engine(engine, **(options or {}))
+            try:
+                yield opened
+            finally:
+                opened.close()
+
+    # ----------------------------------------------------------------- detect, verify, export
+
+    def detect(
+        self,
+        *,
+        since: datetime | date | str | None = None,
+        until: datetime | date | str | None = None,
+        rules: Iterable[str | os.PathLike[str]] = (),
+        builtin: bool = True,
+        rule_ids: Iterable[str] | None = None,
+        params: Mapping[str, Mapping[str, Any]] | None = None,
+        config: DetectionConfig | str | os.PathLike[str] | None = None,
+        engine: EngineName | QueryEngine = "duckdb",
+        engine_options: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> DetectionReport:
+        """Run the detections over the lake: what ``trailscope detect`` prints.
+
+        Findings come most severe first (``report.findings``); rules that could not run are
+        listed with the reason (``report.unsupported``), never silently dropped.
+
+        :param since: only events from this time on ('7d', '24h', '2024-07-01', an ISO time,
+            a datetime or a date).
+        :param until: only events up to this time (a date means its end).
+        :param rules: folders of more rules, Sigma or trailscope YAML.
+        :param builtin: run the built-in rules too.
+        :param rule_ids: run only these rules.
+        :param params: rule parameters by rule id, e.g.
+            ``{"failed-console-logins-from-one-ip": {"threshold": 5}}``.
+        :param config: a detections config (path or parsed) that tunes the rules; default:
+            the lake's ``detections.yml`` when there is one.
+        :param engine: ``"duckdb"``, ``"athena"``, ``"spark"`` or an engine object.
+        :param engine_options: the settings of a named engine (see :meth:`open_engine`).
+        :param timeout: seconds each rule may run.
+        """
+        from trailscope.detect import run_detections
+
+        def run(runner: QueryEngine | None) -> DetectionReport:
+            return run_detections(
+                self,
+                since=_as_text_or_datetime(since),
+                until=_as_text_or_datetime(until, end_of_day=True),
+                rule_dirs=list(rules),
+                include_builtin=builtin,
+                engine=runner,
+                rule_ids=list(rule_ids) if rule_ids is not None else None,
+                params={rule: dict(values) for rule, values in (params or {}).items()},
+                timeout=timeout,
+                config=config,
+            )
+
+        if engine == "duckdb" and not engine_options:
+            return run(None)  # a connection of its own, for the scan's temporary tables
+        with self._engine_in_use(engine, engine_options) as runner:
+            return run(runner)
+
+    def verify(
+        self,
+        source: str | Source,
+        *,
+        since: datetime | date | str | None = None,
+        until: datetime | date | str | None = None,
+        accounts: Iterable[str] = (),
+        regions: Iterable[str] = (),
+        public_keys: Iterable[str | os.PathLike[str]] = (),
+        as_of: datetime | date | str | None = None,
+        require_signatures: bool = False,
+        record: bool = True,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        workers: int | None = None,
+    ) -> VerifyReport:
+        """Validate a trail's log files against CloudTrail's signed digests, with the digest
+        signatures this lake kept at ingest (a plain copy of the bucket has lost them), and
+        record each file's verdict in the lake's ``cloudtrail_validation`` table, which
+        queries can join. What ``trailscope verify SOURCE --lake`` does.
+
+        :param source: the trail: ``s3://bucket/prefix`` or a local copy of the bucket.
+        :param since: only files delivered from this time on (same forms as :meth:`detect`).
+        :param until: only files delivered up to this time.
+        :param accounts: only these account ids (default: all).
+        :param regions: only these regions (default: all).
+        :param public_keys: PEM files to check signatures with offline, instead of asking
+            CloudTrail's ListPublicKeys.
+        :param as_of: when the copy was taken: every digest chain must reach it.
+        :param require_signatures: a digest whose signature could not be checked makes the
+            outcome ``unauthenticated``.
+        :param record: keep the verdicts in the lake (False: only report them).
+        :param profile: AWS profile for S3 and for CloudTrail's public keys.
+        :param endpoint_url: an S3-compatible endpoint for ``source``.
+        :param workers: threads reading and hashing files.
+        """
+        from trailscope.integrity import StaticKeys, record_validation, verify_trail
+        from trailscope.integrity.signing import read_public_key
+
+        keys = [read_public_key(Path(p)) for p in public_keys]
+        report = verify_trail(
+            source,
+            since=_as_datetime(since),
+            until=_as_datetime(until, end_of_day=True),
+            accounts=accounts,
+            regions=regions,
+            keys=StaticKeys(keys) if keys else None,
+            signatures=self.digest_signatures(),
+            signature_source="lake",
+            profile=profile,
+            endpoint_url=endpoint_url,
+            workers=workers,
+            as_of=_as_datetime(as_of),
+            require_signatures=require_signatures,
+        )
+        if record:
+            record_validation(self, report)
+        return report
+
+    def export(
+        self,
+        sql: str,
+        dest: str | os.PathLike[str] | IO[bytes],
+        *,
+        format: ExportFormat | None = None,
+        engine: EngineName | QueryEngine = "duckdb",
+        engine_options: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> int:
+        """Write a query's result to a file batch by batch (a result of any size, in little
+        memory); returns the rows written. CSV follows RFC 4180, nested values as JSON text.
+
+        :param sql: the query (Athena SQL over ``cloudtrail``).
+        :param dest: a path, or a binary file open for writing.
+        :param format: ``csv``, ``json``, ``ndjson`` or ``parquet``; default: from the path's
+            suffix.
+        :param engine: ``"duckdb"``, ``"athena"``, ``"spark"`` or an engine object.
+        :param engine_options: the settings of a named engine (see :meth:`open_engine`).
+        :param timeout: seconds the query may run before its first batch.
+        :param params: values for the query's ``:name`` placeholders.
+        """
+        from trailscope import export as exporting
+
+        chosen = format or _format_of(dest)
+        writers = {
+            "csv": exporting.write_csv,
+            "json": exporting.write_json,
+            "ndjson": exporting.write_ndjson,
+        }
+        if chosen != "parquet" and chosen not in writers:
+            raise TrailscopeError(
+                f"cannot export as {chosen!r}", hint="use csv, json, ndjson or parquet"
+            )
+        batches = self.query_batches(
+            sql, engine=engine, engine_options=engine_options, timeout=timeout, params=params
+        )
+        with closing(batches):
+            if chosen == "parquet":
+                return exporting.write_parquet(batches, dest)  # type: ignore[arg-type]
+            if isinstance(dest, str | os.PathLike):
+                with open(dest, "wb") as out:
+                    return writers[chosen](batches, out)
+            return writers[chosen](batches, dest)
 
     # ----------------------------------------------------------------- writing
 
@@ -414,11 +859,29 @@ class Lake:
     ) -> IngestSummary:
         """Add every new or changed object of ``source``; safe to re-run, safe to kill.
 
-        ``objects``: ingest exactly these (as an S3 event notification names them) instead of
-        listing ``source``. ``runner``: where batches run (default: a pool of ``workers``
-        processes; see :mod:`trailscope.lake.spark_ingest` for Spark). ``max_object_bytes``:
-        objects larger than this once decompressed are quarantined, not read.
+        Bad input is quarantined (see :meth:`info`), never fatal and never silent. In a
+        script, no ``if __name__ == "__main__":`` guard is needed: the worker processes do not
+        run the script again.
 
+        :param source: a trail bucket ``s3://bucket/prefix`` or a local copy of one, or a
+            source object (:class:`~trailscope.sources.Source`).
+        :param since: only objects delivered from this time on ('2024-06-01', '7d', a
+            datetime or a date).
+        :param until: only objects delivered up to this time (a date means its end).
+        :param accounts: only these account ids (default: all).
+        :param regions: only these regions (default: all).
+        :param workers: processes decoding in parallel (default: one per core).
+        :param batch_bytes: compressed input per unit of work (and per commit).
+        :param compact: merge each day's small files after the run.
+        :param profile: the AWS profile for an S3 source.
+        :param endpoint_url: an S3-compatible endpoint for the source.
+        :param progress: called with (objects done, objects planned, events added).
+        :param objects: ingest exactly these (as an S3 event notification names them) instead
+            of listing ``source``.
+        :param runner: where batches run (default: a pool of ``workers`` processes; for
+            Spark, see :mod:`trailscope.lake.spark_ingest`).
+        :param max_object_bytes: objects larger than this once decompressed are quarantined,
+            not read.
         :param filters: events to leave out and fields to blank in this run, on top of the
             lake's saved ones (:meth:`ingest_filters`), which every ingest applies.
         :param save_filters: save the combination as the lake's filters for later runs.
@@ -501,7 +964,11 @@ class Lake:
         return summary
 
     def compact(self, *, full: bool = False) -> int:
-        """Merge small files; returns how many partitions were rewritten."""
+        """Merge small files; returns how many partitions were rewritten.
+
+        :param full: merge every small file, not just enough to keep each day at a few files
+            (before archiving a lake).
+        """
         self.manifest.check_format()
         from trailscope.lake import compact as compaction
 
@@ -512,8 +979,10 @@ class Lake:
 
     def check(self, *, deep: bool = False) -> list[Problem]:
         """Everything wrong with the lake's files and log (see :mod:`trailscope.lake.check`);
-        empty when it is whole. ``deep`` reads every byte and page, not just sizes and
-        footers."""
+        empty when it is whole.
+
+        :param deep: read every byte and page, not just sizes and footers.
+        """
         from trailscope.lake import check as checking
 
         self.manifest.check_format()
@@ -537,8 +1006,11 @@ class Lake:
         return report
 
     def purge(self, before: date | str) -> PurgeReport:
-        """Remove every event of the days before ``before`` (a date, 'YYYY-MM-DD' or '400d'),
-        in one commit; later ingests never write those days again."""
+        """Remove every event of the days before ``before`` in one commit; later ingests never
+        write those days again.
+
+        :param before: the first day kept: a date, 'YYYY-MM-DD' or an age such as '400d'.
+        """
         from trailscope.lake import purge as purging
 
         day = _as_datetime(before)
@@ -565,7 +1037,10 @@ class Lake:
 
     def set_retention(self, days: int | None) -> None:
         """Keep only the last ``days`` days of events (None: keep everything): every ingest
-        then purges the days before that, and says so in its summary."""
+        then purges the days before that, and says so in its summary.
+
+        :param days: days of events to keep, counted back from today.
+        """
         if days is not None and days < 1:
             raise LakeError(f"a retention of {days} days keeps nothing", hint="use 1 or more")
         self.storage.prepare()
@@ -581,7 +1056,11 @@ class Lake:
         an unknown field raises :class:`~trailscope.lake.settings.FilterError` and nothing is
         saved). They apply to the files later ingests read: events already in the lake stay
         as they are, and events left out before are not brought back (their files are
-        recorded as read). Returns the filters saved."""
+        recorded as read). Returns the filters saved.
+
+        :param filters: the events to leave out and the fields to blank
+            (``IngestFilters()`` keeps every event whole).
+        """
         if not filters.empty:
             from trailscope.ingest_where import compile_where
             from trailscope.lake.filters import compile_filters
@@ -603,7 +1082,11 @@ class Lake:
     def writer_lock(self, operation: str, *, wait: float = 0.0) -> Iterator[WriterLock | None]:
         """The local lock (``wait``: seconds to wait for a running writer); S3 lakes take
         none: writers there commit optimistically. A full disk while it is held is a one-line
-        error, not a traceback."""
+        error, not a traceback.
+
+        :param operation: what the writer does, shown to whoever finds the lake locked.
+        :param wait: seconds to wait for a running writer before refusing.
+        """
         with _disk_full_is_an_error(self.location):
             if isinstance(self.storage, LocalStorage):
                 with WriterLock(self.storage, operation, wait=wait) as lock:
@@ -618,7 +1101,13 @@ def open_lake(
     profile: str | None = None,
     endpoint_url: str | None = None,
 ) -> Lake:
-    """Open an existing lake for reading; a clear error if there is none."""
+    """Open an existing lake; a clear error if there is none (where :class:`Lake` alone would
+    wait for a first ingest to create it).
+
+    :param path: the lake's folder, or ``s3://bucket/prefix``.
+    :param profile: the AWS profile for an S3 lake.
+    :param endpoint_url: an S3-compatible endpoint for an S3 lake.
+    """
     lake = Lake(path, profile=profile, endpoint_url=endpoint_url)
     if lake.root is not None and not lake.root.exists():
         raise LakeError(
@@ -642,6 +1131,39 @@ def _disk_full_is_an_error(location: str) -> Iterator[None]:
             hint="free some space or move the lake, then run again: what was committed is "
             "kept, and the rest is done again",
         ) from None
+
+
+def _batches_then(batches: pa.RecordBatchReader, held: ExitStack) -> Iterator[pa.RecordBatch]:
+    """The batches, then (or when the reader is closed or dropped early) what they needed."""
+    try:
+        yield from batches
+    finally:
+        held.close()
+
+
+def _format_of(dest: str | os.PathLike[str] | IO[bytes]) -> str:
+    """The export format a path's suffix names (``.csv``, ``.json``, ``.ndjson``/``.jsonl``,
+    ``.parquet``)."""
+    if not isinstance(dest, str | os.PathLike):
+        raise TrailscopeError("give format= when exporting to a file object")
+    suffix = Path(dest).suffix.lower().lstrip(".")
+    chosen = {"jsonl": "ndjson", "pq": "parquet"}.get(suffix, suffix)
+    if chosen not in ("csv", "json", "ndjson", "parquet"):
+        raise TrailscopeError(
+            f"cannot tell the export format of {os.fspath(dest)!r}",
+            hint="name it .csv, .json, .ndjson or .parquet, or give format=",
+        )
+    return chosen
+
+
+def _as_text_or_datetime(
+    value: datetime | date | str | None, *, end_of_day: bool = False
+) -> datetime | str | None:
+    """Times as the detections take them: text as typed (they resolve '7d' themselves), a
+    date as the start (or end) of its day."""
+    if value is None or isinstance(value, str):
+        return value
+    return _as_datetime(value, end_of_day=end_of_day)
 
 
 def _as_datetime(

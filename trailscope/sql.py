@@ -101,8 +101,8 @@ def translate(
     ``params`` are the values that ``:name`` placeholders will be bound to; they stay bound
     parameters in the SQL and are only read here to derive partition bounds.
 
-    Translations are remembered: parsing and rewriting with sqlglot takes 5-40 ms, often more
-    than the query itself, and programs and pages ask the same questions again. Parameter
+    Translations are remembered: parsing and rewriting with sqlglot often takes longer than
+    the query itself, and programs and pages ask the same questions again. Parameter
     values only matter through the day they name, so '24h ago' computed a minute later is the
     same translation.
     """

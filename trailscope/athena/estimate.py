@@ -123,7 +123,7 @@ def estimate_scan(
 
 
 @cache
-def _schema() -> dict[str, dict[str, exp.DataType]]:
+def _schema() -> dict[str, object]:
     cols = {f.name: exp.DataType.build(hive_type(f.type), dialect="hive") for f in FILE_SCHEMA}
     cols[PARTITION] = exp.DataType.build("varchar")
     for name in COMPAT_COLUMNS:
@@ -131,7 +131,7 @@ def _schema() -> dict[str, dict[str, exp.DataType]]:
     return {TABLE: cols}
 
 
-def _table_scans(tree: exp.Expression) -> list[tuple[exp.Select, list[str]]]:
+def _table_scans(tree: exp.Expr) -> list[tuple[exp.Select, list[str]]]:
     """(select, column paths) for every read of the lake table."""
     tree = qualify(
         tree,
@@ -157,7 +157,7 @@ def _table_scans(tree: exp.Expression) -> list[tuple[exp.Select, list[str]]]:
 def _source_paths(col: exp.Column) -> list[str]:
     """The stored column path a reference reads (compat columns read what they derive from)."""
     parts = [col.name]
-    node: exp.Expression = col
+    node: exp.Expr = col
     while isinstance(node.parent, exp.Dot) and node.parent.this is node:
         node = node.parent
         parts.append(node.expression.name)
@@ -182,7 +182,7 @@ def _plan_scan(
     return Scan(columns=columns, partitions=days, time_range=_time_range(conds, params))
 
 
-def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
+def _conjuncts(node: exp.Expr) -> list[exp.Expr]:
     if isinstance(node, exp.And):
         return _conjuncts(node.left) + _conjuncts(node.right)
     if isinstance(node, exp.Paren):
@@ -190,7 +190,7 @@ def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
     return [node]
 
 
-def _value(node: exp.Expression, params: dict[str, Any]) -> str | None:
+def _value(node: exp.Expr, params: dict[str, Any]) -> str | None:
     if isinstance(node, exp.Literal) and node.is_string:
         return node.this
     if isinstance(node, exp.Placeholder) and isinstance(params.get(node.name), str):
@@ -198,15 +198,21 @@ def _value(node: exp.Expression, params: dict[str, Any]) -> str | None:
     return None
 
 
-def _is_col(node: exp.Expression, name: str) -> bool:
+def _is_col(node: exp.Expr, name: str) -> bool:
     return isinstance(node, exp.Column) and node.name.lower() == name
 
 
-_CMP = {exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<=", exp.EQ: "="}
+_CMP: dict[type[exp.Expr], str] = {
+    exp.GT: ">",
+    exp.GTE: ">=",
+    exp.LT: "<",
+    exp.LTE: "<=",
+    exp.EQ: "=",
+}
 _FLIPPED = {">": "<", ">=": "<=", "<": ">", "<=": ">=", "=": "="}
 
 
-def _comparison(cond: exp.Expression, column: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+def _comparison(cond: exp.Expr, column: str, params: dict[str, Any]) -> list[tuple[str, str]]:
     """``[(op, value)]`` when ``cond`` compares ``column`` with a known string."""
     if isinstance(cond, exp.Between) and _is_col(cond.this, column):
         low, high = _value(cond.args["low"], params), _value(cond.args["high"], params)
@@ -227,7 +233,7 @@ def _comparison(cond: exp.Expression, column: str, params: dict[str, Any]) -> li
     return []
 
 
-def _keeps(cond: exp.Expression, value: str, column: str, params: dict[str, Any]) -> bool:
+def _keeps(cond: exp.Expr, value: str, column: str, params: dict[str, Any]) -> bool:
     for op, bound in _comparison(cond, column, params):
         if op == "in":
             if value not in bound.split("\x00"):
@@ -247,9 +253,7 @@ def _compare(a: str, op: str, b: str) -> bool:
     }[op]
 
 
-def _time_range(
-    conds: list[exp.Expression], params: dict[str, Any]
-) -> tuple[str | None, str | None]:
+def _time_range(conds: list[exp.Expr], params: dict[str, Any]) -> tuple[str | None, str | None]:
     """Bounds on the ISO ``eventtime`` text (compares in time order), for row-group pruning."""
     low: str | None = None
     high: str | None = None

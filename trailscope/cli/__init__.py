@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-import sys
 from functools import cache
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -52,4 +51,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

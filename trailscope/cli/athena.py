@@ -59,7 +59,7 @@ def _lake_and_location(lake: Path | str, location: str | None) -> tuple[object, 
 @athena_app.command("ddl")
 def athena_ddl(
     database: DatabaseOpt,
-    lake: LakeOpt = Path("lake"),
+    lake: LakeOpt = "lake",
     location: LocationOpt = None,
     layout: LayoutOpt = "symlink",
     since: SinceOpt = None,
@@ -93,7 +93,7 @@ def athena_ddl(
 @athena_app.command("setup")
 def athena_setup(
     database: DatabaseOpt,
-    lake: LakeOpt = Path("lake"),
+    lake: LakeOpt = "lake",
     location: LocationOpt = None,
     layout: LayoutOpt = "symlink",
     since: SinceOpt = None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.table import Table
@@ -162,7 +162,7 @@ def detect(
 
       trailscope detect --engine athena --database security --since 30d
     """
-    from trailscope.detect import Severity, load_rules, run_detections
+    from trailscope.detect import Severity, load_rules
     from trailscope.detect.config import apply_config
     from trailscope.detect.output import FORMATS, write_findings
     from trailscope.detect.runner import resolve_config
@@ -179,39 +179,37 @@ def detect(
             if not list_:
                 return EXIT_OK
             return _list(ruleset, tuned, fmt)
-        engine = None
-        if engine_name != "duckdb":
-            from trailscope.engines import open_engine
-            from trailscope.facade import open_lake
+        from trailscope.engines import check_engine
+        from trailscope.facade import EngineName, Lake, open_lake
 
-            options = _engine_options(
-                engine_name,
-                database=database,
-                workgroup=workgroup,
-                output_location=output_location,
-                region=region,
-                profile=profile,
-                spark_master=spark_master,
-                spark_conf=spark_conf,
-            )
-            lk = open_lake(lake) if engine_name == "spark" else None
-            engine = open_engine(engine_name, lk, **options)
+        name = cast(EngineName, check_engine(engine_name))
+        options = _engine_options(
+            name,
+            database=database,
+            workgroup=workgroup,
+            output_location=output_location,
+            region=region,
+            profile=profile,
+            spark_master=spark_master,
+            spark_conf=spark_conf,
+        )
+        # Athena reads its own table: the lake need not be on this machine.
+        lk = Lake(lake) if name == "athena" else open_lake(lake)
         try:
-            report = run_detections(
-                lake,
+            report = lk.detect(
                 since=since,
                 until=until,
-                rule_dirs=rules or [],
-                include_builtin=not no_builtin,
-                engine=engine,
+                rules=rules or [],
+                builtin=not no_builtin,
                 rule_ids=rule or None,
                 params=_params(param or []),
-                timeout=timeout,
                 config=config,
+                engine=name,
+                engine_options=options,
+                timeout=timeout,
             )
         finally:
-            if engine is not None:
-                engine.close()
+            lk.close()
         if fmt == "table":
             _table(report.findings)
         else:

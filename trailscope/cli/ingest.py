@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -55,7 +54,7 @@ def ingest(
             show_default=False,
         ),
     ],
-    lake: LakeOpt = Path("lake"),
+    lake: LakeOpt = "lake",
     since: Annotated[
         str | None,
         typer.Option(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.markup import escape
@@ -80,6 +80,11 @@ def _engine_options(
     spark_conf: list[str] | None,
 ) -> dict[str, object]:
     if engine == "athena":
+        if not database:
+            raise TrailscopeError(
+                "--database is required with --engine athena",
+                hint="the Glue database of the table made by 'trailscope athena setup'",
+            )
         return {
             "database": database,
             "workgroup": workgroup,
@@ -115,34 +120,47 @@ def _print_estimate(estimate: object, as_json: bool) -> None:
     )
 
 
-def _run_elsewhere(
+def _run_on_engine(
     engine_name: str,
     lake: str,
     sql: str,
     *,
-    params: dict[str, object] | None,
-    types: dict[str, str] | None,
+    saved: str | None = None,
+    library: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
+    types: dict[str, str] | None = None,
     timeout: float,
     options: dict[str, object],
     show_sql: bool,
     output: Mapping[str, Any],
 ) -> int:
-    """Run on Athena or Spark: prepare the SQL for it, run, print, report Athena's bill."""
-    from trailscope.engines import open_engine, prepare, reader
-    from trailscope.facade import open_lake
+    """Run on any engine through the Python API (``Lake.query_batches``/``run_batches``):
+    print the rewriting notes, stream the rows out, report Athena's bill."""
+    from trailscope.engines import check_engine
+    from trailscope.facade import EngineName, Lake, open_lake
 
-    translation = prepare(engine_name, sql, params=params, types=types)
+    name = cast(EngineName, check_engine(engine_name))
+    # Athena reads its own table: the lake need not be on this machine.
+    lk = Lake(lake) if name == "athena" else open_lake(lake)
+    translation = lk.sql_for(sql, engine=name, params=params, types=types)
     _print_notices(translation.notices)
     if show_sql:
         err.print(translation.sql, markup=False, highlight=False, soft_wrap=True)
-    lk = open_lake(lake) if engine_name == "spark" else None
-    engine = open_engine(engine_name, lk, **options)
+        if saved is not None:
+            err.print(f"[dim]parameters: {safe(params)}[/]", highlight=False, soft_wrap=True)
+    engine = lk.open_engine(name, **options)
     try:
-        result = reader(engine, translation.sql, timeout=timeout, params=params, types=types)
+        if saved is not None:
+            result = lk.run_batches(
+                saved, engine=engine, timeout=timeout, library=library, **(params or {})
+            )
+        else:
+            result = lk.query_batches(sql, engine=engine, timeout=timeout)
         _print_notices(getattr(engine, "notices", []))
         emit(result, **output)
     finally:
         engine.close()
+        lk.close()
         stats = getattr(engine, "last", None)
         if stats is not None:
             err.print(f"[dim]{safe(stats.summary())}[/]", highlight=False, soft_wrap=True)
@@ -250,53 +268,45 @@ def query(
 
             _print_estimate(estimate_scan(open_lake(lake).files(), text), json_)
             return EXIT_OK
-        if engine_name != "duckdb":
-            if explain:
+        if explain:
+            if engine_name != "duckdb":
                 raise TrailscopeError("--explain works with the duckdb engine only")
-            options = _engine_options(
-                engine_name,
-                database=database,
-                workgroup=workgroup,
-                output_location=output_location,
-                region=region,
-                profile=profile,
-                spark_master=spark_master,
-                spark_conf=spark_conf,
-            )
-            output = {
-                "csv": csv,
-                "json_": json_,
-                "ndjson": ndjson,
-                "parquet": parquet,
-                "max_rows": max_rows,
-            }
-            return _run_elsewhere(
-                engine_name,
-                lake,
-                text,
-                params=None,
-                types=None,
-                timeout=timeout,
-                options=options,
-                show_sql=show_sql,
-                output=output,
-            )
-        lk = open_lake(lake)
-        translation = lk.sql_for(text)
-        _print_notices(translation.notices)
-        if show_sql:
-            err.print(translation.sql, markup=False, highlight=False, soft_wrap=True)
-        engine = lk.engine()
-        try:
-            if explain:
+            lk = open_lake(lake)
+            translation = lk.sql_for(text)
+            _print_notices(translation.notices)
+            engine = lk.engine()
+            try:
                 plan = engine.explain(translation.sql)
-                out.print(plan, markup=False, highlight=False, soft_wrap=True)
-                return EXIT_OK
-            reader = engine.reader(translation.sql, timeout=timeout)
-            emit(reader, csv=csv, json_=json_, ndjson=ndjson, parquet=parquet, max_rows=max_rows)
-        finally:
-            engine.close()
-        return EXIT_OK
+            finally:
+                engine.close()
+            out.print(plan, markup=False, highlight=False, soft_wrap=True)
+            return EXIT_OK
+        options = _engine_options(
+            engine_name,
+            database=database,
+            workgroup=workgroup,
+            output_location=output_location,
+            region=region,
+            profile=profile,
+            spark_master=spark_master,
+            spark_conf=spark_conf,
+        )
+        output = {
+            "csv": csv,
+            "json_": json_,
+            "ndjson": ndjson,
+            "parquet": parquet,
+            "max_rows": max_rows,
+        }
+        return _run_on_engine(
+            engine_name,
+            lake,
+            text,
+            timeout=timeout,
+            options=options,
+            show_sql=show_sql,
+            output=output,
+        )
 
     raise typer.Exit(guard(run, interrupted=INTERRUPTED_READING))
 
@@ -456,7 +466,6 @@ def run_saved(
     from trailscope.engines import check_engine
     from trailscope.facade import open_lake
     from trailscope.queries import get_query, load_library
-    from trailscope.sql import translate
 
     def run() -> int:
         values: dict[str, str] = {}
@@ -469,54 +478,43 @@ def run_saved(
             if given is not None:
                 values[key] = given
         check_engine(engine_name)
-        saved = get_query(name, load_library(extra))
+        library = load_library(extra)
+        saved = get_query(name, library)
         bound = saved.bind(values)
         if estimate:
             from trailscope.athena.estimate import estimate_scan
 
             _print_estimate(estimate_scan(open_lake(lake).files(), saved.sql, params=bound), json_)
             return EXIT_OK
-        if engine_name != "duckdb":
-            options = _engine_options(
-                engine_name,
-                database=database,
-                workgroup=workgroup,
-                output_location=output_location,
-                region=region,
-                profile=profile,
-                spark_master=spark_master,
-                spark_conf=spark_conf,
-            )
-            if show_sql:
-                err.print(f"[dim]parameters: {safe(bound)}[/]", highlight=False, soft_wrap=True)
-            output = {
-                "csv": csv,
-                "json_": json_,
-                "ndjson": ndjson,
-                "parquet": parquet,
-                "max_rows": max_rows,
-            }
-            return _run_elsewhere(
-                engine_name,
-                lake,
-                saved.sql,
-                params=bound,
-                types={p.name: p.type for p in saved.params},
-                timeout=timeout,
-                options=options,
-                show_sql=show_sql,
-                output=output,
-            )
-        translation = translate(saved.sql, params=bound)
-        if show_sql:
-            err.print(translation.sql, markup=False, highlight=False, soft_wrap=True)
-            err.print(f"[dim]parameters: {safe(bound)}[/]", highlight=False, soft_wrap=True)
-        engine = open_lake(lake).engine()
-        try:
-            reader = engine.reader(translation.sql, timeout=timeout, params=bound)
-            emit(reader, csv=csv, json_=json_, ndjson=ndjson, parquet=parquet, max_rows=max_rows)
-        finally:
-            engine.close()
-        return EXIT_OK
+        options = _engine_options(
+            engine_name,
+            database=database,
+            workgroup=workgroup,
+            output_location=output_location,
+            region=region,
+            profile=profile,
+            spark_master=spark_master,
+            spark_conf=spark_conf,
+        )
+        output = {
+            "csv": csv,
+            "json_": json_,
+            "ndjson": ndjson,
+            "parquet": parquet,
+            "max_rows": max_rows,
+        }
+        return _run_on_engine(
+            engine_name,
+            lake,
+            saved.sql,
+            saved=name,
+            library=library,
+            params=bound,
+            types={p.name: p.type for p in saved.params},
+            timeout=timeout,
+            options=options,
+            show_sql=show_sql,
+            output=output,
+        )
 
     raise typer.Exit(guard(run, interrupted=INTERRUPTED_READING))

@@ -12,7 +12,7 @@ from trailscope.cli.base import EXIT_OK, LakeOpt, app, guard, out
 
 @app.command()
 def serve(
-    lake: LakeOpt = Path("lake"),
+    lake: LakeOpt = "lake",
     host: Annotated[
         str, typer.Option(help="Address to listen on. Beyond loopback a token is required.")
     ] = "127.0.0.1",

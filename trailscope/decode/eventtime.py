@@ -76,7 +76,7 @@ def utc_times(times: pa.ChunkedArray) -> pa.ChunkedArray | None:
     has another form or is out of range (the caller then reads each with
     :func:`parse_event_time`).
 
-    Arrow's ISO-8601 cast is about 4x faster than ``strptime`` (which calls the C library per
+    Arrow's ISO-8601 cast is much faster than ``strptime`` (which calls the C library per
     value and rolls 30 February over into March), but it accepts more forms than the
     one-by-one reading, such as minutes without seconds, and the year 0. Of the forms it
     accepts, 20 characters can only be a date, ``T`` or a space, the time to the second and

@@ -259,6 +259,7 @@ class Finding:
     activity_query: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The finding as plain JSON values (what ``detect --format json`` writes)."""
         return {
             "rule_id": self.rule_id,
             "title": self.title,
@@ -306,9 +307,11 @@ class DetectionReport:
     warnings: list[str] = field(default_factory=list)
 
     def at_or_above(self, severity: Severity) -> list[Finding]:
+        """The findings of ``severity`` or worse (what ``--fail-on`` tests)."""
         return [f for f in self.findings if f.severity >= severity]
 
     def to_json(self) -> dict[str, Any]:
+        """The report as plain JSON values."""
         return {
             "since": self.since,
             "until": self.until,

@@ -285,6 +285,9 @@ def sigma_condition(rule: SigmaRule) -> str:
     backend = AthenaBackend()
     try:
         queries = backend.convert_rule(rule)
+        if not queries and getattr(rule, "_backreferences", None):
+            # pySigma 2 keeps a correlation's base rules out of convert_rule's output
+            queries = rule.get_conversion_result()
     except UnsupportedRule:
         raise
     except SigmaError as exc:

@@ -218,9 +218,11 @@ def _id_of(item: SigmaRule | SigmaCorrelationRule, path: Path, number: int) -> s
 
 
 def _correlation(rule: SigmaCorrelationRule, path: Path, number: int) -> Rule:
-    kind = _KINDS.get(str(rule.type.value) if hasattr(rule.type, "value") else str(rule.type))
+    # by the member's name: pySigma 2 numbers its correlation types, older versions named them
+    type_name = str(getattr(rule.type, "name", rule.type)).lower()
+    kind = _KINDS.get(type_name)
     if kind is None:
-        raise UnsupportedRule(f"correlation: type {rule.type} is not supported")
+        raise UnsupportedRule(f"correlation: type {type_name} is not supported")
     refs = list(rule.rules or [])
     bases: list[SigmaRule] = []
     for ref in refs:

@@ -5,7 +5,8 @@ positional execution parameters), then polled with ``get_query_execution`` with 
 backoff until it ends. The loop never waits on a state forever: SUCCEEDED returns, FAILED and
 CANCELLED raise with Athena's reason, and a time limit or Ctrl-C stops the query
 (``stop_query_execution``) so it does not keep scanning (and billing) after we gave up. Results
-are read page by page (``NextToken``) into one Arrow table typed from the result metadata.
+are read page by page (``NextToken``), typed from the result metadata: into one Arrow
+table (:meth:`AthenaEngine.query`) or as a stream of one batch per page (``reader``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
+from itertools import chain
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -108,8 +110,14 @@ class AthenaEngine:
         params: dict[str, Any] | None = None,
         types: dict[str, str] | None = None,
     ) -> pa.RecordBatchReader:
-        table = self.query(sql, timeout=timeout, params=params, types=types)
-        return pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
+        """Like :meth:`query`, each page of the result (1,000 rows) read from Athena only when
+        the batch before it has been taken: a large result is never held whole."""
+        query_id = self.start(sql, params=params, types=types)
+        execution = self.wait(query_id, timeout=timeout)
+        pages = self._page_tables(query_id, execution.get("StatementType"))
+        first = next(pages)
+        rest = (batch for table in pages for batch in table.to_batches())
+        return pa.RecordBatchReader.from_batches(first.schema, chain(first.to_batches(), rest))
 
     def run_statement(
         self, statement: str, *, timeout: float | None = None, database: str | None = None
@@ -172,19 +180,21 @@ class AthenaEngine:
 
     def results(self, query_id: str, *, statement_type: str | None = "DML") -> pa.Table:
         """Every page of the result, as one Arrow table typed from the result metadata."""
+        tables = list(self._page_tables(query_id, statement_type))
+        return pa.concat_tables(tables).combine_chunks()
+
+    def _page_tables(self, query_id: str, statement_type: str | None) -> Iterator[pa.Table]:
+        """Each page of the result as an Arrow table (at least one, maybe empty), typed from
+        the result metadata the first page carries."""
         columns: list[dict[str, Any]] | None = None
-        rows: list[list[str | None]] = []
-        first = True
         for page in self._pages(query_id):
             result = page["ResultSet"]
+            rows = [[d.get("VarCharValue") for d in r.get("Data", [])] for r in result["Rows"]]
             if columns is None:
                 columns = result.get("ResultSetMetadata", {}).get("ColumnInfo", [])
-            page_rows = [[d.get("VarCharValue") for d in r.get("Data", [])] for r in result["Rows"]]
-            if first and statement_type == "DML" and page_rows:
-                page_rows = page_rows[1:]  # the first row of a SELECT's result is its header
-            first = False
-            rows.extend(page_rows)
-        return to_arrow(columns or [], rows)
+                if statement_type == "DML" and rows:
+                    rows = rows[1:]  # the first row of a SELECT's result is its header
+            yield to_arrow(columns or [], rows)
 
     def _pages(self, query_id: str) -> Iterator[dict[str, Any]]:
         token: str | None = None

@@ -51,7 +51,7 @@ MACROS: tuple[str, ...] = (
     # a scalar's JSON text (NULL for objects and arrays) from one parse of the document; the
     # second parse only unquotes that short text. (Computing json_extract_string and testing
     # its first character cost a second full parse in CASE branches, where DuckDB does not
-    # share the call: 30-40 % of the identity dashboard's role-chain panel.)
+    # share the call.)
     """athena_json_extract(j, p) AS try(json_extract(j, p))""",
     """athena_json_extract_scalar(j, p) AS json_extract_string(try(json_value(j, p)), '$')""",
     # requestparameters.bucketName on the JSON text: a scalar's text, else the JSON text.
@@ -179,8 +179,7 @@ class DuckDBEngine:
         self.con.execute("SET GLOBAL TimeZone = 'UTC'")  # GLOBAL: for cursors too
         # Parquet footers parsed once per file, not once per query: lake parts are never
         # rewritten in place (compaction writes new names), so a cached footer cannot go
-        # stale, and DuckDB bounds the cache by its memory limit. Measured on 1M events: the
-        # saved queries 3-25 ms faster each (identity-chains 169 -> 144 ms).
+        # stale, and DuckDB bounds the cache by its memory limit.
         self.con.execute("SET GLOBAL parquet_metadata_cache = true")
         for macro in MACROS:
             self.con.execute(f"CREATE OR REPLACE MACRO {macro}")
@@ -228,7 +227,7 @@ class DuckDBEngine:
         """Run ``sql`` (engine dialect) and return the whole result as Arrow.
 
         Materialized in one call rather than read batch by batch: DuckDB then converts the
-        result with all its threads (a million-row answer comes 10-20 % sooner). Ctrl-C stops
+        result with all its threads (a large answer comes sooner). Ctrl-C stops
         it within moments and raises :class:`~trailscope.errors.QueryInterrupted`."""
         timer = _interrupt_after(self.con, timeout)
         try:

@@ -166,7 +166,7 @@ class SparkEngine:
         finally:
             if timer:
                 timer.cancel()
-            sc.setLocalProperty("spark.jobGroup.id", None)
+            sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]  # None clears it
 
     def reader(
         self,
@@ -196,7 +196,7 @@ def _first_line(exc: Exception) -> str:
     """Spark's message without the JVM stack trace."""
     text = str(exc).strip()
     if hasattr(exc, "java_exception"):  # a raw Py4JJavaError: the Java exception's message
-        text = str(exc.java_exception.getMessage() or text)  # type: ignore[attr-defined]
+        text = str(exc.java_exception.getMessage() or text)
     return text.splitlines()[0] if text else type(exc).__name__
 
 

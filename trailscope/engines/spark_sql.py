@@ -86,7 +86,7 @@ def _rule_json_scalar(tree: exp.Expression, notices: list[str]) -> exp.Expressio
     of the extracted text: a JSON *string* whose text looks like JSON (an IAM policy document)
     is a scalar and must come back as text.
     """
-    for node in list(tree.find_all(exp.JSONExtractScalar)):
+    for node in _innermost_first(tree, exp.JSONExtractScalar):
         value = exp.Anonymous(this="get_json_object", expressions=[node.this.copy(), _path(node)])
         parsed = exp.Anonymous(this="try_parse_json", expressions=[node.this.copy()])
         kind = exp.Anonymous(
@@ -105,7 +105,7 @@ def _rule_json_scalar(tree: exp.Expression, notices: list[str]) -> exp.Expressio
 def _rule_json_format(tree: exp.Expression, notices: list[str]) -> exp.Expression:
     """``json_format(json_extract(x, path))``: the JSON text of the value at the path, read
     from the parsed document (Spark's ``to_json`` takes no plain string)."""
-    for node in list(tree.find_all(exp.JSONFormat)):
+    for node in _innermost_first(tree, exp.JSONFormat):
         inner = node.this
         if not isinstance(inner, exp.JSONExtract):
             continue
@@ -113,6 +113,12 @@ def _rule_json_format(tree: exp.Expression, notices: list[str]) -> exp.Expressio
         value = exp.Anonymous(this="try_variant_get", expressions=[parsed, _path(inner)])
         tree = _replace(tree, node, exp.Anonymous(this="to_json", expressions=[value]))
     return tree
+
+
+def _innermost_first(tree: exp.Expression, kind: type[exp.Expression]) -> list[Any]:
+    """The nodes of a kind, each after the ones nested in it: a rewrite copies its arguments,
+    so an inner node must be rewritten before the outer one copies it."""
+    return list(reversed(list(tree.find_all(kind, bfs=False))))
 
 
 def _path(node: exp.Expression) -> exp.Expression:
@@ -125,7 +131,7 @@ def _path(node: exp.Expression) -> exp.Expression:
 
 def _rule_ip_contains(tree: exp.Expression, notices: list[str]) -> exp.Expression:
     """``contains(network, CAST(x AS IPADDRESS))`` with a literal network, for Spark."""
-    for node in list(tree.find_all(exp.ArrayContains)):
+    for node in _innermost_first(tree, exp.ArrayContains):
         network, value = node.this, node.expression
         if not (isinstance(network, exp.Literal) and network.is_string):
             continue

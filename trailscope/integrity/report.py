@@ -223,6 +223,9 @@ _FILE_COLUMN = {
 
 @dataclass
 class VerifyReport:
+    """What a verification found: each log file's and digest's verdict, the chains, and
+    the outcome (``ok``, ``problems`` or ``unauthenticated``)."""
+
     source: str
     key_source: str | None  # where public keys came from; None when nothing needed checking
     signature_source: str  # "s3 metadata", "lake", "given", or "none"
@@ -243,9 +246,11 @@ class VerifyReport:
     # -------------------------------------------------------------------------- verdicts
 
     def file_counts(self) -> Counter[str]:
+        """Log files by verdict (valid, modified, missing, ...)."""
         return Counter(str(f.status) for f in self.files)
 
     def signature_counts(self) -> Counter[str]:
+        """Digests by what their signature check found."""
         return Counter(str(d.signature) for d in self.digests)
 
     def problem_counts(self) -> dict[str, int]:
@@ -316,6 +321,7 @@ class VerifyReport:
         ]
 
     def summary(self) -> dict[str, Any]:
+        """The counts a person reads first: files by verdict, signatures, problems."""
         files = self.file_counts()
         sigs = self.signature_counts()
         return {

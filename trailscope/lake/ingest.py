@@ -14,7 +14,6 @@ workers import the decoder on the other cores (about 0.2 s of start-up each, sid
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections import deque
@@ -29,6 +28,7 @@ from trailscope.decode.limits import DEFAULT_LIMITS, DecodeLimits
 from trailscope.errors import SourceReadError
 from trailscope.lake.batch import Batch, object_id, object_record
 from trailscope.lake.manifest import LakeState, Manifest, ObjectRecord
+from trailscope.lake.spawning import worker_context
 from trailscope.lake.storage import Storage
 from trailscope.sources.base import ListFilter, Source, SourceObject
 from trailscope.sources.layout import ObjectKind
@@ -86,6 +86,7 @@ class IngestSummary:
 
     @property
     def problems(self) -> int:
+        """Objects and events quarantined by this run (0: everything was read)."""
         return self.quarantined_objects + self.quarantined_events
 
 
@@ -423,10 +424,9 @@ class PoolRunner:
         """Launch the workers now; each imports the decoder while this process lists on."""
         if self._pool is not None:
             return
-        ctx = multiprocessing.get_context("spawn")  # fork after pyarrow threads start is unsafe
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=ctx,
+            mp_context=worker_context(source, storage),  # spawned; the caller's script not rerun
             initializer=_init_worker,
             initargs=(source, storage),
         )

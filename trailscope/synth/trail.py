@@ -150,20 +150,35 @@ def synth_trail(
 ) -> SynthReport:
     """Write a deterministic, realistic CloudTrail trail under ``dest`` and report it.
 
-    ``events`` unique events go into ``CloudTrail/`` log files (Insight events come on top);
-    ``redeliver_fraction`` of them are written a second time, byte-identical, in a later file.
-    The trail covers ``days`` calendar days ending on the date ``end`` (default
-    :data:`DEFAULT_END`, so output never depends on today), or, when ``end`` is a datetime,
-    the ``days`` days before that moment (``datetime.now(UTC)`` gives a trail that ends now;
-    its last files are delivered up to a quarter of an hour later and named so, and its
-    digests run to the end of that hour). Stories keep their times of day either way. With
-    ``signing_key`` the digests are signed and the signatures (which S3 would keep as object
-    metadata) are written to :data:`SIGNATURES_FILE` with the key in :data:`PUBLIC_KEY_FILE`.
-    ``progress`` receives the number of unique events of each log file as it is written; the
-    calls add up to ``report.log_events``. ``incidents`` plants every incident at its usual
-    time (True), none (False), or the named ones (see ``report.incidents``) each starting at
-    the moment given. ``compresslevel`` is the gzip level (1-9);
-    ``overwrite`` replaces a trail already in ``dest`` instead of refusing.
+    Log files go into ``CloudTrail/`` in the real S3 key layout, with Insight events, digest
+    chains, re-delivered copies and planted incidents; the report says exactly what was
+    written, so an ingest can be checked against it.
+
+    :param dest: the folder to write (it must be empty or absent unless ``overwrite``).
+    :param events: unique events in the log files (Insight events come on top).
+    :param seed: the same seed writes the same bytes.
+    :param accounts: how many AWS accounts the trail covers.
+    :param regions: the regions it covers (distinct).
+    :param days: calendar days covered, ending on ``end``.
+    :param end: the last day (default :data:`DEFAULT_END`, so output never depends on
+        today), or, as a datetime, the moment the trail ends (``datetime.now(UTC)`` gives a
+        trail that ends now; its last files are delivered up to a quarter of an hour later
+        and named so, and its digests run to the end of that hour). Stories keep their
+        times of day either way.
+    :param org_id: an organization id: the key layout of an organization trail.
+    :param events_per_file: events per log file, on average.
+    :param digests: write the hourly digest files.
+    :param insights: write Insights events.
+    :param incidents: plant every incident at its usual time (True), none (False), or the
+        named ones (see ``report.incidents``) each starting at the moment given.
+    :param redeliver_fraction: this fraction of the events is written a second time,
+        byte-identical, in a later file (as CloudTrail sometimes delivers twice).
+    :param signing_key: sign the digests; the signatures (which S3 would keep as object
+        metadata) go to :data:`SIGNATURES_FILE`, the public key to :data:`PUBLIC_KEY_FILE`.
+    :param progress: called with the number of unique events of each log file as it is
+        written; the calls add up to ``report.log_events``.
+    :param compresslevel: the gzip level (1-9).
+    :param overwrite: replace a trail already in ``dest`` instead of refusing.
     """
     check_options(
         events=events,

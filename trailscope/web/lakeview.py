@@ -52,8 +52,7 @@ log = logging.getLogger(__name__)
 _PLACEHOLDER = re.compile(r"\$([A-Za-z_]\w*)")
 #: An S3 lake's log is checked for new commits at most this often (each check is a request).
 REMOTE_CHECK_SECONDS = 5.0
-#: Connections that run one page's queries side by side (measured on 2 cores: 2 beats 1 by about
-#: 20 %, and 3 is no better than 2).
+#: Connections that run one page's queries side by side (on 2 cores more gave nothing more).
 QUERY_CONNECTIONS = 2
 #: Connections per engine generation: enough for the users' queries and a page beside them.
 POOL_CONNECTIONS = 4

@@ -58,7 +58,7 @@ class Drill:
 
 def time_link(drill: Drill, named: list[str]) -> Callable[[int, str], str | None]:
     """Links for a time chart's bars: one per series, made once, with each slot's window
-    (a chart has up to a few thousand bars: building each address whole cost 100 ms)."""
+    (a chart has up to a few thousand bars: building each address whole was slow)."""
     bases: dict[str, str | None] = {}
     windows: dict[int, str] = {}
 
