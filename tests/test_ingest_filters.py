@@ -412,3 +412,19 @@ def test_where_failing_on_a_value_stops_the_run_and_stores_nothing(
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["filtered_events"] == 0
     assert lake_event_ids(lake) == unique_event_ids(trail_events(trail))
+
+
+def test_damaged_settings_stop_ingest_until_cleared(trail: Path, tmp_path: Path) -> None:
+    """Ingesting with filters that cannot be read would store what the owner meant to leave
+    out: the run refuses, names the file's problem, and --clear repairs it."""
+    lake = tmp_path / "lake"
+    Lake(lake).set_ingest_filters(IngestFilters(redact=("useridentity.accesskeyid",)))
+    (lake / "_trailscope" / "settings.json").write_text('{"ingest": {"redact": "oops')
+    result = _invoke("ingest", str(trail), "--lake", str(lake))
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: the ingest settings of {lake} are damaged (")
+    assert "hint: set them again with 'trailscope lake settings --clear ...'" in result.stderr
+    assert open_lake(lake).state().commits == 0
+    cleared = _invoke("lake", "settings", "--lake", str(lake), "--clear")
+    assert cleared.exit_code == 0, cleared.output
+    assert open_lake(lake).ingest_filters().empty

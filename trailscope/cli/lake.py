@@ -287,17 +287,23 @@ def lake_settings(
 
       trailscope lake settings --clear
     """
+    from trailscope.errors import LakeError
     from trailscope.facade import Lake, open_lake
     from trailscope.lake.settings import changed
 
     def run() -> int:
         change = clear or any(v is not None for v in (exclude_source, exclude_event, where, redact))
         lk = Lake(lake) if change else open_lake(lake)
-        before = lk.ingest_filters()
-        after = before
+        try:
+            before = lk.ingest_filters()
+        except LakeError:
+            if not clear:
+                raise
+            before = None  # damaged: --clear replaces them
+        after = before or IngestFilters()
         if change:
             after = changed(
-                before,
+                after,
                 exclude_sources=names(exclude_source),
                 exclude_events=names(exclude_event),
                 where=where,
