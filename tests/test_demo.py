@@ -32,11 +32,12 @@ def test_demo_writes_ingests_asks_and_detects(tmp_path: Path) -> None:
     written = re.search(r"([\d,]+) events in [\d,]+ files", result.stdout)
     assert written is not None
     assert lake.info().events == int(written.group(1).replace(",", ""))
-    # The sample trail ends now, so windows counted back from the wall clock find it.
+    # The sample trail ends now, so windows counted back from the wall clock find it (a sparse
+    # trail's people keep office hours: its newest event may be this afternoon's).
     newest = lake.query("SELECT max(eventtime) AS t FROM cloudtrail").to_pylist()[0]["t"]
     newest = datetime.fromisoformat(str(newest).replace("Z", "+00:00"))
     newest = newest if newest.tzinfo else newest.replace(tzinfo=UTC)
-    assert datetime.now(UTC) - timedelta(hours=2) < newest <= datetime.now(UTC)
+    assert datetime.now(UTC) - timedelta(hours=24) < newest <= datetime.now(UTC)
     assert "--since 7d" in result.stdout
 
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from trailscope.cli import EXIT_ERROR, EXIT_OK, app
 from trailscope.cli.detect import EXIT_FINDINGS
 from trailscope.detect import load_rules, run_detections
+from trailscope.exitcodes import ExitCode
 from trailscope.facade import Lake
 
 runner = CliRunner()
@@ -99,7 +100,6 @@ def test_list_shows_rules_and_unusable_files_with_reasons() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--format", "xml"], "error: unknown format 'xml'"),
         (["--fail-on", "severe"], "error: unknown severity 'severe'"),
         (["--rule", "no-such-rule"], "error: no rule with id 'no-such-rule'"),
         (["--param", "threshold=3"], "error: bad --param 'threshold=3'"),
@@ -115,6 +115,12 @@ def test_errors_are_one_line(lake: Path, args: list[str], message: str) -> None:
     result = _detect("--lake", str(lake), *args)
     assert result.exit_code == EXIT_ERROR
     assert result.stderr.splitlines()[0] == message
+
+
+def test_a_bad_format_is_a_usage_error_not_findings(lake: Path) -> None:
+    result = _detect("--lake", str(lake), "--format", "xml")
+    assert result.exit_code == ExitCode.USAGE
+    assert "unknown --format 'xml': use one of table, csv, json, ndjson" in result.stderr
 
 
 def test_missing_lake_is_an_error(tmp_path: Path) -> None:

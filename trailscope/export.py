@@ -14,10 +14,15 @@ from typing import IO, Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 FORMATS = ("table", "csv", "json", "ndjson", "parquet")
+#: Written before CSV meant for Excel, which otherwise reads UTF-8 as the local code page.
+UTF8_BOM = b"\xef\xbb\xbf"
+#: A spreadsheet reads a cell starting with one of these as a formula (OWASP CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _default(value: Any) -> Any:
@@ -98,7 +103,26 @@ def _csv_quote(text: str) -> str:
     return text
 
 
-def write_parquet(reader: pa.RecordBatchReader, path: str) -> int:
+def defuse_formulas(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    """The same batches with text cells that start like a formula given a leading apostrophe:
+    event fields are attacker-controlled, and a CSV for Excel is opened in a spreadsheet."""
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            columns = []
+            for column in batch.columns:
+                if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                    starts = pc.utf8_slice_codeunits(column, 0, 1)
+                    risky = pc.is_in(starts, value_set=pa.array(FORMULA_STARTS))
+                    column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
+                columns.append(column)
+            yield pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+
+def write_parquet(reader: pa.RecordBatchReader, path: str | IO[bytes]) -> int:
+    """A Parquet file (zstd) at ``path``, or written to a binary stream such as a pipe."""
     n = 0
     with pq.ParquetWriter(path, reader.schema, compression="zstd") as writer:
         for batch in reader:

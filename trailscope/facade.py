@@ -58,12 +58,14 @@ if TYPE_CHECKING:  # query machinery is imported on first use: CLI start-up stay
     from trailscope.engines.cache import EngineCache
     from trailscope.engines.duckdb import DuckDBEngine
     from trailscope.engines.spark import SparkEngine
+    from trailscope.enrich.iptable import EnrichReport
     from trailscope.integrity import VerifyReport
     from trailscope.lake.check import Problem
     from trailscope.lake.purge import PurgeReport
     from trailscope.lake.repair import RepairReport
     from trailscope.queries import SavedQuery
     from trailscope.sql import Translation
+    from trailscope.timewindow import Window
 
 #: The engines a query can run on, by name (see :meth:`Lake.open_engine`).
 EngineName = Literal["duckdb", "athena", "spark"]
@@ -406,6 +408,11 @@ class Lake:
         out = tables.read_all(self.storage, state or self.state())
         if VALIDATION_TABLE not in out and not committed:
             out[VALIDATION_TABLE] = legacy_validation(self.storage)
+        if not committed:
+            from trailscope.enrich.schemas import empty_tables
+
+            for name, empty in empty_tables().items():
+                out.setdefault(name, empty)
         return out
 
     @property
@@ -564,6 +571,11 @@ class Lake:
     ) -> pa.Table:
         """Run a saved query by name, e.g. ``lake.run("console-logins", since="24h")``.
 
+        Ages count back from now (see :mod:`trailscope.timewindow`): when the window misses
+        the lake or covers only part of it, a :class:`~trailscope.timewindow.WindowWarning`
+        says so with the lake's first and last event, and the result's schema metadata
+        ``trailscope.window`` holds the resolved window as JSON.
+
         :param name: a saved query (``trailscope queries list``).
         :param engine: ``"duckdb"``, ``"athena"``, ``"spark"`` or an engine object.
         :param engine_options: the settings of a named engine (see :meth:`open_engine`).
@@ -577,18 +589,34 @@ class Lake:
 
         saved = get_query(name, library)
         bound = saved.bind(params)
+        window = self._window(bound)
         if engine == "duckdb" and not engine_options:
             translation = self.sql_for(saved.sql, params=bound)
             with self._reading() as duck:
-                return duck.query(translation.sql, timeout=timeout, params=bound)
-        return self._stream(
-            saved.sql,
-            engine=engine,
-            engine_options=engine_options,
-            timeout=timeout,
-            params=bound,
-            types={p.name: p.type for p in saved.params},
-        ).read_all()
+                table = duck.query(translation.sql, timeout=timeout, params=bound)
+        else:
+            table = self._stream(
+                saved.sql,
+                engine=engine,
+                engine_options=engine_options,
+                timeout=timeout,
+                params=bound,
+                types={p.name: p.type for p in saved.params},
+            ).read_all()
+        if window is not None:
+            meta = dict(table.schema.metadata or {})
+            meta[b"trailscope.window"] = orjson.dumps(window.to_json())
+            table = table.replace_schema_metadata(meta)
+        return table
+
+    def _window(self, bound: Mapping[str, Any]) -> Window | None:
+        """A saved query's window checked against the lake (a ``WindowWarning`` when it
+        misses the lake or covers part of it); None for a query without one."""
+        from trailscope import timewindow
+
+        if "since" not in bound and "until" not in bound:
+            return None
+        return timewindow.check(self, bound.get("since"), bound.get("until"), stacklevel=4)
 
     def run_batches(
         self,
@@ -612,12 +640,14 @@ class Lake:
         from trailscope.queries import get_query
 
         saved = get_query(name, library)
+        bound = saved.bind(params)
+        self._window(bound)
         return self._stream(
             saved.sql,
             engine=engine,
             engine_options=engine_options,
             timeout=timeout,
-            params=saved.bind(params),
+            params=bound,
             types={p.name: p.type for p in saved.params},
         )
 
@@ -673,6 +703,65 @@ class Lake:
                 yield opened
             finally:
                 opened.close()
+
+    # ----------------------------------------------------------------- enrichment
+
+    def enrich(
+        self,
+        databases: Iterable[str | os.PathLike[str]] = (),
+        *,
+        aws_ip_ranges: str | os.PathLike[str] | None = None,
+        fallback: bool = True,
+    ) -> EnrichReport:
+        """Describe every source address of the lake in side table ``ip_info``: what
+        ``trailscope lake enrich`` does. Events are not rewritten; run it again after an
+        ingest or with a newer database.
+
+        :param databases: MaxMind-format files (GeoLite2/GeoIP2 City, Country or ASN, or
+            IPinfo's); the first to answer a field wins.
+        :param aws_ip_ranges: AWS's ``ip-ranges.json``, to mark AWS's own addresses.
+        :param fallback: place addresses no database places with the bundled country list.
+        """
+        from trailscope.enrich.iptable import enrich_lake
+
+        return enrich_lake(
+            self,
+            [str(d) for d in databases],
+            aws_ip_ranges=str(aws_ip_ranges) if aws_ip_ranges else None,
+            fallback=fallback,
+        )
+
+    def name_accounts(
+        self,
+        *,
+        file: str | os.PathLike[str] | None = None,
+        organizations: bool = False,
+        profile: str | None = None,
+        replace: bool = False,
+    ) -> pa.Table:
+        """Name the lake's accounts (side table ``accounts``) from a CSV or YAML file or from
+        AWS Organizations: what ``trailscope enrich accounts`` does. Returns the table.
+
+        :param file: CSV (``account_id,name`` and tag columns) or YAML (id: name).
+        :param organizations: read ``ListAccounts`` (and tags) instead of a file.
+        :param profile: the AWS profile for Organizations.
+        :param replace: drop the accounts not listed (default: keep them).
+        """
+        from trailscope.enrich import accounts
+
+        if (file is None) == (not organizations):
+            raise TrailscopeError("give a file or organizations=True (one of the two)")
+        listed = (
+            accounts.load_file(Path(file))
+            if file is not None
+            else accounts.load_organization(profile=profile)
+        )
+        new = accounts.accounts_table(listed)
+        return self.update_table(
+            accounts.TABLE,
+            lambda current: accounts.merge(current, new, replace=replace),
+            operation="enrich",
+        )
 
     # ----------------------------------------------------------------- detect, verify, export
 

@@ -58,6 +58,9 @@ COMPAT_COLUMNS: dict[str, str] = {
     "region_partition": "awsregion",
     "account_partition": "recipientaccountid",
     "region": "awsregion",
+    # AWS's multi-account partition-projection DDL: .../AWSLogs/${account}/.../${region}/${date}
+    "account": "recipientaccountid",
+    "date": f"replace({PARTITION}, '-', '/')",  # projection 'yyyy/MM/dd'
     "year": f"substr({PARTITION}, 1, 4)",
     "month": f"substr({PARTITION}, 6, 2)",
     "day": f"substr({PARTITION}, 9, 2)",
@@ -351,7 +354,7 @@ def _bound_from(cond: exp.Expr) -> exp.Expr | None:
     return exp.EQ(this=column, expression=literal)
 
 
-_TIME_COLUMNS = {"eventtime", "eventtime_ts", PARTITION, "timestamp", "date_partition"}
+_TIME_COLUMNS = {"eventtime", "eventtime_ts", PARTITION, "timestamp", "date_partition", "date"}
 #: Wrappers matched by class name: sqlglot versions differ in where (and whether) they
 #: model each of these (from_iso8601_timestamp, for one, is not re-exported everywhere).
 _TIME_PARSERS = frozenset(
@@ -865,6 +868,8 @@ def suggest_column(name: str) -> str | None:
     import difflib
 
     known = column_paths() + [f.name for f in TABLE_SCHEMA] + list(COMPAT_COLUMNS)
+    if name.lower() in COMPAT_COLUMNS:  # 'account' is the trail's account, not the caller's
+        return name.lower()
     low = name.lower().split(".")[-1]
     by_tail: dict[str, str] = {}
     for path in known:

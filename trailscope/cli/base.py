@@ -1,4 +1,5 @@
-"""What every command shares: the app, the consoles, common options, progress and output.
+"""What every command shares: the app, the consoles, common options and progress (rows are
+printed by ``output``).
 
 Commands call the library and only format what it returns; errors the library raises on
 purpose are printed as one line plus a hint, never as a traceback (see ``guard``).
@@ -9,14 +10,13 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeElapsedColumn,
@@ -24,17 +24,54 @@ from rich.progress import (
 )
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
 from trailscope import __version__
 from trailscope.errors import QueryInterrupted, TrailscopeError
-from trailscope.exitcodes import ExitCode
+from trailscope.exitcodes import DESCRIPTIONS, ExitCode
+
+try:  # typer 0.2x carries its own copy of click; older ones use click itself
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover
+    from click.exceptions import UsageError  # type: ignore[assignment]
 
 #: Exit codes, documented in ``--help`` and the README (the table: ``trailscope.exitcodes``).
 EXIT_OK = ExitCode.OK
 EXIT_ERROR = ExitCode.ERROR
 EXIT_QUARANTINED = ExitCode.QUARANTINED
 
+
+class _Group(TyperGroup):
+    """The root command: a command line that cannot run as typed exits with
+    :attr:`ExitCode.USAGE` (64), not click's 2, which means "findings" here."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except UsageError as exc:
+            _as_usage(exc)
+            raise
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageError as exc:
+            _as_usage(exc)
+            raise
+
+
+def _as_usage(exc: Exception) -> None:
+    exc.exit_code = int(ExitCode.USAGE)  # type: ignore[attr-defined]
+
+
+def exit_codes_text() -> str:
+    """The exit-code table as ``--help`` shows it (one line per code)."""
+    return "\n".join(f"* {int(code)}: {text}" for code, text in DESCRIPTIONS.items())
+
+
 app = typer.Typer(
+    cls=_Group,
+    epilog="**Exit codes**\n\n" + exit_codes_text(),
     name="trailscope",
     help=(
         "Turn AWS CloudTrail logs into answers.\n\n"
@@ -69,19 +106,71 @@ LakeOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead.")]
-# Which part of a trail to read (ingest, verify).
+# Which part of a trail to read (ingest, verify). These filter the trail's folders; they are
+# not the AWS CLI's --region (the region an API is called in), hence their own names.
 AccountOpt = Annotated[
-    list[str] | None, typer.Option("--account", "-a", help="Only this account (repeatable).")
+    list[str] | None,
+    typer.Option(
+        "--only-account",
+        "--account",
+        "-a",
+        help="Read only this account's logs (repeatable; --account is the same option).",
+    ),
 ]
 RegionFilterOpt = Annotated[
-    list[str] | None, typer.Option("--region", "-r", help="Only this region (repeatable).")
+    list[str] | None,
+    typer.Option("--only-region", "-r", help="Read only this region's logs (repeatable)."),
 ]
-# Result outputs shared by 'query' and 'run' (the terminal table is the default).
-CsvOpt = Annotated[bool, typer.Option("--csv", help="Write CSV (RFC 4180) to stdout.")]
-JsonOutOpt = Annotated[bool, typer.Option("--json", help="Write a JSON array to stdout.")]
-NdjsonOpt = Annotated[bool, typer.Option("--ndjson", help="Write one JSON object per line.")]
-ParquetOpt = Annotated[
-    Path | None, typer.Option("--parquet", help="Write the result to this Parquet file.")
+
+
+def _old_region(value: list[str] | None) -> list[str] | None:
+    if value:
+        raise typer.BadParameter(
+            "here --region would be ambiguous: to read only a region's logs write "
+            f"-r/--only-region {value[0]}; an s3:// source's client region is found by itself"
+        )
+    return value
+
+
+#: ``--region`` on a command that reads a trail: refused with the way to say it (it filtered
+#: before the options were named as in the AWS CLI; a silent change of meaning would be worse).
+OldRegionOpt = Annotated[
+    list[str] | None, typer.Option("--region", hidden=True, callback=_old_region)
+]
+# Where a command touches two places, each has its own AWS options (as the AWS CLI's --profile
+# and --endpoint-url, one set per place); --profile/--endpoint-url name the source's.
+SourceProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source-profile",
+        "--profile",
+        help="AWS profile for reading an s3:// source (default: the AWS credential chain); "
+        "--profile is the same option. The lake's is --lake-profile.",
+    ),
+]
+SourceEndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source-endpoint-url",
+        "--endpoint-url",
+        help="S3-compatible endpoint of the source, e.g. http://127.0.0.1:9000; "
+        "--endpoint-url is the same option. The lake's is --lake-endpoint-url.",
+    ),
+]
+LakeProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--lake-profile",
+        envvar="TRAILSCOPE_LAKE_PROFILE",
+        help="AWS profile for an s3:// lake (default: the AWS credential chain, $AWS_PROFILE).",
+    ),
+]
+LakeEndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--lake-endpoint-url",
+        help="S3-compatible endpoint of an s3:// lake (default: $AWS_ENDPOINT_URL_S3).",
+    ),
 ]
 
 
@@ -104,17 +193,34 @@ def _root(
 
 
 def progress(quiet: bool) -> Progress:
+    """A progress display on stderr (off with ``quiet`` or when stderr is not a terminal)."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("files  {task.fields[events]:,} events"),
+        TextColumn("{task.fields[detail]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
         transient=True,
         disable=quiet or not err.is_terminal,
     )
+
+
+def ingest_ticker(prog: Progress, source: str) -> Any:
+    """An ingest's progress callback that says what it does: "listing SOURCE" until the
+    listing is done, then "ingesting" with files done of files to read, and events added."""
+    task = prog.add_task(f"listing {escape(plain(source))}", total=None, detail="")
+
+    def tick(done: int, total: int, events: int) -> None:
+        prog.update(
+            task,
+            description="ingesting",
+            completed=done,
+            total=total or None,
+            detail=f"{done:,}/{total:,} files  {events:,} events",
+        )
+
+    return tick
 
 
 def print_ingest_summary(s: Any) -> None:
@@ -150,27 +256,35 @@ def print_ingest_summary(s: Any) -> None:
         )
 
 
-def emit(
-    reader: Any, *, csv: bool, json_: bool, ndjson: bool, parquet: Path | None, max_rows: int
-) -> None:
-    from trailscope import export
+def check_time(value: str | None) -> str | None:
+    """``--since``/``--until`` that cannot be read are a usage error (64), said before any
+    work starts; the value is kept as typed (ages resolve when the command runs)."""
+    if value is not None:
+        from trailscope.timeparse import parse_time
 
-    if parquet is not None:
-        n = export.write_parquet(reader, str(parquet))
-        err.print(f"wrote {n:,} rows to {parquet}")
-    elif csv or json_ or ndjson:
-        writer = export.write_csv if csv else export.write_json if json_ else export.write_ndjson
-        writer(reader, sys.stdout.buffer)
-        sys.stdout.buffer.flush()
-    else:
-        print_table(reader, max_rows)
+        try:
+            parse_time(value)
+        except TrailscopeError as exc:
+            raise typer.BadParameter(f"{exc.message}: {exc.hint}") from None
+    return value
+
+
+def usage(message: str) -> NoReturn:
+    """Refuse a command line that cannot run as typed (exit code 64)."""
+    raise UsageError(message)
 
 
 def read_sql(sql: str | None, file: Path | None) -> str:
+    """The SQL as given: an argument, ``-f FILE``, or ``-`` (either way) for stdin."""
+    if sql is None and file is None and not sys.stdin.isatty():
+        sql = "-"  # 'echo "SELECT ..." | trailscope query', as sqlite3 and duckdb read it
     if (sql is None) == (file is None):
-        raise TrailscopeError("give the SQL as an argument or with -f FILE (one of the two)")
+        usage("give the SQL as an argument, with -f FILE, or '-' to read it from stdin")
     if file is None:
-        return sql or ""
+        text = sys.stdin.read() if sql == "-" else sql or ""
+        if not text.strip():
+            usage("no SQL given (stdin was empty)" if sql != "" else "the SQL is empty")
+        return text
     if str(file) == "-":
         return sys.stdin.read()
     try:
@@ -211,23 +325,6 @@ def cell(value: object) -> Text:
 def safe(value: object) -> str:
     """A value from the logs to put inside a message that uses Rich markup."""
     return escape(plain(value))
-
-
-def print_table(reader: Any, max_rows: int) -> None:
-    table = Table(show_lines=False)
-    for name in reader.schema.names:
-        table.add_column(cell(name))
-    shown = total = 0
-    for batch in reader:
-        total += batch.num_rows
-        if shown >= max_rows:
-            continue  # count the rest without converting it
-        for row in batch.slice(0, max_rows - shown).to_pylist():
-            table.add_row(*(cell(v) for v in row.values()))
-            shown += 1
-    out.print(table)
-    more = f" (showing {shown}; use --csv or --json for all)" if total > shown else ""
-    err.print(f"[dim]{total:,} rows{more}[/]")
 
 
 # --------------------------------------------------------------------------- plumbing

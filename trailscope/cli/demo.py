@@ -27,6 +27,7 @@ from trailscope.cli.base import (
     cell,
     err,
     guard,
+    ingest_ticker,
     out,
     print_ingest_summary,
     progress,
@@ -79,6 +80,14 @@ def synth(
     org_id: Annotated[
         str | None, typer.Option(help="Write an organization trail (AWSLogs/<org-id>/...).")
     ] = None,
+    geography: Annotated[
+        bool,
+        typer.Option(
+            "--geography",
+            help="People at home in a few countries (real providers' addresses), a sign-in "
+            "from a new country and an impossible journey (see 'lake enrich').",
+        ),
+    ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing trail in DEST.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -110,6 +119,7 @@ def synth(
             org_id=org_id,
             overwrite=overwrite,
             quiet=as_json,
+            geography=geography,
         )
         if as_json:
             data = {k: v for k, v in report.__dict__.items() if k != "files"}
@@ -189,18 +199,20 @@ def demo(
         trail = workdir / "trail"
         out.print(f"[bold]1/4[/] writing a sample trail of {events:,} events to {trail}")
         now = datetime.now(UTC)
-        report = _synth(trail, events=events, seed=seed, end=now, overwrite=True, quiet=False)
+        report = _synth(
+            trail, events=events, seed=seed, end=now, overwrite=True, quiet=False, geography=True
+        )
         out.print(f"    {report.events:,} events in {report.log_files:,} files")
         lake_path = workdir / "lake"
         out.print(f"[bold]2/4[/] ingesting into {lake_path}")
         lk = Lake(lake_path)
         with progress(quiet=False) as prog:
-            task = prog.add_task("ingesting", total=None, events=0)
-            summary = lk.ingest(
-                str(trail),
-                progress=lambda d, t, e: prog.update(task, completed=d, total=t, events=e),
-            )
+            summary = lk.ingest(str(trail), progress=ingest_ticker(prog, str(trail)))
         print_ingest_summary(summary)
+        from trailscope.enrich.iptable import enrich_lake
+
+        enriched = enrich_lake(lk)  # the bundled country list: no download
+        out.print(f"    enriched {enriched.addresses:,} source addresses (side table ip_info)")
         out.print("[bold]3/4[/] asking the lake")
         _demo_questions(lk)
         out.print("[bold]4/4[/] running the bundled detections")
@@ -238,6 +250,10 @@ DEMO_QUESTIONS = {
     "What root did": """
         SELECT eventname, sourceipaddress, count(*) AS n FROM cloudtrail
         WHERE useridentity.type = 'Root' GROUP BY 1, 2 ORDER BY n DESC LIMIT 5""",
+    "Console sign-ins by country": """
+        SELECT coalesce(i.country, '-') AS country, i.kind, count(*) AS n
+        FROM cloudtrail c LEFT JOIN ip_info i ON i.ip = c.sourceipaddress
+        WHERE c.eventname = 'ConsoleLogin' GROUP BY 1, 2 ORDER BY n DESC LIMIT 8""",
     "Top errors": """
         SELECT errorcode, eventsource, count(*) AS n FROM cloudtrail
         WHERE errorcode IS NOT NULL GROUP BY 1, 2 ORDER BY n DESC LIMIT 5""",

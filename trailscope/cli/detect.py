@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv as _csv
 import sys
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -16,10 +17,24 @@ from trailscope.cli.base import (
     LakeOpt,
     app,
     cell,
+    check_time,
     err,
     guard,
     out,
+    plain,
     safe,
+    usage,
+)
+from trailscope.cli.completion import complete_findings_format, complete_rule_id, complete_severity
+from trailscope.cli.output import (
+    CsvOpt,
+    ExcelOpt,
+    JsonOutOpt,
+    NdjsonOpt,
+    Output,
+    TzOpt,
+    choose_output,
+    table_layout,
 )
 from trailscope.cli.query import (
     DatabaseOpt,
@@ -32,8 +47,10 @@ from trailscope.cli.query import (
     WorkgroupOpt,
     _engine_options,
 )
+from trailscope.cli.windows import WINDOW_RULE, in_zone, print_resolved
 from trailscope.errors import TrailscopeError
 from trailscope.exitcodes import ExitCode
+from trailscope.timewindow import show_time, zone
 
 #: Findings at or above ``--fail-on`` were found (0: none; 1: an error stopped the run).
 EXIT_FINDINGS = ExitCode.FINDINGS
@@ -52,10 +69,17 @@ def detect(
     lake: LakeOpt = "lake",
     since: Annotated[
         str | None,
-        typer.Option(help="Only events from this time on: 7d, 24h, 2024-07-01 or an ISO time."),
+        typer.Option(
+            callback=check_time,
+            help="Only events from this time on: 7d, 1h30m, now, 2024-07-01, an ISO time or "
+            "epoch seconds/milliseconds. " + WINDOW_RULE,
+        ),
     ] = None,
     until: Annotated[
-        str | None, typer.Option(help="Only events up to this time (a date means its end).")
+        str | None,
+        typer.Option(
+            callback=check_time, help="Only events up to this time (a date means its end)."
+        ),
     ] = None,
     rules: Annotated[
         list[Path] | None,
@@ -66,7 +90,9 @@ def detect(
     ] = None,
     rule: Annotated[
         list[str] | None,
-        typer.Option("--rule", help="Run only this rule id (repeatable)."),
+        typer.Option(
+            "--rule", help="Run only this rule id (repeatable).", autocompletion=complete_rule_id
+        ),
     ] = None,
     param: Annotated[
         list[str] | None,
@@ -76,15 +102,28 @@ def detect(
         bool, typer.Option("--no-builtin", help="Run only the rules given with --rules.")
     ] = False,
     fmt: Annotated[
-        str,
-        typer.Option("--format", "-F", help="table, csv, json or ndjson (findings to stdout)."),
-    ] = "table",
+        str | None,
+        typer.Option(
+            "--format",
+            "-F",
+            help="table, csv, json or ndjson (findings to stdout); --csv, --json, --ndjson "
+            "and --excel are shortcuts.",
+            autocompletion=complete_findings_format,
+            show_default=False,
+        ),
+    ] = None,
+    csv: CsvOpt = False,
+    json_: JsonOutOpt = False,
+    ndjson: NdjsonOpt = False,
+    excel: ExcelOpt = False,
+    tz: TzOpt = None,
     fail_on: Annotated[
         str | None,
         typer.Option(
             "--fail-on",
             help="Exit with 2 when a finding of this severity or above is found "
             "(info, low, medium, high, critical).",
+            autocompletion=complete_severity,
         ),
     ] = None,
     list_: Annotated[
@@ -112,6 +151,14 @@ def detect(
     timeout: Annotated[
         float | None, typer.Option(min=0.1, help="Cancel a rule after this many seconds.")
     ] = None,
+    new: Annotated[
+        bool,
+        typer.Option(
+            "--new",
+            help="Record the findings in the lake (see 'trailscope findings') and show only "
+            "those not seen before.",
+        ),
+    ] = False,
     engine_name: EngineOpt = "duckdb",
     database: DatabaseOpt = None,
     workgroup: WorkgroupOpt = "primary",
@@ -141,8 +188,12 @@ def detect(
           exceptions:
             - {reason: key rotation pipeline, principal: "arn:aws:iam::*:role/deploy-*"}
 
+    Time windows: ages such as 7d or 24h count back from now (the wall clock); the resolved
+    window is printed on stderr, and a window that misses the lake or covers only part of it is
+    reported with the lake's first and last event.
+
     Exit codes: 0 nothing at or above --fail-on (or no --fail-on), 2 something at or above it,
-    1 an error.
+    1 an error, 64 a usage error.
 
     Examples:
 
@@ -151,6 +202,8 @@ def detect(
       trailscope detect --rules ./sigma/rules/cloud/aws/ --format ndjson > findings.ndjson
 
       trailscope detect --since 24h --fail-on high --format json
+
+      trailscope detect --since 24h --new
 
       trailscope detect --param failed-console-logins-from-one-ip.threshold=5
 
@@ -164,12 +217,15 @@ def detect(
     """
     from trailscope.detect import Severity, load_rules
     from trailscope.detect.config import apply_config
-    from trailscope.detect.output import FORMATS, write_findings
+    from trailscope.detect.output import FORMATS
     from trailscope.detect.runner import resolve_config
 
     def run() -> int:
-        if fmt not in FORMATS:
-            raise TrailscopeError(f"unknown format {fmt!r}", hint="one of: " + ", ".join(FORMATS))
+        if fmt is not None and fmt not in FORMATS:
+            usage(f"unknown --format {fmt!r}: use one of " + ", ".join(FORMATS))
+        if fmt == "parquet":
+            usage("findings are written as table, csv, json or ndjson")
+        chosen = choose_output(fmt, csv=csv, json_=json_, ndjson=ndjson, excel=excel, tz=tz)
         threshold = Severity.parse(fail_on) if fail_on else None
         if list_ or attack_layer:
             ruleset = load_rules(rules or [], include_builtin=not no_builtin)
@@ -178,7 +234,7 @@ def detect(
                 _write_layer(attack_layer, tuned.rules)
             if not list_:
                 return EXIT_OK
-            return _list(ruleset, tuned, fmt)
+            return _list(ruleset, tuned, chosen.format)
         from trailscope.engines import check_engine
         from trailscope.facade import EngineName, Lake, open_lake
 
@@ -194,11 +250,11 @@ def detect(
             spark_conf=spark_conf,
         )
         # Athena reads its own table: the lake need not be on this machine.
-        lk = Lake(lake) if name == "athena" else open_lake(lake)
+        lk = Lake(lake, profile=profile) if name == "athena" else open_lake(lake, profile=profile)
         try:
             report = lk.detect(
-                since=since,
-                until=until,
+                since=in_zone(since, tz),
+                until=in_zone(until, tz, end=True),
                 rules=rules or [],
                 builtin=not no_builtin,
                 rule_ids=rule or None,
@@ -208,19 +264,34 @@ def detect(
                 engine_options=options,
                 timeout=timeout,
             )
+            if new:  # recorded in the lake itself (on Athena: the lake must be at hand)
+                _keep_new(lk if name != "athena" else open_lake(lake), report)
         finally:
             lk.close()
-        if fmt == "table":
-            _table(report.findings)
+        if report.window is not None:
+            print_resolved(report.window, tz)
+        if chosen.format == "table":
+            _table(report.findings, tz, _account_names(lake))
         else:
-            write_findings(report.findings, fmt, sys.stdout)
-            sys.stdout.flush()
+            _write(report.findings, chosen)
         _summary(report)
         if threshold is not None and report.at_or_above(threshold):
             return EXIT_FINDINGS
         return EXIT_OK
 
     raise typer.Exit(guard(run, interrupted=INTERRUPTED_READING))
+
+
+def _keep_new(lake: Any, report: Any) -> None:
+    """Record the run's findings; keep in the report only those the lake had not seen."""
+    from trailscope.findings import record_findings
+
+    recorded = record_findings(lake, report)
+    report.findings = [report.findings[i] for i in recorded.new_indexes()]
+    err.print(
+        f"[dim]findings recorded: {recorded.cycle.opened} new, {recorded.cycle.updated} updated[/]",
+        highlight=False,
+    )
 
 
 def _params(items: list[str]) -> dict[str, dict[str, Any]]:
@@ -234,29 +305,105 @@ def _params(items: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _table(findings: list[Any]) -> None:
-    """Every column on a wide terminal; who and what only on a narrow one (exports have all)."""
-    wide = out.width >= 140
-    names = ["severity", "rule", "principal"]
-    if wide:
-        names += ["target", "source ip", "account", "region", "first seen"]
+#: severity, rule, principal and events: a finding's table never goes without them.
+_ALWAYS = frozenset({0, 1, 2, 8})
+
+
+def _account_names(lake: str) -> dict[str, str]:
+    """Account id -> name from the lake's accounts table; none for a lake not read here."""
+    from trailscope.facade import open_lake
+
+    try:
+        table = open_lake(lake).read_table("accounts")
+    except TrailscopeError:
+        return {}
+    if table is None:
+        return {}
+    return dict(
+        zip(table.column("account_id").to_pylist(), table.column("name").to_pylist(), strict=True)
+    )
+
+
+def _table(
+    findings: list[Any], tz: str | None = None, account_names: dict[str, str] | None = None
+) -> None:
+    """Findings as a terminal table that keeps rule ids, ARNs and times whole: columns that do
+    not fit are dropped from the middle and named on stderr (exports have every field). An
+    account the lake has a name for shows it beside its id."""
+    if not findings:
+        return
+    zone_ = zone(tz) if tz else None
+    names_of = account_names or {}
+    names = ["severity", "rule", "principal", "target", "source ip", "account", "region"]
+    names += ["first seen", "events"]
+    rows = [
+        [
+            f.severity.label,
+            *(plain(v or "") for v in (f.rule_id, f.principal, f.target, f.source_ip)),
+            plain(
+                f"{f.account} {names_of[f.account]}" if f.account in names_of else f.account or ""
+            ),
+            plain(f.region or ""),
+            show_time(f.first_seen, zone_) if zone_ and f.first_seen else plain(f.first_seen or ""),
+            f"{f.event_count:,}",
+        ]
+        for f in findings
+    ]
+    # who did it matters more than where: the target, address and place go first
+    keep, whole = table_layout(
+        names, rows, out.width, frozenset({7}), drop_first=(3, 4, 6, 5, 7), always=_ALWAYS
+    )
     table = Table(box=None)
-    for name in names:
-        table.add_column(name, no_wrap=name not in ("principal", "target"), overflow="fold")
-    table.add_column("events", justify="right", no_wrap=True)
-    for f in findings:
-        label = f.severity.label
-        cells: list[str | Text] = [f"[{_SEVERITY_STYLE[label]}]{label}[/]"]
-        cells += [cell(f.rule_id), cell(f.principal)]
-        if wide:
-            cells += [cell(v) for v in (f.target, f.source_ip, f.account, f.region, f.first_seen)]
-        table.add_row(*cells, f"{f.event_count:,}")
-    if findings:
-        out.print(table)
+    for i in keep:
+        table.add_column(
+            names[i],
+            no_wrap=i in whole,
+            overflow="fold",
+            justify="right" if names[i] == "events" else "left",
+        )
+    for row in rows:
+        label = row[0]
+        table.add_row(
+            *(Text(row[i], style=_SEVERITY_STYLE[label]) if i == 0 else Text(row[i]) for i in keep)
+        )
+    out.print(table)
+    if len(keep) < len(names):
+        hidden = ", ".join(n for i, n in enumerate(names) if i not in keep)
+        err.print(
+            f"[dim]not shown to keep ids, ARNs and times whole: {hidden} "
+            "(widen the terminal or use --format csv or json)[/]",
+            highlight=False,
+        )
+
+
+def _write(findings: list[Any], chosen: Output) -> None:
+    """Findings as CSV, JSON or NDJSON on stdout (CSV for Excel: BOM, formulas made inert)."""
+    import io
+
+    from trailscope.detect.output import write_findings
+
+    if not chosen.excel:
+        write_findings(findings, chosen.format, sys.stdout)
+        sys.stdout.flush()
+        return
+    from trailscope.export import FORMULA_STARTS, UTF8_BOM
+
+    text = io.StringIO()
+    write_findings(findings, "csv", text)
+    lines = []
+    for row in _csv.reader(io.StringIO(text.getvalue())):
+        lines.append(["'" + v if v.startswith(FORMULA_STARTS) else v for v in row])
+    buffer = io.StringIO()
+    _csv.writer(buffer, lineterminator="\r\n").writerows(lines)
+    sys.stdout.buffer.write(UTF8_BOM + buffer.getvalue().encode())
+    sys.stdout.buffer.flush()
 
 
 def _summary(report: Any) -> None:
+    window_note = report.window.note() if report.window is not None else None
     for warning in report.warnings:
+        if warning == window_note:
+            continue  # printed with the window, in the zone asked for
         err.print(f"[yellow]warning:[/] {safe(warning)}", highlight=False, soft_wrap=True)
     counts: dict[str, int] = {}
     for f in report.findings:

@@ -12,10 +12,17 @@ from trailscope.cli.base import (
     EXIT_QUARANTINED,
     AccountOpt,
     JsonOpt,
+    LakeEndpointOpt,
     LakeOpt,
+    LakeProfileOpt,
+    OldRegionOpt,
     RegionFilterOpt,
+    SourceEndpointOpt,
+    SourceProfileOpt,
     app,
+    check_time,
     guard,
+    ingest_ticker,
     out,
     print_ingest_summary,
     progress,
@@ -58,20 +65,23 @@ def ingest(
     since: Annotated[
         str | None,
         typer.Option(
-            help="Only day folders from this time on (2024-06-01, 2024-06-01T12:00Z, 7d)."
+            callback=check_time,
+            help="Only day folders from this time on (2024-06-01, 2024-06-01T12:00Z, 7d).",
         ),
     ] = None,
     until: Annotated[
-        str | None, typer.Option(help="Only day folders up to this time (same forms as --since).")
+        str | None,
+        typer.Option(
+            callback=check_time, help="Only day folders up to this time (same forms as --since)."
+        ),
     ] = None,
     account: AccountOpt = None,
     region: RegionFilterOpt = None,
-    profile: Annotated[
-        str | None, typer.Option(help="AWS profile for s3:// sources (default: the AWS chain).")
-    ] = None,
-    endpoint_url: Annotated[
-        str | None, typer.Option(help="S3-compatible endpoint, e.g. http://127.0.0.1:9000.")
-    ] = None,
+    old_region: OldRegionOpt = None,
+    profile: SourceProfileOpt = None,
+    endpoint_url: SourceEndpointOpt = None,
+    lake_profile: LakeProfileOpt = None,
+    lake_endpoint_url: LakeEndpointOpt = None,
     workers: Annotated[
         int | None,
         typer.Option(
@@ -138,6 +148,9 @@ def ingest(
 
       trailscope ingest s3://bucket/AWSLogs/o-abc123defg/ -a 111122223333 -r us-east-1
 
+      trailscope ingest s3://trail/AWSLogs/ --source-profile audit \
+          --lake s3://lake/ts/ --lake-profile analytics
+
       trailscope ingest s3://bucket/AWSLogs/ --lake s3://analytics/trailscope/ --engine spark
     """
     from trailscope.facade import Lake
@@ -160,13 +173,9 @@ def ingest(
                 "--save has no filters to save",
                 hint="give --exclude-source, --exclude-event, --where or --redact with it",
             )
-        lk = Lake(lake)
+        lk = Lake(lake, profile=lake_profile, endpoint_url=lake_endpoint_url)
         with progress(quiet=as_json) as prog:
-            task = prog.add_task("ingesting", total=None, events=0)
-
-            def tick(done: int, total: int, events: int) -> None:
-                prog.update(task, completed=done, total=total or None, events=events)
-
+            tick = ingest_ticker(prog, source)
             summary = lk.ingest(
                 source,
                 since=parse_time(since) if since else None,

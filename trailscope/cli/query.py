@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import warnings
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -13,22 +13,34 @@ from rich.table import Table
 from trailscope.cli.base import (
     EXIT_OK,
     INTERRUPTED_READING,
-    CsvOpt,
-    JsonOpt,
-    JsonOutOpt,
     LakeOpt,
-    NdjsonOpt,
-    ParquetOpt,
     app,
     cell,
-    emit,
+    check_time,
     err,
     guard,
     out,
     read_sql,
     safe,
 )
+from trailscope.cli.completion import complete_engine, complete_param, complete_saved_query
+from trailscope.cli.ddl import explain_ddl
+from trailscope.cli.output import (
+    CsvOpt,
+    ExcelOpt,
+    FormatOpt,
+    JsonOutOpt,
+    NdjsonOpt,
+    Output,
+    OutputOpt,
+    ParquetOpt,
+    TzOpt,
+    choose_output,
+    emit,
+)
+from trailscope.cli.windows import WINDOW_RULE, in_zone, report_window
 from trailscope.errors import TrailscopeError
+from trailscope.timewindow import WindowWarning
 
 # --------------------------------------------------------------------------- engines
 
@@ -38,6 +50,7 @@ EngineOpt = Annotated[
         "--engine",
         "-e",
         help="Where the query runs: duckdb (this machine, the default), athena or spark.",
+        autocompletion=complete_engine,
     ),
 ]
 EstimateOpt = Annotated[
@@ -56,8 +69,20 @@ OutputLocationOpt = Annotated[
     str | None,
     typer.Option("--output-location", help="Athena: S3 folder for results (s3://...)."),
 ]
-RegionOpt = Annotated[str | None, typer.Option("--region", help="Athena: the AWS region.")]
-ProfileOpt = Annotated[str | None, typer.Option("--profile", help="Athena: the AWS profile.")]
+RegionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--region", help="Athena: the AWS region Athena is called in (as in the AWS CLI)."
+    ),
+]
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        help="The AWS profile of every AWS call, as in the AWS CLI: reading an s3:// lake, "
+        "and Athena with --engine athena (default: the AWS credential chain, $AWS_PROFILE).",
+    ),
+]
 SparkMasterOpt = Annotated[
     str | None,
     typer.Option("--spark-master", help="Spark: master URL (default: a local session)."),
@@ -132,32 +157,39 @@ def _run_on_engine(
     timeout: float,
     options: dict[str, object],
     show_sql: bool,
-    output: Mapping[str, Any],
+    output: Output,
+    profile: str | None = None,
+    tz: str | None = None,
 ) -> int:
     """Run on any engine through the Python API (``Lake.query_batches``/``run_batches``):
-    print the rewriting notes, stream the rows out, report Athena's bill."""
+    print the rewriting notes (and a saved query's window), stream the rows out, report
+    Athena's bill."""
     from trailscope.engines import check_engine
     from trailscope.facade import EngineName, Lake, open_lake
 
     name = cast(EngineName, check_engine(engine_name))
     # Athena reads its own table: the lake need not be on this machine.
-    lk = Lake(lake) if name == "athena" else open_lake(lake)
+    lk = Lake(lake, profile=profile) if name == "athena" else open_lake(lake, profile=profile)
     translation = lk.sql_for(sql, engine=name, params=params, types=types)
     _print_notices(translation.notices)
     if show_sql:
         err.print(translation.sql, markup=False, highlight=False, soft_wrap=True)
         if saved is not None:
             err.print(f"[dim]parameters: {safe(params)}[/]", highlight=False, soft_wrap=True)
+    if saved is not None:
+        report_window(lk, params or {}, tz)
     engine = lk.open_engine(name, **options)
     try:
         if saved is not None:
-            result = lk.run_batches(
-                saved, engine=engine, timeout=timeout, library=library, **(params or {})
-            )
+            with warnings.catch_warnings():  # the window was printed above, in --tz
+                warnings.simplefilter("ignore", WindowWarning)
+                result = lk.run_batches(
+                    saved, engine=engine, timeout=timeout, library=library, **(params or {})
+                )
         else:
             result = lk.query_batches(sql, engine=engine, timeout=timeout)
         _print_notices(getattr(engine, "notices", []))
-        emit(result, **output)
+        emit(result, output)
     finally:
         engine.close()
         lk.close()
@@ -181,17 +213,23 @@ def query(
     sql: Annotated[
         str | None,
         typer.Argument(
-            help="Athena SQL over the table 'cloudtrail' (or use -f FILE).", show_default=False
+            help="Athena SQL over the table 'cloudtrail'; '-' (or a pipe) reads it from stdin, "
+            "-f FILE from a file.",
+            show_default=False,
         ),
     ] = None,
     file: Annotated[
         Path | None, typer.Option("--file", "-f", help="Read the SQL from a file ('-': stdin).")
     ] = None,
     lake: LakeOpt = "lake",
+    fmt: FormatOpt = None,
     csv: CsvOpt = False,
     json_: JsonOutOpt = False,
     ndjson: NdjsonOpt = False,
     parquet: ParquetOpt = None,
+    excel: ExcelOpt = False,
+    output_file: OutputOpt = None,
+    tz: TzOpt = None,
     show_sql: Annotated[
         bool, typer.Option("--show-sql", help="Print the SQL as run on the engine, then run it.")
     ] = False,
@@ -238,7 +276,9 @@ def query(
 
       trailscope query "SELECT eventname, count(*) FROM cloudtrail GROUP BY 1 ORDER BY 2 DESC"
 
-      trailscope query -f hunt.sql --csv > out.csv
+      trailscope query -f hunt.sql --csv > out.csv       # or --format csv; --excel for Excel
+
+      echo "SELECT count(*) FROM cloudtrail" | trailscope query -
 
       trailscope query "SELECT * FROM cloudtrail WHERE eventtime >= '2024-07-01'" --show-sql
 
@@ -260,18 +300,31 @@ def query(
                     "--columns lists the columns and runs no query",
                     hint="drop the SQL, or drop --columns",
                 )
-            return _print_columns(open_lake(lake), sample, json_)
+            return _print_columns(open_lake(lake, profile=profile), sample, json_)
         text = read_sql(sql, file)
+        if explain_ddl(text, lake):
+            return EXIT_OK
         check_engine(engine_name)
         if estimate:
             from trailscope.athena.estimate import estimate_scan
 
-            _print_estimate(estimate_scan(open_lake(lake).files(), text), json_)
+            _print_estimate(estimate_scan(open_lake(lake, profile=profile).files(), text), json_)
             return EXIT_OK
+        output = choose_output(
+            fmt,
+            csv=csv,
+            json_=json_,
+            ndjson=ndjson,
+            parquet=parquet,
+            excel=excel,
+            output=output_file,
+            max_rows=max_rows,
+            tz=tz,
+        )
         if explain:
             if engine_name != "duckdb":
                 raise TrailscopeError("--explain works with the duckdb engine only")
-            lk = open_lake(lake)
+            lk = open_lake(lake, profile=profile)
             translation = lk.sql_for(text)
             _print_notices(translation.notices)
             engine = lk.engine()
@@ -291,13 +344,6 @@ def query(
             spark_master=spark_master,
             spark_conf=spark_conf,
         )
-        output = {
-            "csv": csv,
-            "json_": json_,
-            "ndjson": ndjson,
-            "parquet": parquet,
-            "max_rows": max_rows,
-        }
         return _run_on_engine(
             engine_name,
             lake,
@@ -306,6 +352,7 @@ def query(
             options=options,
             show_sql=show_sql,
             output=output,
+            profile=profile,
         )
 
     raise typer.Exit(guard(run, interrupted=INTERRUPTED_READING))
@@ -372,13 +419,23 @@ QueriesDirOpt = Annotated[
 
 
 @queries_app.command("list")
-def queries_list(extra: QueriesDirOpt = None, as_json: JsonOpt = False) -> None:
+def queries_list(
+    extra: QueriesDirOpt = None,
+    fmt: FormatOpt = None,
+    csv: CsvOpt = False,
+    as_json: JsonOutOpt = False,
+    ndjson: NdjsonOpt = False,
+    excel: ExcelOpt = False,
+) -> None:
     """List the saved queries with their titles and parameters."""
+    import pyarrow as pa
+
     from trailscope.queries import load_library
 
     def run() -> int:
+        output = choose_output(fmt, csv=csv, json_=as_json, ndjson=ndjson, excel=excel)
         lib = load_library(extra)
-        if as_json:
+        if output.format != "table":
             data = [
                 {
                     "name": q.name,
@@ -390,7 +447,7 @@ def queries_list(extra: QueriesDirOpt = None, as_json: JsonOpt = False) -> None:
                 }
                 for q in lib.values()
             ]
-            out.print_json(data=data)
+            emit(pa.Table.from_pylist(data).to_reader(), output)
             return EXIT_OK
         t = Table("name", "title", "parameters", box=None)
         for q in lib.values():
@@ -405,7 +462,12 @@ def queries_list(extra: QueriesDirOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @queries_app.command("show")
-def queries_show(name: str, extra: QueriesDirOpt = None) -> None:
+def queries_show(
+    name: Annotated[
+        str, typer.Argument(help="A saved query.", autocompletion=complete_saved_query)
+    ],
+    extra: QueriesDirOpt = None,
+) -> None:
     """Print one saved query: its description, parameters and SQL."""
     from trailscope.queries import get_query, load_library
 
@@ -426,18 +488,43 @@ def queries_show(name: str, extra: QueriesDirOpt = None) -> None:
 
 @app.command("run")
 def run_saved(
-    name: Annotated[str, typer.Argument(help="A saved query (see 'trailscope queries list').")],
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="A saved query (see 'trailscope queries list').",
+            autocompletion=complete_saved_query,
+        ),
+    ],
     lake: LakeOpt = "lake",
-    since: Annotated[str | None, typer.Option(help="Shortcut for --param since=...")] = None,
-    until: Annotated[str | None, typer.Option(help="Shortcut for --param until=...")] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            callback=check_time,
+            help="Shortcut for --param since=...: 7d, 1h30m, now, 2024-07-01, an ISO time or "
+            "epoch seconds/milliseconds. " + WINDOW_RULE,
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            callback=check_time, help="Shortcut for --param until=... (a date means its end)."
+        ),
+    ] = None,
     param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--param", "-p", help="NAME=VALUE (repeatable).", autocompletion=complete_param
+        ),
     ] = None,
     extra: QueriesDirOpt = None,
+    fmt: FormatOpt = None,
     csv: CsvOpt = False,
     json_: JsonOutOpt = False,
     ndjson: NdjsonOpt = False,
     parquet: ParquetOpt = None,
+    excel: ExcelOpt = False,
+    output_file: OutputOpt = None,
+    tz: TzOpt = None,
     show_sql: Annotated[bool, typer.Option("--show-sql", help="Print the SQL as run.")] = False,
     timeout: Annotated[float, typer.Option(min=0.1, help="Cancel after this many seconds.")] = 300,
     max_rows: Annotated[int, typer.Option(min=1, help="Rows shown in the terminal.")] = 100,
@@ -452,6 +539,10 @@ def run_saved(
     spark_conf: SparkConfOpt = None,
 ) -> None:
     """Run a saved query from the library, with parameters.
+
+    Time windows: ages such as 7d, 24h or 1h30m count back from now (the wall clock); the
+    resolved window is printed on stderr, and a window that misses the lake or covers only part
+    of it is reported with the lake's first and last event. --tz ZONE shows times in a zone.
 
     Examples:
 
@@ -468,7 +559,7 @@ def run_saved(
     from trailscope.queries import get_query, load_library
 
     def run() -> int:
-        values: dict[str, str] = {}
+        values: dict[str, str | None] = {}
         for item in param or []:
             key, sep, value = item.partition("=")
             if not sep or not key:
@@ -476,15 +567,27 @@ def run_saved(
             values[key.strip()] = value
         for key, given in (("since", since), ("until", until)):
             if given is not None:
-                values[key] = given
+                values[key] = in_zone(given, tz, end=key == "until")
         check_engine(engine_name)
         library = load_library(extra)
         saved = get_query(name, library)
         bound = saved.bind(values)
+        output = choose_output(
+            fmt,
+            csv=csv,
+            json_=json_,
+            ndjson=ndjson,
+            parquet=parquet,
+            excel=excel,
+            output=output_file,
+            max_rows=max_rows,
+            tz=tz,
+        )
         if estimate:
             from trailscope.athena.estimate import estimate_scan
 
-            _print_estimate(estimate_scan(open_lake(lake).files(), saved.sql, params=bound), json_)
+            files = open_lake(lake, profile=profile).files()
+            _print_estimate(estimate_scan(files, saved.sql, params=bound), json_)
             return EXIT_OK
         options = _engine_options(
             engine_name,
@@ -496,13 +599,6 @@ def run_saved(
             spark_master=spark_master,
             spark_conf=spark_conf,
         )
-        output = {
-            "csv": csv,
-            "json_": json_,
-            "ndjson": ndjson,
-            "parquet": parquet,
-            "max_rows": max_rows,
-        }
         return _run_on_engine(
             engine_name,
             lake,
@@ -515,6 +611,8 @@ def run_saved(
             options=options,
             show_sql=show_sql,
             output=output,
+            profile=profile,
+            tz=tz,
         )
 
     raise typer.Exit(guard(run, interrupted=INTERRUPTED_READING))

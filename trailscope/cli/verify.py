@@ -13,9 +13,14 @@ from trailscope.cli.base import (
     EXIT_OK,
     AccountOpt,
     JsonOpt,
+    LakeEndpointOpt,
+    LakeProfileOpt,
+    OldRegionOpt,
     RegionFilterOpt,
+    SourceEndpointOpt,
     app,
     cell,
+    check_time,
     err,
     guard,
     out,
@@ -60,20 +65,32 @@ def verify(
     ],
     since: Annotated[
         str | None,
-        typer.Option(help="Only files delivered from this time on (2024-06-01, 7d, ...)."),
+        typer.Option(
+            callback=check_time,
+            help="Only files delivered from this time on (2024-06-01, 7d, ...).",
+        ),
     ] = None,
     until: Annotated[
-        str | None, typer.Option(help="Only files delivered up to this time (same forms).")
+        str | None,
+        typer.Option(
+            callback=check_time, help="Only files delivered up to this time (same forms)."
+        ),
     ] = None,
     account: AccountOpt = None,
     region: RegionFilterOpt = None,
+    old_region: OldRegionOpt = None,
     profile: Annotated[
         str | None,
-        typer.Option(help="AWS profile for S3 and for fetching CloudTrail's public keys."),
+        typer.Option(
+            "--source-profile",
+            "--profile",
+            help="AWS profile for reading an s3:// trail and for fetching CloudTrail's public "
+            "keys (--profile is the same option; the lake's is --lake-profile).",
+        ),
     ] = None,
-    endpoint_url: Annotated[
-        str | None, typer.Option(help="S3-compatible endpoint, e.g. http://127.0.0.1:9000.")
-    ] = None,
+    endpoint_url: SourceEndpointOpt = None,
+    lake_profile: LakeProfileOpt = None,
+    lake_endpoint_url: LakeEndpointOpt = None,
     public_key: Annotated[
         list[Path] | None,
         typer.Option(
@@ -153,7 +170,9 @@ def verify(
         keys = StaticKeys([read_public_key(p) for p in public_key]) if public_key else None
         signatures = None
         if lake is not None:
-            signatures = open_lake(lake).digest_signatures()
+            signatures = open_lake(
+                lake, profile=lake_profile, endpoint_url=lake_endpoint_url
+            ).digest_signatures()
         with Progress(
             TextColumn("[bold]hashing log files"),
             BarColumn(),
@@ -182,7 +201,9 @@ def verify(
             )
         recorded = None
         if lake is not None:
-            recorded = record_validation(open_lake(lake), report)
+            recorded = record_validation(
+                open_lake(lake, profile=lake_profile, endpoint_url=lake_endpoint_url), report
+            )
         if as_json:
             data = report.to_json()
             data["recorded_in_lake"] = recorded

@@ -305,6 +305,8 @@ class DetectionReport:
     #: findings the tuning's exceptions removed after the fact (rules written as whole queries)
     suppressed: int = 0
     warnings: list[str] = field(default_factory=list)
+    #: the resolved window and how it meets the lake (a trailscope.timewindow.Window)
+    window: Any = None
 
     def at_or_above(self, severity: Severity) -> list[Finding]:
         """The findings of ``severity`` or worse (what ``--fail-on`` tests)."""
@@ -319,4 +321,5 @@ class DetectionReport:
             "findings": [f.to_json() for f in self.findings],
             "unsupported": [{"path": p, "reason": r} for p, r in self.unsupported],
             "warnings": list(self.warnings),
+            "window": self.window.to_json() if self.window is not None else None,
         }

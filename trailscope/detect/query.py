@@ -59,4 +59,6 @@ def finish(rule: Rule) -> Rule:
 def _window_lookback(rule: Rule) -> timedelta:
     minutes = next((p.default for p in rule.params if p.name == "window_minutes"), 0)
     baseline = rule.window.baseline_days if rule.window is not None else 0
+    # a whole-query rule with a learning period names it as its baseline_days parameter
+    baseline = baseline or next((p.default for p in rule.params if p.name == "baseline_days"), 0)
     return max(timedelta(minutes=int(minutes or 0)), timedelta(days=baseline))

@@ -104,6 +104,8 @@ def run_detections(
         raise DetectError(f"parameters given for unknown rule {unknown[0]!r}")
     report = DetectionReport(unsupported=list(ruleset.unsupported), warnings=list(tuned.warnings))
     report.since, report.until = _bound(since, end=False), _bound(until, end=True)
+    if lk is not None:
+        _check_window(lk, report)
     own_engine = engine is None
     if engine is None:
         engine = (lk or _as_lake(lake)).engine()
@@ -143,6 +145,17 @@ def run_detections(
             cast(Any, engine).close()
     report.findings.sort(key=_order)
     return report
+
+
+def _check_window(lake: Any, report: DetectionReport) -> None:
+    """Say when the window misses the lake or covers only part of it (the one window rule:
+    :mod:`trailscope.timewindow`), so "0 findings" is never a silent miss."""
+    from trailscope.timewindow import lake_span, resolve
+
+    report.window = resolve(report.since, report.until, span=lake_span(lake))
+    note = report.window.note()
+    if note is not None:
+        report.warnings.append(note)
 
 
 def _run_together(

@@ -93,8 +93,9 @@ class SparkEngine:
         self.spark.conf.set("spark.sql.session.timeZone", "UTC")  # eventtime_ts as on Athena
         self._create_view()
         self.tables = {name: spark_uri(path) for name, path in (tables or {}).items()}
-        for name, uri in self.tables.items():
-            self.spark.read.parquet(uri).createOrReplaceTempView(name)
+        self._side = {name: self.spark.read.parquet(uri) for name, uri in self.tables.items()}
+        self._side |= _empty_side_tables(self.spark, set(self.tables))
+        self._name_views()
 
     @classmethod
     def for_lake(cls, lake: Any, **options: Any) -> SparkEngine:
@@ -110,7 +111,7 @@ class SparkEngine:
     def close(self) -> None:
         """The session belongs to the caller (or lives for the process); only drop our view."""
         self.spark.catalog.dropTempView(TABLE)
-        for name in self.tables:
+        for name in self._side:
             self.spark.catalog.dropTempView(name)
 
     def _create_view(self) -> None:
@@ -125,6 +126,13 @@ class SparkEngine:
         ]
         self._view = df.selectExpr("*", *compat)
         self._view.createOrReplaceTempView(TABLE)
+
+    def _name_views(self) -> None:
+        """Give this engine's events and side tables their names in the session (another
+        engine on the same session may have taken or dropped them since)."""
+        self._view.createOrReplaceTempView(TABLE)
+        for name, frame in self._side.items():
+            frame.createOrReplaceTempView(name)
 
     def query(
         self,
@@ -152,8 +160,8 @@ class SparkEngine:
             timer.daemon = True
             timer.start()
         try:
-            # the session may be shared by several engines (lakes): the name must be ours now
-            self._view.createOrReplaceTempView(TABLE)
+            # the session may be shared by several engines (lakes): the names must be ours now
+            self._name_views()
             df = self.spark.sql(sql, args=args or None)
             return _to_arrow(df)
         except (PySparkException, Py4JJavaError) as exc:
@@ -201,3 +209,15 @@ def _first_line(exc: Exception) -> str:
 
 
 __all__ = ["SparkEngine", "get_session", "spark_schema_ddl"]
+
+
+def _empty_side_tables(spark: SparkSession, present: set[str]) -> dict[str, Any]:
+    """The enrichment tables a lake has not written yet, empty, so a query that joins them
+    runs here as it does on DuckDB (and finds no names)."""
+    from trailscope.enrich.schemas import empty_tables, spark_ddl
+
+    return {
+        name: spark.createDataFrame([], spark_ddl(table.schema))
+        for name, table in empty_tables().items()
+        if name not in present
+    }

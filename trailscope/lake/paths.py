@@ -30,4 +30,6 @@ def staged_path(path: str) -> str:
 TABLES_DIR = "tables"
 #: The side tables a lake may hold (names only: what each means belongs to its owner). A name
 #: here is what every engine calls the table.
-SIDE_TABLES = frozenset({"cloudtrail_validation", "findings", "suppressions", "accounts"})
+SIDE_TABLES = frozenset(
+    {"cloudtrail_validation", "findings", "suppressions", "alerts", "accounts", "ip_info"}
+)

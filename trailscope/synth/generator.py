@@ -68,10 +68,12 @@ class TrailGenerator:
         regions: Sequence[str],
         org_id: str | None,
         span: Span,
+        geography: bool = False,
     ) -> None:
         self.seed = seed
+        self.geography = geography
         self.span = span
-        self.world = World(seed, accounts, regions, org_id)
+        self.world = World(seed, accounts, regions, org_id, geography)
         self.factory = EventFactory(self.world)
         kinds = generic_mix()
         self.mix = GenericMix(self.world, self.factory, seed, kinds)
@@ -82,7 +84,7 @@ class TrailGenerator:
         self, events: int, events_per_file: int, incidents: bool | Mapping[str, int | None]
     ) -> tuple[list[FilePlan], list[PlantedIncident]]:
         """The log files in delivery order, with the stories and incidents placed in them."""
-        scripted, planted = scenarios(self.stories, events, incidents)
+        scripted, planted = scenarios(self.stories, events, incidents, geography=self.geography)
         plans = self.planner.spread(events - len(scripted), events_per_file)
         self.planner.attach(plans, scripted)
         plans.sort(key=lambda p: (p.delivery, p.account, p.region, p.suffix))

@@ -217,7 +217,11 @@ def console_session(story: StoryWriter) -> list[Scripted]:
 
 
 def scenarios(
-    story: StoryWriter, budget: int, incidents: bool | Mapping[str, int | None]
+    story: StoryWriter,
+    budget: int,
+    incidents: bool | Mapping[str, int | None],
+    *,
+    geography: bool = False,
 ) -> tuple[list[Scripted], list[PlantedIncident]]:
     """All scripted events, most important first, as many groups as ``budget`` allows."""
     events: list[Scripted] = []
@@ -233,6 +237,13 @@ def scenarios(
         group, incident = make(story, at)
         if fits(group):
             planted.append(incident)
+    if geography and incidents:
+        from trailscope.synth.geography import GEO_INCIDENTS
+
+        for make_geo in GEO_INCIDENTS.values():
+            group, incident = make_geo(story, None)
+            if fits(group):
+                planted.append(incident)
     for day in range(story.days):
         fits(daily_federation(story, day))
         fits(daily_deploy(story, day))

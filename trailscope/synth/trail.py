@@ -147,6 +147,7 @@ def synth_trail(
     progress: Callable[[int], None] | None = None,
     compresslevel: int = 2,
     overwrite: bool = False,
+    geography: bool = False,
 ) -> SynthReport:
     """Write a deterministic, realistic CloudTrail trail under ``dest`` and report it.
 
@@ -179,6 +180,10 @@ def synth_trail(
         written; the calls add up to ``report.log_events``.
     :param compresslevel: the gzip level (1-9).
     :param overwrite: replace a trail already in ``dest`` instead of refusing.
+    :param geography: put people at home in a few countries (real providers' addresses)
+        and plant a sign-in from a new country and an impossible journey (see the module
+        trailscope.synth.geography); off, every address is a documentation one and the
+        output is as before.
     """
     check_options(
         events=events,
@@ -191,7 +196,12 @@ def synth_trail(
     root = Path(dest)
     _prepare(root, overwrite)
     generator = TrailGenerator(
-        seed=seed, accounts=accounts, regions=regions, org_id=org_id, span=trail_span(end, days)
+        seed=seed,
+        accounts=accounts,
+        regions=regions,
+        org_id=org_id,
+        span=trail_span(end, days),
+        geography=geography,
     )
     out = _FolderWriter(root, compresslevel)
     world = generator.world

@@ -98,7 +98,12 @@ class World:
     """Everything that exists before the first event: accounts, principals, resources."""
 
     def __init__(
-        self, seed: int, account_count: int, regions: Sequence[str], org_id: str | None
+        self,
+        seed: int,
+        account_count: int,
+        regions: Sequence[str],
+        org_id: str | None,
+        geography: bool = False,
     ) -> None:
         self.seed = seed
         self.ids = StableIds(seed)
@@ -129,6 +134,10 @@ class World:
         }
         self.human_addresses["erin"].append("2001:db8:4f2a:100::7")
         self.human_addresses["grace"] = ["2001:db8:85a3:12::1a2f"]
+        if geography:  # real providers' addresses in each person's home country
+            from trailscope.synth.geography import home_addresses
+
+            self.human_addresses = home_addresses()
         self.ci_addresses = [f"192.0.2.{200 + i}" for i in range(8)]
         for account in self.accounts:
             self._principals(account)

@@ -29,6 +29,7 @@ SQL panels and the columns each chart expects:
 * ``line`` / ``area``: ``t`` and ``value``.
 * ``bars``, ``pie``, ``donut``: ``label`` and ``n`` (optional ``key``: the value to filter on).
 * ``heatmap``: ``x``, ``y`` and ``n``.
+* ``map``: ``label`` (a country's ISO code, as ip_info has it) and ``n``: a world view.
 * ``table``: any columns; ``eventid`` links to the event, ``row_drill`` makes rows drill down.
 
 ``drill`` names the events filter a bar or series sets; ``filter`` holds the panel's own
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BUILTIN_DIR = Path(__file__).parent / "builtin_dashboards"
-SQL_CHARTS = ("stats", "time", "line", "area", "bars", "pie", "donut", "heatmap", "table")
+SQL_CHARTS = ("stats", "time", "line", "area", "bars", "pie", "donut", "heatmap", "map", "table")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([a-z0-9_-]+))?\}")
 SUFFIXES = (".yml", ".yaml", ".json")
@@ -288,7 +289,12 @@ def _panel(r: _Reader, data: Any, path: tuple[Any, ...], options: set[str]) -> P
         _check_placeholders(r, sql, (*path, "sql"), options)
     drills = set(FIELDS) | set(FLAGS) | {"source", "account", "region", "principal"}
     drill = r.text(p, "drill", path, required=False) or None
-    if drill and drill not in drills and not (drill.startswith("{") and drill[1:-1] in options):
+    if (
+        drill
+        and drill not in drills
+        and not (drill.startswith("{") and drill[1:-1] in options)
+        and not _is_dimension_filter(drill)
+    ):
         raise r.error((*path, "drill"), f"unknown drill filter {drill!r}")
     fixed = {
         str(k): str(v) for k, v in r.mapping(p.get("filter"), (*path, "filter"), "'filter'").items()
@@ -497,3 +503,17 @@ def drill_key(panel: Panel, choices: dict[str, str], dashboard: Dashboard) -> st
         option = next(o for o in dashboard.options if "{" + o.name + "}" == panel.drill)
         return option.choices[choices.get(option.name, option.default)][1] or None
     return panel.drill
+
+
+def _is_dimension_filter(key: str) -> bool:
+    """``is.<dimension>`` (``is.country``): a drill filter on any Explore dimension."""
+    from trailscope.web.fields import dimension
+
+    op, dot, spec = key.partition(".")
+    if op != "is" or not dot:
+        return False
+    try:
+        dimension(spec)
+    except TrailscopeError:
+        return False
+    return True

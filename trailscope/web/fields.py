@@ -61,6 +61,24 @@ SHORT: dict[str, str] = {
 }
 
 
+def _from_ip_info(column: str) -> str:
+    return f"(SELECT CAST(max(i.{column}) AS varchar) FROM ip_info i WHERE i.ip = sourceipaddress)"
+
+
+#: Dimensions from the lake's enrichment tables (``trailscope lake enrich`` and ``enrich
+#: accounts``): one value per event, NULL where the lake knows none.
+ENRICHED: dict[str, tuple[str, str]] = {
+    "country": (_from_ip_info("country"), "country"),
+    "asn": (_from_ip_info("asn"), "network (ASN)"),
+    "as_org": (_from_ip_info("as_org"), "network"),
+    "address_kind": (_from_ip_info("kind"), "kind of address"),
+    "account_name": (
+        "(SELECT max(a.name) FROM accounts a WHERE a.account_id = recipientaccountid)",
+        "account name",
+    ),
+}
+
+
 @dataclass(frozen=True)
 class Dim:
     """A dimension: its SQL (Athena, over ``cloudtrail``), how it reads, what it holds."""
@@ -120,6 +138,8 @@ def dimension(spec: str) -> Dim:
         return dimension(SHORT[low])
     if low in _ALIASES:
         return Dim(low, _ALIASES[low], low.replace("_", " "))
+    if low in ENRICHED:
+        return Dim(low, *ENRICHED[low])
     parts = text.split(".")
     top = _by_lower(EVENT_FIELDS).get(parts[0].lower())
     if top is None:

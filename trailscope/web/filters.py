@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from trailscope.errors import TrailscopeError
 from trailscope.timeparse import parse_time
+from trailscope.timewindow import Coverage, Span, coverage, iso, show_time, zone
 
 #: Who did it, as one text: the ARN when there is one, else what the identity has.
 PRINCIPAL = (
@@ -67,7 +68,19 @@ CONDITIONS: dict[str, str] = {
     "source": "eventsource = :source",
 }
 PRINCIPAL_EXACT = f"{PRINCIPAL} = :principal"
-PRINCIPAL_PART = f"strpos(lower({PRINCIPAL}), :principal_part) > 0"
+#: Part of a principal, or of the person behind a role session (its source identity, the
+#: Identity Center user it acts for).
+PRINCIPAL_PART = (
+    f"strpos(lower(concat_ws(' ', {PRINCIPAL}, useridentity.sessioncontext.sourceidentity, "
+    "useridentity.onbehalfof.userid)), :principal_part) > 0"
+)
+#: An account filter that is not an account id is a pattern of account names (* for any
+#: characters), looked up in the lake's accounts table ('trailscope enrich accounts').
+ACCOUNT_NAMED = (
+    "recipientaccountid IN (SELECT account_id FROM accounts "
+    "WHERE name LIKE :account_like ESCAPE '\\')"
+)
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
 #: On the typed time column: comparing timestamps costs a third of comparing ISO strings, and
 #: it also reads times written with offsets or without a 'Z' correctly.
 TIME = (
@@ -109,83 +122,17 @@ COMMON_ZONES = (
     "America/Chicago",
     "America/Los_Angeles",
 )
-_EPOCH = re.compile(r"^\d{9,13}(\.\d+)?$")
 _TERM = re.compile(r'(-?)"([^"]*)"|(-?)(\S+)')
 
-
-def iso(moment: datetime) -> str:
-    """The lake's time format: ISO 8601 UTC with a Z, which compares correctly with eventtime."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def zone(name: str | None) -> ZoneInfo:
-    """An IANA time zone by name ('Asia/Tokyo'); a clear error for an unknown one."""
-    if not name or name.upper() == "UTC":
-        return ZoneInfo("UTC")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise TrailscopeError(
-            f"unknown time zone {name!r}", hint="use an IANA name such as UTC or Asia/Tokyo"
-        ) from None
-
-
-def show_time(moment: datetime | str | None, tz: ZoneInfo, *, seconds: bool = True) -> str:
-    """A time as people read it in ``tz``: '2024-07-17 09:00:00 JST' ('' for none)."""
-    if moment is None or moment == "":
-        return ""
-    if isinstance(moment, str):
-        try:
-            when = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-        except ValueError:
-            return moment
-    else:
-        when = moment
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    local = when.astimezone(tz)
-    text = local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
-    return f"{text} {local.tzname() or tz.key}"
+#: Names other modules import from here (the window rule itself lives in trailscope.timewindow).
+__all__ = ["Coverage", "Filters", "Span", "iso", "read_time", "show_time", "zone"]
 
 
 def read_time(text: str, *, now: datetime, tz: ZoneInfo, end_of_day: bool = False) -> datetime:
-    """A time typed in the filter bar or made by a zoom: an age (``36h``, counted back from
-    ``now``), epoch seconds or milliseconds, a date or an ISO time. Times without a zone are
-    read in ``tz``, the zone the page shows."""
-    value = text.strip()
-    if _EPOCH.match(value):
-        number = float(value)
-        return datetime.fromtimestamp(number / 1000 if number > 1e11 else number, UTC)
-    if value.lower() == "now":
-        return now
-    moment = parse_time(value, now=now, end_of_day=end_of_day)
-    if _has_zone(value) or len(value) < 10 or not value[:4].isdigit():
-        return moment  # relative, or written with its own zone
-    naive = moment.replace(tzinfo=None)
-    return naive.replace(tzinfo=tz).astimezone(UTC)
-
-
-def _has_zone(value: str) -> bool:
-    tail = value[10:]
-    return tail.upper().endswith("Z") or bool(re.search(r"[+-]\d\d:?\d\d$", tail))
-
-
-@dataclass(frozen=True)
-class Span:
-    """The first and latest event time of the lake (None for an empty lake)."""
-
-    first: datetime | None
-    latest: datetime | None
-
-
-@dataclass(frozen=True)
-class Coverage:
-    """How the resolved window meets the lake: what the page says about it."""
-
-    kind: str  # inside | partial | none | empty
-    first: str  # the lake's first and last event (ISO UTC), '' for an empty lake
-    last: str
-    shifted: dict[str, str] | None  # the same window ending at the lake's last event
+    """A time typed in the filter bar or made by a zoom, read as on the command line
+    (:func:`trailscope.timeparse.parse_time`); times without a zone are read in ``tz``, the
+    zone the page shows."""
+    return parse_time(text, now=now, end_of_day=end_of_day, tz=tz)
 
 
 @dataclass
@@ -267,16 +214,25 @@ class Filters:
                 hint="swap 'since' and 'until'",
             )
         self.resolved_since, self.resolved_until = iso(since), iso(until)
-        self.coverage = _coverage(since, until, span)
+        self.coverage = coverage(since, until, span)
 
     def where(self) -> str:
         """This filter's condition (Athena SQL, bound parameters only)."""
-        conds = [TIME] + [cond for key, cond in CONDITIONS.items() if getattr(self, key)]
+        conds = [TIME] + [
+            ACCOUNT_NAMED if key == "account" and not self.account_is_id else cond
+            for key, cond in CONDITIONS.items()
+            if getattr(self, key)
+        ]
         if self.principal:
             conds.append(PRINCIPAL_EXACT if self.principal_exact else PRINCIPAL_PART)
         for i, (exclude, _) in enumerate(self.terms()):
             conds.append(f"strpos({SEARCH_TEXT}, :q_{i}) {'=' if exclude else '>'} 0")
         return " AND ".join(conds)
+
+    @property
+    def account_is_id(self) -> bool:
+        """The account filter is an account id (else a pattern of account names)."""
+        return bool(self.account and _ACCOUNT_ID.match(self.account))
 
     @property
     def principal_exact(self) -> bool:
@@ -298,6 +254,7 @@ class Filters:
             "since": self.resolved_since,
             "until": self.resolved_until,
             "account": self.account,
+            "account_like": _like(self.account) if self.account else None,
             "region": self.region,
             "principal": self.principal,
             "principal_part": (self.principal or "").lower() or None,
@@ -399,26 +356,6 @@ class Filters:
         }
 
 
-def _coverage(since: datetime, until: datetime, span: Span) -> Coverage:
-    """none: the window holds no event of the lake; all: it holds every one; partial: it
-    reaches past the lake's first or last event; inside: the lake has events all through it."""
-    if span.first is None or span.latest is None:
-        return Coverage("empty", "", "", None)
-    first, last = iso(span.first), iso(span.latest)
-    if until < span.first or since > span.latest:
-        kind = "none"
-    elif since <= span.first and until >= span.latest:
-        kind = "all"
-    elif since < span.first or until > span.latest:
-        kind = "partial"
-    else:
-        kind = "inside"
-    shifted = None
-    if kind in ("none", "partial") and until > span.latest:
-        shifted = {"range": "custom", "since": iso(span.latest - (until - since)), "until": last}
-    return Coverage(kind, first, last, shifted)
-
-
 def bucket_seconds(span_seconds: float) -> int:
     """A bar width that gives between about 24 and 120 bars over the range."""
     for size in (60, 300, 900, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400):
@@ -433,3 +370,9 @@ def shift(moment: str, **delta: float) -> str:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return iso(when + timedelta(**delta))
+
+
+def _like(pattern: str) -> str:
+    """A name pattern with * wildcards as a LIKE pattern (its own % and _ escaped)."""
+    escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%")

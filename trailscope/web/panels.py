@@ -124,6 +124,11 @@ def sql_panel(kind: str, rows: list[dict[str, Any]], drill: Drill) -> Any:
         )
     if kind == "heatmap":
         return charts.heat_map(rows)
+    if kind == "map":
+        from trailscope.enrich.worldmap import world_map
+
+        codes = [str(r.get("label")) for r in rows]
+        return world_map(rows, link=lambda code: drill.value(code, codes))
     return None
 
 

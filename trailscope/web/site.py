@@ -6,6 +6,7 @@ read without the application around it.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from trailscope.web.limits import ClientLimiter
 from trailscope.web.security import SESSION_COOKIE, Guard
 
 HERE = Path(__file__).parent
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -93,6 +95,19 @@ class Site:
     def filters(self, query: dict[str, str]) -> Filters:
         return Filters.from_query(query, self.view.span(), default_tz=self.settings.tz)
 
+    def account_names(self) -> dict[str, str]:
+        """Account id -> name from the lake's accounts table, once per lake version."""
+        from trailscope.enrich.context import account_names
+
+        def query(sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+            return self.view.query(sql, params).rows
+
+        try:
+            return self.view.memo(("account_names",), lambda _: account_names(query))
+        except TrailscopeError as e:  # names are a nicety: the page works without them
+            log.warning("account names not read: %s", e)
+            return {}
+
     def csrf(self, request: Request) -> str:
         session = getattr(request.state, "session", None) or request.cookies.get(SESSION_COOKIE)
         return self.guard.token_for(session or "")
@@ -109,6 +124,7 @@ class Site:
             "csrf": self.csrf(request),
             "path": request.url.path,
             "zoomed": _unzoom(request),
+            "account_names": self.account_names(),
         }
         html = self.env.get_template(name).render(**base, **context)
         return HTMLResponse(html, status_code=status)

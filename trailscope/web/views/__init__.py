@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from trailscope.web.views import findings
 from trailscope.web.views.base import View
 from trailscope.web.views.dashboard import DashboardList, DashboardView, PanelDownload
 from trailscope.web.views.detections import DetectionsView
@@ -64,6 +65,7 @@ def routes(site: Site) -> list[tuple[str, View, str, list[str]]]:
         ("/detections.json", detections, "json", GET),
         ("/detections", detections, "html", GET),
         ("/api/detections", detections, "json", GET),
+        *findings.routes(site),  # stored findings: /detections/findings/<id>, its forms
         ("/status.json", status, "json", GET),
         ("/status", status, "html", GET),
         ("/api/status", status, "json", GET),

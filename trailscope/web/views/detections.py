@@ -8,6 +8,8 @@ findings; each rule's group opens to its findings, every one linking to its even
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from trailscope.detect.model import Severity
@@ -33,7 +35,17 @@ def _matches(finding: Any, filters: Filters) -> bool:
     )
 
 
+#: Detection reports kept across commits that change no event (an acknowledgement, a watch
+#: recording findings or marking an alert sent): the rules would find the same again.
+_KEPT_REPORTS = 8
+
+
 class DetectionsView(View):
+    def __init__(self, site: Any) -> None:
+        super().__init__(site)
+        self._reports: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+        self._reports_lock = threading.Lock()
+
     def report(self, filters: Filters) -> Any:
         from trailscope.detect import run_detections
 
@@ -41,13 +53,33 @@ class DetectionsView(View):
         view = self.site.view
         rule_dirs = tuple(self.site.settings.rule_dirs)
 
-        def compute(_: Any) -> Any:
+        def compute(snap: Any) -> Any:
+            key = (since, until, rule_dirs, tuple(snap.engine.files), self._config_text())
+            with self._reports_lock:
+                if key in self._reports:
+                    self._reports.move_to_end(key)
+                    return self._reports[key]
             with view.connection() as engine:
-                return run_detections(
+                report = run_detections(
                     view.lake, since=since, until=until, engine=engine, rule_dirs=rule_dirs
                 )
+            with self._reports_lock:
+                self._reports[key] = report
+                while len(self._reports) > _KEPT_REPORTS:
+                    self._reports.popitem(last=False)
+            return report
 
         return view.memo(("detections", since, until, rule_dirs), compute)
+
+    def _config_text(self) -> bytes | None:
+        """The lake's detections config as it is now (a change to it changes the report)."""
+        from trailscope.detect.config import LAKE_CONFIG
+
+        storage = self.site.lake.storage
+        try:
+            return storage.read_bytes(LAKE_CONFIG) if storage.exists(LAKE_CONFIG) else None
+        except OSError:
+            return None
 
     def page(self, call: Call) -> Page:
         filters = self.site.filters(call.query)
@@ -87,7 +119,11 @@ class DetectionsView(View):
             for key, pick in (("first_seen", min), ("last_seen", max)):
                 if finding[key]:
                     group[key] = pick(filter(None, [group[key], finding[key]]))
+        from trailscope.web.views.findings import stored_findings
+
+        stored = stored_findings(self.site.lake, (call.query.get("status") or "").strip() or None)
         data = {
+            "stored": stored,
             "since": filters.resolved_since,
             "until": filters.resolved_until,
             "filters": filters.to_json(),
@@ -98,6 +134,8 @@ class DetectionsView(View):
             "unsupported": [{"rule": str(p), "reason": r} for p, r in report.unsupported],
         }
         filters.extra = {"severity": minimum} if minimum else {}
+        if stored["status"]:
+            filters.extra["status"] = stored["status"]
         context = {
             "data": data,
             "filters": filters,

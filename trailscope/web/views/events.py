@@ -239,17 +239,36 @@ class EventView(View):
         links = [
             [(label, "/events?" + urlencode(items)) for label, items in pivots(ev)] for ev in found
         ]
+        context_of = [event_context(view, ev) for ev in found]
         data = {
             "eventid": eventid,
             "events": found,
+            "context": context_of,
             "pivots": [[{"label": lb, "href": href} for lb, href in group] for group in links],
         }
         query = f"?{call.request.url.query}" if call.request.url.query else ""
         context = {
             "eventid": eventid,
-            "events": list(zip(found, links, strict=True)),
+            "events": list(zip(found, links, context_of, strict=True)),
             "tz": tz,
             "show": lambda moment: show_time(moment, tz),
             "json_url": f"/event/{quote(eventid, safe='/')}.json{query}",
         }
         return Page(data, "event.html", context)
+
+
+def event_context(view: LakeView, event: dict[str, Any]) -> dict[str, Any]:
+    """The account names, the address's place and the human behind a role session."""
+    from trailscope.enrich import context
+
+    def query(sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return view.query(sql, params).rows
+
+    names = view.memo(("account_names",), lambda _: context.account_names(query))
+    identity = event.get("userIdentity") or {}
+    return {
+        "account_name": names.get(str(event.get("recipientAccountId") or "")),
+        "caller_account_name": names.get(str(identity.get("accountId") or "")),
+        "place": context.place(query, event.get("sourceIPAddress")),
+        "human": context.human_behind(query, event),
+    }
