@@ -61,6 +61,7 @@ if TYPE_CHECKING:  # query machinery is imported on first use: CLI start-up stay
     from trailscope.enrich.iptable import EnrichReport
     from trailscope.integrity import VerifyReport
     from trailscope.lake.check import Problem
+    from trailscope.lake.filters import CompiledFilters
     from trailscope.lake.purge import PurgeReport
     from trailscope.lake.repair import RepairReport
     from trailscope.queries import SavedQuery
@@ -976,15 +977,8 @@ class Lake:
         :param save_filters: save the combination as the lake's filters for later runs.
         """
         limits = DecodeLimits(max_object_bytes=max_object_bytes)
-        effective = self.ingest_filters()
-        if filters is not None:
-            effective = effective.combined(filters)
-        compiled = None
-        if not effective.empty:  # checked before anything is read: a typo costs nothing
-            from trailscope.ingest_where import compile_where
-            from trailscope.lake.filters import compile_filters
-
-            compiled = compile_filters(effective, compile_where)
+        if filters is not None:  # checked before anything is touched: a typo costs nothing
+            _compile_filters(filters)
         src = (
             open_source(source, profile=profile, endpoint_url=endpoint_url)
             if isinstance(source, str)
@@ -997,6 +991,10 @@ class Lake:
             regions=frozenset(regions or ()),
         )
         self.storage.prepare()
+        effective = self.ingest_filters()
+        if filters is not None:
+            effective = effective.combined(filters)
+        compiled = _compile_filters(effective)
         self.manifest.initialize()
         if save_filters:
             save_filters_to(self.storage, effective)
@@ -1150,11 +1148,7 @@ class Lake:
         :param filters: the events to leave out and the fields to blank
             (``IngestFilters()`` keeps every event whole).
         """
-        if not filters.empty:
-            from trailscope.ingest_where import compile_where
-            from trailscope.lake.filters import compile_filters
-
-            compile_filters(filters, compile_where)
+        _compile_filters(filters)
         self.storage.prepare()
         self.manifest.initialize()
         save_filters_to(self.storage, filters)
@@ -1205,6 +1199,17 @@ def open_lake(
         )
     lake.manifest.check_format()
     return lake
+
+
+def _compile_filters(filters: IngestFilters) -> CompiledFilters | None:
+    """Filters checked and ready for the workers; None (and nothing imported: ingest starts
+    its workers before it loads pyarrow) when there are none."""
+    if filters.empty:
+        return None
+    from trailscope.ingest_where import compile_where
+    from trailscope.lake.filters import compile_filters
+
+    return compile_filters(filters, compile_where)
 
 
 @contextmanager
