@@ -120,7 +120,28 @@ def test_recall_per_tactic_is_reported(flagged, capsys: pytest.CaptureFixture[st
     tests, hits = flagged
     rows = per_tactic(tests, hits)
     assert sum(r[1] for r in rows) >= 217  # every true positive is under some tactic
+    positives = [t for t in tests if t.expected]
+    serious = [t for t in positives if t.severity in _MEDIUM_UP and t.threshold <= 1]
+    negatives = [t for t in tests if not t.expected]
+
+    def flagged_count(part: list[PantherTest]) -> int:
+        return sum(bool(hits.get(t.event_id)) for t in part)
+
+    high_count = sum(
+        any(s >= Severity.HIGH for _, s in hits.get(t.event_id, ())) for t in negatives
+    )
+    lines = [
+        ("true-positive tests flagged", flagged_count(positives), len(positives)),
+        ("... of Medium+ rules with no threshold", flagged_count(serious), len(serious)),
+        ("false-expected tests given a high finding", high_count, len(negatives)),
+    ]
+    for severity in ("Critical", "High"):
+        rules, covered = _covered(tests, hits, severity)
+        lines.append((f"Panther {severity} rules covered", len(covered), len(rules)))
     with capsys.disabled():
+        print()
+        for label, got, whole in lines:
+            print(f"{label}: {got} of {whole} ({_share(got, whole):.0%})")
         print("\n| tactic (Panther's) | true-positive tests | flagged | false-expected | high |")
         print("|---|---|---|---|---|")
         for name, tp, got, fp, high in rows:

@@ -90,12 +90,17 @@ def batch_sql(rules: list[Rule]) -> str:
     """Athena SQL: the events any rule matches, one boolean column ``_r<i>`` per rule.
 
     The WHERE clause keeps only events whose name some rule asks for (one cheap test per
-    event); each rule's full condition is then computed on those events only.
+    event); each rule's full condition (and target) is then computed on its own events only.
     """
     flags = ",\n       ".join(
-        f"coalesce(({r.filter_condition}), false) AS _r{i}" for i, r in enumerate(rules)
+        f"{_only_for_its_events(r, f'coalesce(({r.filter_condition}), false)', 'false')} AS _r{i}"
+        for i, r in enumerate(rules)
     )
-    targets = "".join(f",\n       {r.target} AS _t{i}" for i, r in enumerate(rules) if r.target)
+    targets = "".join(
+        f",\n       {_only_for_its_events(r, r.target, 'NULL')} AS _t{i}"
+        for i, r in enumerate(rules)
+        if r.target
+    )
     if all(name_filter(r) is not None for r in rules):
         wanted = names_wanted([t for rule in rules for t in name_filter(rule) or []])
     else:  # some rule names no events: keep the events any rule matches
@@ -112,6 +117,16 @@ def batch_sql(rules: list[Rule]) -> str:
         "WHERE eventtime >= :since AND eventtime <= :until\n"
         f"  AND ({wanted})"
     )
+
+
+def _only_for_its_events(rule: Rule, value: str, otherwise: str) -> str:
+    """``value`` computed only on the events whose name the rule asks for: a CASE is evaluated
+    on its matching rows alone, so a costly condition (JSON policies) skips the other rules'
+    events (the result is the same: the condition implies the name test)."""
+    tests = name_filter(rule)
+    if tests is None:
+        return value
+    return f"CASE WHEN {names_wanted(list(tests))} THEN {value} ELSE {otherwise} END"
 
 
 def names_wanted(tests: list[str]) -> str:

@@ -8,7 +8,9 @@ baseline also read from ``:lookback_since``), so the engines read only those day
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from functools import lru_cache
 
 from trailscope.detect.model import Rule
 from trailscope.detect.windows import window_sql
@@ -62,3 +64,13 @@ def _window_lookback(rule: Rule) -> timedelta:
     # a whole-query rule with a learning period names it as its baseline_days parameter
     baseline = baseline or next((p.default for p in rule.params if p.name == "baseline_days"), 0)
     return max(timedelta(minutes=int(minutes or 0)), timedelta(days=baseline))
+
+
+_PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|--[^\n]*|(?<![:\w]):([A-Za-z_]\w*)")
+
+
+@lru_cache(maxsize=1024)
+def placeholders(sql: str) -> frozenset[str]:
+    """The ``:name`` parameters a query uses (DuckDB refuses values for names it lacks):
+    read from the text outside string literals and comments, without parsing the query."""
+    return frozenset(m.group(1) for m in _PLACEHOLDER.finditer(sql) if m.group(1))

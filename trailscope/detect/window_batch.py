@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from trailscope.detect.batch import condition_names, names_wanted
 from trailscope.detect.model import Rule, Window
+from trailscope.detect.query import placeholders
 from trailscope.detect.windows import counts_sql
 
 
@@ -55,7 +56,6 @@ def run_windowed(
     timeout: float | None,
 ) -> list[pa.Table]:
     """The finding rows of each rule (``bound[i]``: rule i's parameter values)."""
-    from trailscope.detect.runner import placeholders
     from trailscope.engines import prepare
 
     since = min(b.get("lookback_since", b["since"]) for b in bound)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trailscope.synth.clock import iso
+from trailscope.synth.homes import home_addresses
 from trailscope.synth.ids import (
     ALPHANUMERIC,
     BASE32,
@@ -135,8 +136,6 @@ class World:
         self.human_addresses["erin"].append("2001:db8:4f2a:100::7")
         self.human_addresses["grace"] = ["2001:db8:85a3:12::1a2f"]
         if geography:  # real providers' addresses in each person's home country
-            from trailscope.synth.geography import home_addresses
-
             self.human_addresses = home_addresses()
         self.ci_addresses = [f"192.0.2.{200 + i}" for i in range(8)]
         for account in self.accounts:
