@@ -37,6 +37,8 @@ from trailscope.lake.ingest import (
 from trailscope.lake.lock import WriterLock
 from trailscope.lake.manifest import LakeState, Manifest
 from trailscope.lake.paths import ATHENA_SETTINGS, RETENTION_FILE
+from trailscope.lake.settings import NO_FILTERS, IngestFilters, load_filters
+from trailscope.lake.settings import save_filters as save_filters_to
 from trailscope.lake.storage import LocalStorage, S3Storage, open_storage
 from trailscope.lake.transaction import RetryPolicy
 from trailscope.sources import ListFilter, Source, SourceObject, open_source
@@ -59,6 +61,7 @@ if TYPE_CHECKING:  # query machinery is imported on first use: CLI start-up stay
     from trailscope.enrich.iptable import EnrichReport
     from trailscope.integrity import VerifyReport
     from trailscope.lake.check import Problem
+    from trailscope.lake.filters import CompiledFilters
     from trailscope.lake.purge import PurgeReport
     from trailscope.lake.repair import RepairReport
     from trailscope.queries import SavedQuery
@@ -128,6 +131,8 @@ class LakeInfo:
     last_commit: str | None
     max_files_per_partition: int
     quarantine: list[QuarantineEntry] = field(default_factory=list)
+    #: the ingest filters every ingest applies (see :meth:`Lake.set_ingest_filters`)
+    ingest_filters: dict[str, Any] = field(default_factory=lambda: NO_FILTERS.to_json())
 
     def to_json(self) -> dict[str, Any]:
         """The same as plain JSON values (what ``lake info --json`` prints)."""
@@ -297,6 +302,7 @@ class Lake:
             last_commit=state.last_commit.committed_at if state.last_commit else None,
             max_files_per_partition=max((len(v) for v in by_partition.values()), default=0),
             quarantine=quarantine[:quarantine_limit],
+            ingest_filters=self.ingest_filters().to_json(),
         )
 
     def _accounts_and_regions(self, state: LakeState) -> tuple[list[str], list[str]]:
@@ -938,6 +944,8 @@ class Lake:
         objects: Iterable[SourceObject] | None = None,
         runner: BatchRunner | None = None,
         max_object_bytes: int = DEFAULT_MAX_OBJECT_BYTES,
+        filters: IngestFilters | None = None,
+        save_filters: bool = False,
     ) -> IngestSummary:
         """Add every new or changed object of ``source``; safe to re-run, safe to kill.
 
@@ -964,8 +972,13 @@ class Lake:
             Spark, see :mod:`trailscope.lake.spark_ingest`).
         :param max_object_bytes: objects larger than this once decompressed are quarantined,
             not read.
+        :param filters: events to leave out and fields to blank in this run, on top of the
+            lake's saved ones (:meth:`ingest_filters`), which every ingest applies.
+        :param save_filters: save the combination as the lake's filters for later runs.
         """
         limits = DecodeLimits(max_object_bytes=max_object_bytes)
+        if filters is not None:  # checked before anything is touched: a typo costs nothing
+            _compile_filters(filters)
         src = (
             open_source(source, profile=profile, endpoint_url=endpoint_url)
             if isinstance(source, str)
@@ -978,7 +991,13 @@ class Lake:
             regions=frozenset(regions or ()),
         )
         self.storage.prepare()
+        effective = self.ingest_filters()
+        if filters is not None:
+            effective = effective.combined(filters)
+        compiled = _compile_filters(effective)
         self.manifest.initialize()
+        if save_filters:
+            save_filters_to(self.storage, effective)
         summary = IngestSummary(source=src.uri, lake=self.location)
         with self.writer_lock("ingest") as lock:
             summary.took_over_lock = lock is not None and lock.took_over is not None
@@ -986,11 +1005,16 @@ class Lake:
             self._recover(state)
             compacted: set[str] = set()
 
-            def settle(partitions: set[str], parallel: int = 1) -> None:
+            def settle(partitions: set[str], parallel: int = 0) -> None:
+                """Compact ``partitions``: during the run (``parallel`` 0) one at a time and
+                only merges small enough to run beside the workers; at its end, side by side."""
                 from trailscope.lake import compact as compaction
 
+                limit = compaction.IN_RUN_MAX_MERGE_ROWS if not parallel else None
                 compacted.update(
-                    compaction.compact_each(self.manifest, state, partitions, parallel=parallel)
+                    compaction.compact_each(
+                        self.manifest, state, partitions, parallel=parallel or 1, max_rows=limit
+                    )
                 )
 
             lanes = workers or default_workers()
@@ -1010,6 +1034,7 @@ class Lake:
                     objects=objects,
                     settle=settle if compact else None,
                     limits=limits,
+                    filters=compiled,
                 )
             finally:
                 if isinstance(pool, PoolRunner):
@@ -1058,11 +1083,12 @@ class Lake:
         """Make the lake check clean: rebuild damaged parts from their source objects (or drop
         them, recording what was lost), cut the log at a damaged commit, replace damaged
         checkpoints, delete files no commit names. See :mod:`trailscope.lake.repair`."""
+        from trailscope.ingest_where import compile_where
         from trailscope.lake import repair as repairing
 
         self.manifest.check_format()
         with self.writer_lock("repair"):
-            report = repairing.repair(self.manifest)
+            report = repairing.repair(self.manifest, compile_where=compile_where)
         self.close()  # the kept engine may read a part that was replaced
         return report
 
@@ -1107,6 +1133,26 @@ class Lake:
         self.storage.prepare()
         self.manifest.initialize()
         self.storage.write_atomic(RETENTION_FILE, orjson.dumps({"days": days}))
+
+    def ingest_filters(self) -> IngestFilters:
+        """The filters every ingest into this lake applies (none: every event, whole)."""
+        return load_filters(self.storage, self.location)
+
+    def set_ingest_filters(self, filters: IngestFilters) -> IngestFilters:
+        """Make ``filters`` the lake's ingest filters, after checking them (a bad ``where`` or
+        an unknown field raises :class:`~trailscope.lake.settings.FilterError` and nothing is
+        saved). They apply to the files later ingests read: events already in the lake stay
+        as they are, and events left out before are not brought back (their files are
+        recorded as read). Returns the filters saved.
+
+        :param filters: the events to leave out and the fields to blank
+            (``IngestFilters()`` keeps every event whole).
+        """
+        _compile_filters(filters)
+        self.storage.prepare()
+        self.manifest.initialize()
+        save_filters_to(self.storage, filters)
+        return filters
 
     def _recover(self, state: LakeState) -> None:
         """Finish what a crashed writer left, including the Athena manifests of its last
@@ -1153,6 +1199,17 @@ def open_lake(
         )
     lake.manifest.check_format()
     return lake
+
+
+def _compile_filters(filters: IngestFilters) -> CompiledFilters | None:
+    """Filters checked and ready for the workers; None (and nothing imported: ingest starts
+    its workers before it loads pyarrow) when there are none."""
+    if filters.empty:
+        return None
+    from trailscope.ingest_where import compile_where
+    from trailscope.lake.filters import compile_filters
+
+    return compile_filters(filters, compile_where)
 
 
 @contextmanager

@@ -235,6 +235,7 @@ def print_ingest_summary(s: Any) -> None:
         ("files read", s.read),
         ("empty files", s.empty_objects),
         ("duplicate events dropped", s.duplicates_dropped),
+        ("events left out by the lake's filters", getattr(s, "filtered_events", 0)),
         ("unknown fields kept in 'extra'", s.unknown_fields),
         ("values coerced", s.coerced_values),
         ("partitions compacted", s.compacted_partitions),

@@ -27,6 +27,13 @@ from trailscope.cli.base import (
     print_ingest_summary,
     progress,
 )
+from trailscope.cli.ingest_filters import (
+    ExcludeEventOpt,
+    ExcludeSourceOpt,
+    RedactOpt,
+    WhereOpt,
+    filters_from_options,
+)
 from trailscope.decode.limits import DEFAULT_MAX_OBJECT_BYTES, size_text
 from trailscope.errors import TrailscopeError
 
@@ -103,6 +110,18 @@ def ingest(
             "decompressed (CloudTrail's own are a few MB).",
         ),
     ] = size_text(DEFAULT_MAX_OBJECT_BYTES).replace(" ", ""),
+    exclude_source: ExcludeSourceOpt = None,
+    exclude_event: ExcludeEventOpt = None,
+    where: WhereOpt = None,
+    redact: RedactOpt = None,
+    save: Annotated[
+        bool,
+        typer.Option(
+            "--save",
+            help="Also save these filters in the lake's settings, for every later ingest "
+            "(see 'trailscope lake settings').",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Add new and changed CloudTrail files from SOURCE to the lake.
@@ -114,6 +133,10 @@ def ingest(
 
     --since/--until select day folders (with one day of margin for late delivery); whole files
     are ingested, so events just outside the window can appear.
+
+    --exclude-source, --exclude-event, --where and --redact filter this run on top of the
+    filters saved in the lake (shown by 'trailscope lake info'); --save keeps them for later
+    runs. Events left out are counted in the summary, not quarantined.
 
     Exit codes: 0 ok, 1 error, 3 finished but something was quarantined.
 
@@ -134,6 +157,7 @@ def ingest(
     from trailscope.timeparse import parse_time
 
     max_object_bytes = parse_size(max_object_size)
+    filters = filters_from_options(exclude_source, exclude_event, where, redact)
 
     def run() -> int:
         runner = None
@@ -144,6 +168,11 @@ def ingest(
             runner = spark_runner(get_session(spark_master))
         elif engine != "local":
             raise TrailscopeError(f"unknown engine {engine!r}", hint="use 'local' or 'spark'")
+        if save and filters.empty:
+            raise TrailscopeError(
+                "--save has no filters to save",
+                hint="give --exclude-source, --exclude-event, --where or --redact with it",
+            )
         lk = Lake(lake, profile=lake_profile, endpoint_url=lake_endpoint_url)
         with progress(quiet=as_json) as prog:
             tick = ingest_ticker(prog, source)
@@ -160,6 +189,8 @@ def ingest(
                 progress=tick,
                 runner=runner,
                 max_object_bytes=max_object_bytes,
+                filters=None if filters.empty else filters,
+                save_filters=save,
             )
         if as_json:
             out.print_json(data=summary.__dict__)

@@ -9,7 +9,16 @@ from rich.markup import escape
 from rich.table import Table
 
 from trailscope.cli.base import EXIT_OK, JsonOpt, LakeOpt, cell, guard, lake_app, out, safe
+from trailscope.cli.ingest_filters import (
+    ExcludeEventOpt,
+    ExcludeSourceOpt,
+    RedactOpt,
+    WhereOpt,
+    names,
+    print_filters,
+)
 from trailscope.exitcodes import ExitCode
+from trailscope.lake.settings import IngestFilters
 
 
 @lake_app.command("info")
@@ -47,6 +56,8 @@ def lake_info(
         if info.skipped_by_kind:
             t.add_row("skipped", ", ".join(f"{v:,} {k}" for k, v in info.skipped_by_kind.items()))
         t.add_row("commits", f"{info.commits} (last {info.last_commit})")
+        for name, value in IngestFilters.from_json(info.ingest_filters).describe():
+            t.add_row(name, cell(value))
         out.print(t)
         if health is not None:
             print_watch_health(health)
@@ -249,6 +260,83 @@ def lake_retention(
             lk.set_retention(None if days == "off" else int(days))
         keep = lk.retention()
         out.print(f"keeps the last {keep} days" if keep else "keeps every day")
+        return EXIT_OK
+
+    raise typer.Exit(guard(run))
+
+
+@lake_app.command("settings")
+def lake_settings(
+    lake: LakeOpt = "lake",
+    exclude_source: ExcludeSourceOpt = None,
+    exclude_event: ExcludeEventOpt = None,
+    where: WhereOpt = None,
+    redact: RedactOpt = None,
+    clear: Annotated[
+        bool,
+        typer.Option("--clear", help="Remove every filter first (then set the options given)."),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show or set the ingest filters every later ingest (and watch) applies.
+
+    Each option given replaces that setting (--where '' removes the condition; --clear
+    removes them all). Events already in the lake are not changed, and events left out
+    before are not brought back: their files are recorded as read.
+
+    Examples:
+
+      trailscope lake settings --exclude-source s3.amazonaws.com --exclude-event GetObject
+
+      trailscope lake settings --where "useragent = 'console.amazonaws.com' OR eventname =
+      'ConsoleLogin'" --redact useridentity.accesskeyid
+
+      trailscope lake settings --clear
+    """
+    from trailscope.errors import LakeError
+    from trailscope.facade import Lake, open_lake
+    from trailscope.lake.settings import changed
+
+    def run() -> int:
+        change = clear or any(v is not None for v in (exclude_source, exclude_event, where, redact))
+        lk = Lake(lake) if change else open_lake(lake)
+        try:
+            before = lk.ingest_filters()
+        except LakeError:
+            if not clear:
+                raise
+            before = None  # damaged: --clear replaces them
+        after = before or IngestFilters()
+        if change:
+            after = changed(
+                after,
+                exclude_sources=names(exclude_source),
+                exclude_events=names(exclude_event),
+                where=where,
+                redact=names(redact),
+                clear=clear,
+            )
+            if after != before:
+                lk.set_ingest_filters(after)
+        if as_json:
+            out.print_json(data={"ingest_filters": after.to_json(), "changed": after != before})
+            return EXIT_OK
+        print_filters(after)
+        if after != before:
+            events = sum(p.rows for p in lk.state().parts.values())
+            out.print(
+                "saved: every later ingest applies them (to files it has not read yet)."
+                + (
+                    f"\nThe {events:,} events already in the lake are not changed, and events "
+                    "left out before are not brought back (their files are recorded as read); "
+                    "to apply new filters to everything, ingest the source into a new lake."
+                    if events
+                    else ""
+                ),
+                highlight=False,
+            )
+        elif change:
+            out.print("unchanged", highlight=False)
         return EXIT_OK
 
     raise typer.Exit(guard(run))

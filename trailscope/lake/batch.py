@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from trailscope.decode.limits import DEFAULT_LIMITS, DecodeLimits
 from trailscope.lake.manifest import ObjectRecord
 from trailscope.sources.base import SourceObject
+
+if TYPE_CHECKING:
+    from trailscope.lake.filters import CompiledFilters
 
 
 def object_id(obj: SourceObject) -> str:
@@ -35,6 +39,8 @@ class Batch:
     context: list[SourceObject] = field(default_factory=list)
     #: what one object may cost to decode, wherever the batch runs
     limits: DecodeLimits = DEFAULT_LIMITS
+    #: the lake's ingest filters (events left out, fields blanked), wherever the batch runs
+    filters: CompiledFilters | None = None
 
 
 def object_record(obj: SourceObject, status: str, **kw: object) -> ObjectRecord:

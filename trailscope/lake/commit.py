@@ -39,6 +39,10 @@ class BatchOutput:
     keys: list[str] = field(default_factory=list)
     #: the source the batch was read from (recorded in the commit: repair reads it again)
     source: str | None = None
+    #: events the lake's ingest filters left out
+    filtered: int = 0
+    #: those filters as saved (recorded in the commit: repair applies them again)
+    filters: dict[str, object] | None = None
 
 
 def rewrite_part(storage: Storage, part: writer.StagedPart, table: pa.Table) -> None:
@@ -116,7 +120,10 @@ def commit_batch(
         _stage_parts(tx, output.parts)
         return bool(mine)
 
-    info = {"source": output.source} if output.source else {}
+    info: dict[str, object] = {"source": output.source} if output.source else {}
+    if output.filters:
+        info["filters"] = output.filters
+        info["filtered"] = output.filtered
     tx = Transaction(manifest, state, "ingest", info=info, rebase=rebase)
     for part in output.parts:
         tx.staged(part.tmp_path)  # deleted unless committed, whatever happens next
@@ -157,6 +164,9 @@ def drop_stored_copies(
     rewrite_part(storage, part, table.filter(pc.invert(copies)))
     kept = read_ids(storage, part.tmp_path) if part.rows else pa.array([], pa.string())
     index.replace_ids(part.partition, part.path, kept)
+    del table, found
+    # The part's rows were read whole beside the workers: give the allocator's pages back.
+    pa.default_memory_pool().release_unused()
     dropped = int(pc.sum(copies).as_py() or 0)
     log.debug("%d stored copies dropped from a part of %s", dropped, part.partition)
     return kept, dropped

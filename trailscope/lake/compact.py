@@ -27,6 +27,12 @@ from trailscope.lake.transaction import Transaction
 MAX_FILES = 4
 #: About 120 MB of Parquet: large enough for efficient scans, small enough to rewrite.
 TARGET_ROWS = 1_000_000
+#: The largest merge ingest runs while its workers decode (more is left to the end of the run,
+#: when the workers have exited): a merge holds a row group and its writer, about 250 MB,
+#: whatever its size, and beside the workers of a run of dense days (5 million events a day)
+#: that took the run over 1 GB. Days of ordinary trails (up to about 400,000 events) merge
+#: less than this, so they are still merged while the workers run.
+IN_RUN_MAX_MERGE_ROWS = 1_000_000
 #: Rows read from a part at a time. A row group is gathered from several reads, cut where it
 #: fills up; reading whole row groups let up to 100k rows pile up before each write.
 READ_BATCH_ROWS = 16 * 1024
@@ -44,8 +50,10 @@ def plan(
     *,
     max_files: int = MAX_FILES,
     full: bool = False,
+    max_rows: int | None = None,
 ) -> list[CompactionPlan]:
-    """Which parts to merge in which partitions (``full``: every small part)."""
+    """Which parts to merge in which partitions (``full``: every small part; ``max_rows``:
+    only merges of at most that many rows)."""
     out = []
     for partition, parts in sorted(state.parts_by_partition().items()):
         if partitions is not None and partition not in partitions:
@@ -57,6 +65,8 @@ def plan(
             chosen = small[: len(parts) - max_files + 1]
         else:
             chosen = []
+        if max_rows is not None and sum(p.rows for p in chosen) > max_rows:
+            continue
         if len(chosen) >= 2:
             out.append(CompactionPlan(partition, chosen))
     return out
@@ -180,8 +190,10 @@ def compact_each(
     *,
     full: bool = False,
     parallel: int = 1,
+    max_rows: int | None = None,
 ) -> set[str]:
-    """Like :func:`compact`; returns the partitions that changed.
+    """Like :func:`compact`; returns the partitions that changed. ``max_rows``: leave merges
+    of more rows for later (see :data:`IN_RUN_MAX_MERGE_ROWS`).
 
     ``parallel``: partitions merged at once, each in a thread (pyarrow reads, sorts and
     writes without the GIL). Only where nothing else needs the cores and memory: ingest
@@ -191,7 +203,7 @@ def compact_each(
     """
     storage = manifest.storage
     changed: set[str] = set()
-    items = plan(state, partitions, full=full)
+    items = plan(state, partitions, full=full, max_rows=max_rows)
     with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
         # At most ``parallel`` merges staged ahead of the commits, which stay in plan order
         # in this thread (the manifest takes one commit at a time).

@@ -35,6 +35,7 @@ from trailscope.sources.layout import ObjectKind
 
 if TYPE_CHECKING:
     from trailscope.lake.commit import BatchOutput, CommitResult
+    from trailscope.lake.filters import CompiledFilters
 
 #: Compressed input per batch: about 75,000 events of ordinary CloudTrail. Each batch adds a
 #: part to every day it touches, and the days' extra parts are merged away by the committing
@@ -65,6 +66,8 @@ class IngestSummary:
     read: int = 0
     events_added: int = 0
     duplicates_dropped: int = 0
+    #: events the lake's ingest filters left out (not quarantined: left out on purpose)
+    filtered_events: int = 0
     empty_objects: int = 0
     quarantined_objects: int = 0
     quarantined_events: int = 0
@@ -123,6 +126,7 @@ def plan_batches(
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     lanes: int = 1,
     limits: DecodeLimits = DEFAULT_LIMITS,
+    filters: CompiledFilters | None = None,
 ) -> Iterator[Batch]:
     """Group objects by delivery day so each batch writes to few partitions; give each batch
     the preceding object of every stream it continues (see :attr:`Batch.context`).
@@ -133,7 +137,7 @@ def plan_batches(
     left one worker idle for most of a batch at the end)."""
     ordered = sorted(objects, key=lambda o: (o.info.day or date.min, o.key))
     target = even_batch_bytes(sum(o.size for o in ordered), batch_bytes, lanes)
-    batch = Batch([], limits=limits)
+    batch = Batch([], limits=limits, filters=filters)
     size = 0
     last: dict[str, deque[SourceObject]] = {}  # stream -> its latest objects planned
     entered: set[str] = set()  # streams the current batch already has
@@ -144,7 +148,7 @@ def plan_batches(
             or len(batch.objects) >= MAX_BATCH_OBJECTS
         ):
             yield batch
-            batch, size = Batch([], limits=limits), 0
+            batch, size = Batch([], limits=limits, filters=filters), 0
             entered = set()
         stream = _stream(obj)
         if stream is not None:
@@ -188,6 +192,7 @@ def _account(summary: IngestSummary, output: BatchOutput, result: CommitResult) 
         return
     summary.commits += 1
     summary.duplicates_dropped += result.duplicates_dropped + output.duplicates
+    summary.filtered_events += output.filtered
     summary.purged_events += result.purged
     summary.parts_written += len(result.adds)
     summary.bytes_read += output.bytes_read
@@ -231,6 +236,7 @@ def run_ingest(
     objects: Iterable[SourceObject] | None = None,
     settle: Callable[[set[str]], None] | None = None,
     limits: DecodeLimits = DEFAULT_LIMITS,
+    filters: CompiledFilters | None = None,
 ) -> set[str]:
     """List (or take ``objects`` as given), plan and run all batches; returns the partitions
     that received parts.
@@ -240,7 +246,8 @@ def run_ingest(
     file holds events of its delivery day and the day before, so once the commits reach
     delivery day D, the partitions before D-1 are done (they are settled once the next batch
     is committed). The caller still settles every touched partition at the end (one touched
-    again is simply settled again).
+    again is simply settled again). ``filters``: the lake's ingest filters, applied to every
+    batch wherever it runs, and recorded in each commit.
     """
     started = time.monotonic()
     start = getattr(runner, "start", None)  # a runner that can start its workers early
@@ -299,9 +306,10 @@ def run_ingest(
         progress(0, total, 0)
     settled: set[str] = set()
     ready: set[str] = set()
-    batches = plan_batches(planned, batch_bytes, lanes, limits)
+    batches = plan_batches(planned, batch_bytes, lanes, limits, filters)
     for output in runner(source, manifest.storage, batches):
         output.source = source.uri
+        output.filters = filters.filters.to_json() if filters is not None else None
         _account(summary, output, commit.commit_batch(manifest, state, index, output))
         touched.update(p.partition for p in output.parts if p.rows)
         if settle is not None:
@@ -310,8 +318,8 @@ def run_ingest(
                 # last batch's settled days are then left to the caller's final settle, which
                 # can merge several partitions at once (here they would be merged one by one
                 # after the workers had finished).
+                index.forget(ready)  # their parts are replaced: free their ids first
                 settle(ready)
-                index.forget(ready)  # their parts were replaced
                 settled |= ready
             ready = _settled_partitions(output, touched - settled)
         done += len(output.objects)

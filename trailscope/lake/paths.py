@@ -12,6 +12,8 @@ LAST_CHECKPOINT = f"{META_DIR}/last_checkpoint.json"
 ATHENA_SETTINGS = f"{META_DIR}/athena.json"
 #: How many days of events the lake keeps: {"days": N} (absent: all).
 RETENTION_FILE = f"{META_DIR}/retention.json"
+#: Settings every ingest applies: {"ingest": {"exclude_sources": [...], "where": ..., ...}}.
+SETTINGS_FILE = f"{META_DIR}/settings.json"
 #: The events table's Hive-partitioned Parquet parts.
 EVENTS_DIR = "events"
 #: Staged files end so (and start with a dot): hidden from readers that glob the folder.

@@ -24,6 +24,7 @@ from trailscope.errors import LakeError, TrailscopeError
 from trailscope.lake import publish
 from trailscope.lake.batch import Batch, object_id
 from trailscope.lake.check import Problem, ProblemKind, check
+from trailscope.lake.filters import WhereCompiler
 from trailscope.lake.manifest import (
     LakeState,
     Manifest,
@@ -117,12 +118,28 @@ def source_roots(manifest: Manifest) -> dict[str, str]:
     return out
 
 
+def ingest_filters(manifest: Manifest) -> dict[str, dict[str, object]]:
+    """Object id -> the ingest filters its ingest applied (recorded in the commit's info):
+    a rebuilt part must leave out and blank what the first ingest did."""
+    out = {}
+    for commit in manifest.commits():
+        filters = commit.info.get("filters")
+        for obj in commit.objects:
+            if filters:
+                out[obj.id] = filters
+            else:
+                out.pop(obj.id, None)
+    return out
+
+
 def rebuild_part(
     manifest: Manifest,
     state: LakeState,
     part: PartRecord,
     objects: list[ObjectRecord],
     root: str | None,
+    filters: dict[str, object] | None = None,
+    compile_where: WhereCompiler | None = None,
 ) -> PartRecord | None:
     """The part's rows decoded again from its source objects, staged under a new name; None
     when any object cannot be read as it was ingested."""
@@ -143,7 +160,14 @@ def rebuild_part(
     current = {object_id(o): o for o in found if o.version == wanted[object_id(o)].version}
     if len(current) != len(wanted):
         return None
-    output = process_batch(source, storage, Batch(sorted(current.values(), key=lambda o: o.key)))
+    compiled = None
+    if filters:
+        from trailscope.lake.filters import compile_filters
+        from trailscope.lake.settings import IngestFilters
+
+        compiled = compile_filters(IngestFilters.from_json(filters), compile_where)
+    batch = Batch(sorted(current.values(), key=lambda o: o.key), filters=compiled)
+    output = process_batch(source, storage, batch)
     if any(r.read_failed for r in output.objects):
         for staged in output.parts:
             storage.delete(staged.tmp_path)
@@ -175,20 +199,33 @@ def _guess_root(objects: list[ObjectRecord]) -> str:
 
 
 def repair_parts(
-    manifest: Manifest, state: LakeState, problems: list[Problem], report: RepairReport
+    manifest: Manifest,
+    state: LakeState,
+    problems: list[Problem],
+    report: RepairReport,
+    compile_where: WhereCompiler | None = None,
 ) -> None:
     damaged = [p.path for p in problems if p.kind in _DAMAGED_PARTS and p.path in state.parts]
     if not damaged:
         return
     sources = provenance(manifest)
     roots = source_roots(manifest)
+    filters = ingest_filters(manifest)
     for rel in damaged:
         part = state.parts[rel]
         ids = sorted(sources.get(rel, set()))
         objects = [state.objects[i] for i in ids if i in state.objects]
         rebuilt = None
         if objects and len(objects) == len(ids):
-            rebuilt = rebuild_part(manifest, state, part, objects, roots.get(ids[0]))
+            rebuilt = rebuild_part(
+                manifest,
+                state,
+                part,
+                objects,
+                roots.get(ids[0]),
+                filters.get(ids[0]),
+                compile_where,
+            )
         tx = Transaction(manifest, state, "repair", info={"part": rel})
         tx.remove_parts([rel])
         if rebuilt is not None:
@@ -217,8 +254,9 @@ def remove_unreferenced(manifest: Manifest, state: LakeState, report: RepairRepo
         report.removed_files.append(rel)
 
 
-def repair(manifest: Manifest) -> RepairReport:
-    """Make the lake check clean (the caller holds the writer lock on a local lake)."""
+def repair(manifest: Manifest, compile_where: WhereCompiler | None = None) -> RepairReport:
+    """Make the lake check clean (the caller holds the writer lock on a local lake).
+    ``compile_where``: how to run the ``--where`` filter a rebuilt part's ingest applied."""
     report = RepairReport()
     state = _load_or_none(manifest)
     problems = check(manifest, state)
@@ -226,7 +264,7 @@ def repair(manifest: Manifest) -> RepairReport:
     state = manifest.load()
     publish.recover(manifest.storage, state, exclusive=manifest.storage.is_local)
     problems = check(manifest, state, deep=True)
-    repair_parts(manifest, state, problems, report)
+    repair_parts(manifest, state, problems, report, compile_where)
     remove_unreferenced(manifest, state, report)
     if report.checkpoints_removed and state.version:
         manifest.write_checkpoint(state)

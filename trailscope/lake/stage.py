@@ -119,14 +119,28 @@ def _process_batch(source: Source, storage: Storage, batch: Batch) -> BatchOutpu
                 records.append(_record_from_outcome(obj, outcomes[obj.key]))
     table = pa.concat_tables(tables) if tables else BATCH_SCHEMA.empty_table()
     reference = context.num_rows if context is not None else 0
+    filtered = 0
+    if batch.filters is not None:
+        from trailscope.lake.filters import apply_filters
+
+        table, reference, filtered = apply_filters(
+            table, reference, batch.filters, nested.materialize
+        )
     days, duplicates = writer.sort_and_split(
         table, reference_rows=reference, materialize=nested.materialize
     )
     parts, ids = [], []
     for partition, rows in days:
-        parts.append(writer.write_part(storage, partition, nested.materialize(rows)))
+        full = nested.materialize(rows)
+        if batch.filters is not None and batch.filters.redact:
+            from trailscope.lake.filters import redact
+
+            full = redact(full, batch.filters.redact)
+        parts.append(writer.write_part(storage, partition, full))
         ids.append(rows.column("eventid").combine_chunks())
-    return BatchOutput(records, parts, ids, duplicates, bytes_read, [o.key for o in objects])
+    return BatchOutput(
+        records, parts, ids, duplicates, bytes_read, [o.key for o in objects], filtered=filtered
+    )
 
 
 def _record_from_outcome(obj: SourceObject, outcome: ObjectOutcome) -> ObjectRecord:
