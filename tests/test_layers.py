@@ -32,7 +32,8 @@ def test_no_module_imports_itself_through_others() -> None:
         for line in contract.get("ignore_imports", [])
     }
 
-    graph = grimp.build_graph("trailscope")
+    # imports made only for type checking never run, so they cannot form a cycle
+    graph = grimp.build_graph("trailscope", exclude_type_checking_imports=True)
     packages = {m for m in graph.modules if any(o.startswith(m + ".") for o in graph.modules)}
 
     def imports(module: str) -> set[str]:

@@ -7,42 +7,52 @@ a half-published batch or both sides of a compaction.
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, closing, contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal, Protocol, overload
+from typing import IO, TYPE_CHECKING, Any, Literal, overload
 
 import orjson
 
 from trailscope.decode.limits import DEFAULT_MAX_OBJECT_BYTES, DecodeLimits
 from trailscope.errors import LakeError, LakeLockedError, TrailscopeError
+from trailscope.facade_ingest import ingest_into
+from trailscope.facade_support import (
+    as_datetime,
+    as_text_or_datetime,
+    batches_then,
+    compile_filters,
+    disk_full_is_an_error,
+    format_of,
+)
+from trailscope.facade_types import (
+    EngineName,
+    ExportFormat,
+    LakeInfo,
+    QuarantineEntry,
+    QueryEngine,
+)
 from trailscope.lake import publish
 from trailscope.lake.ingest import (
     DEFAULT_BATCH_BYTES,
     BatchRunner,
     IngestSummary,
-    PoolRunner,
     ProgressFn,
     default_workers,
-    process_pool,
-    run_ingest,
 )
 from trailscope.lake.lock import WriterLock
 from trailscope.lake.manifest import LakeState, Manifest
 from trailscope.lake.paths import ATHENA_SETTINGS, RETENTION_FILE
-from trailscope.lake.settings import NO_FILTERS, IngestFilters, load_filters
+from trailscope.lake.settings import IngestFilters, load_filters
 from trailscope.lake.settings import save_filters as save_filters_to
 from trailscope.lake.storage import LocalStorage, S3Storage, open_storage
 from trailscope.lake.transaction import RetryPolicy
-from trailscope.sources import ListFilter, Source, SourceObject, open_source
-from trailscope.timeparse import parse_time
+from trailscope.sources import ListFilter, Source, SourceObject
 
 log = logging.getLogger(__name__)
 
@@ -61,84 +71,11 @@ if TYPE_CHECKING:  # query machinery is imported on first use: CLI start-up stay
     from trailscope.enrich.iptable import EnrichReport
     from trailscope.integrity import VerifyReport
     from trailscope.lake.check import Problem
-    from trailscope.lake.filters import CompiledFilters
     from trailscope.lake.purge import PurgeReport
     from trailscope.lake.repair import RepairReport
     from trailscope.queries import SavedQuery
     from trailscope.sql import Translation
     from trailscope.timewindow import Window
-
-#: The engines a query can run on, by name (see :meth:`Lake.open_engine`).
-EngineName = Literal["duckdb", "athena", "spark"]
-#: What :meth:`Lake.export` writes.
-ExportFormat = Literal["csv", "json", "ndjson", "parquet"]
-
-
-class QueryEngine(Protocol):
-    """What :meth:`Lake.open_engine` returns: DuckDB, Athena or Spark, one way to ask."""
-
-    name: str
-
-    def query(self, sql: str, *, timeout: float | None = ..., params: Any = ...) -> pa.Table:
-        """Run SQL already in this engine's dialect; the whole result.
-
-        :param sql: the query as this engine runs it (see :meth:`Lake.sql_for`).
-        :param timeout: seconds before it is cancelled.
-        :param params: values for its placeholders.
-        """
-        ...
-
-    def reader(
-        self, sql: str, *, timeout: float | None = ..., params: Any = ...
-    ) -> pa.RecordBatchReader:
-        """Run SQL already in this engine's dialect; the result in batches.
-
-        :param sql: the query as this engine runs it (see :meth:`Lake.sql_for`).
-        :param timeout: seconds it may run before its first batch.
-        :param params: values for its placeholders.
-        """
-        ...
-
-    def close(self) -> None:
-        """Release what the engine holds (a connection, a view in a Spark session)."""
-        ...
-
-
-@dataclass
-class QuarantineEntry:
-    uri: str
-    position: int | None  # event position inside the object; None: the whole object
-    reason: str
-
-
-@dataclass
-class LakeInfo:
-    """What ``trailscope lake info`` shows (and its ``--json`` twin)."""
-
-    path: str
-    events: int
-    files: int
-    bytes: int
-    partitions: int
-    first_day: str | None
-    last_day: str | None
-    accounts: list[str]
-    regions: list[str]
-    objects: dict[str, int]  # by status: ingested, empty, quarantined, skipped
-    skipped_by_kind: dict[str, int]
-    quarantined_events: int
-    commits: int
-    last_commit: str | None
-    max_files_per_partition: int
-    quarantine: list[QuarantineEntry] = field(default_factory=list)
-    #: the ingest filters every ingest applies (see :meth:`Lake.set_ingest_filters`)
-    ingest_filters: dict[str, Any] = field(default_factory=lambda: NO_FILTERS.to_json())
-
-    def to_json(self) -> dict[str, Any]:
-        """The same as plain JSON values (what ``lake info --json`` prints)."""
-        out = dict(self.__dict__)
-        out["quarantine"] = [q.__dict__ for q in self.quarantine]
-        return out
 
 
 class Lake:
@@ -676,7 +613,7 @@ class Lake:
         except BaseException:
             held.close()
             raise
-        return pa.RecordBatchReader.from_batches(result.schema, _batches_then(result, held))
+        return pa.RecordBatchReader.from_batches(result.schema, batches_then(result, held))
 
     @contextmanager
     def _engine_in_use(
@@ -804,8 +741,8 @@ class Lake:
         def run(runner: QueryEngine | None) -> DetectionReport:
             return run_detections(
                 self,
-                since=_as_text_or_datetime(since),
-                until=_as_text_or_datetime(until, end_of_day=True),
+                since=as_text_or_datetime(since),
+                until=as_text_or_datetime(until, end_of_day=True),
                 rule_dirs=list(rules),
                 include_builtin=builtin,
                 engine=runner,
@@ -862,8 +799,8 @@ class Lake:
         keys = [read_public_key(Path(p)) for p in public_keys]
         report = verify_trail(
             source,
-            since=_as_datetime(since),
-            until=_as_datetime(until, end_of_day=True),
+            since=as_datetime(since),
+            until=as_datetime(until, end_of_day=True),
             accounts=accounts,
             regions=regions,
             keys=StaticKeys(keys) if keys else None,
@@ -872,7 +809,7 @@ class Lake:
             profile=profile,
             endpoint_url=endpoint_url,
             workers=workers,
-            as_of=_as_datetime(as_of),
+            as_of=as_datetime(as_of),
             require_signatures=require_signatures,
         )
         if record:
@@ -904,7 +841,7 @@ class Lake:
         """
         from trailscope import export as exporting
 
-        chosen = format or _format_of(dest)
+        chosen = format or format_of(dest)
         writers = {
             "csv": exporting.write_csv,
             "json": exporting.write_json,
@@ -976,79 +913,27 @@ class Lake:
             lake's saved ones (:meth:`ingest_filters`), which every ingest applies.
         :param save_filters: save the combination as the lake's filters for later runs.
         """
-        limits = DecodeLimits(max_object_bytes=max_object_bytes)
-        if filters is not None:  # checked before anything is touched: a typo costs nothing
-            _compile_filters(filters)
-        src = (
-            open_source(source, profile=profile, endpoint_url=endpoint_url)
-            if isinstance(source, str)
-            else source
+        return ingest_into(
+            self,
+            source,
+            ListFilter(
+                since=as_datetime(since),
+                until=as_datetime(until, end_of_day=True),
+                accounts=frozenset(accounts or ()),
+                regions=frozenset(regions or ()),
+            ),
+            workers=workers,
+            batch_bytes=batch_bytes,
+            compact=compact,
+            profile=profile,
+            endpoint_url=endpoint_url,
+            progress=progress,
+            objects=objects,
+            runner=runner,
+            limits=DecodeLimits(max_object_bytes=max_object_bytes),
+            filters=filters,
+            save_filters=save_filters,
         )
-        flt = ListFilter(
-            since=_as_datetime(since),
-            until=_as_datetime(until, end_of_day=True),
-            accounts=frozenset(accounts or ()),
-            regions=frozenset(regions or ()),
-        )
-        self.storage.prepare()
-        effective = self.ingest_filters()
-        if filters is not None:
-            effective = effective.combined(filters)
-        compiled = _compile_filters(effective)
-        self.manifest.initialize()
-        if save_filters:
-            save_filters_to(self.storage, effective)
-        summary = IngestSummary(source=src.uri, lake=self.location)
-        with self.writer_lock("ingest") as lock:
-            summary.took_over_lock = lock is not None and lock.took_over is not None
-            state = self.manifest.load()
-            self._recover(state)
-            compacted: set[str] = set()
-
-            def settle(partitions: set[str], parallel: int = 0) -> None:
-                """Compact ``partitions``: during the run (``parallel`` 0) one at a time and
-                only merges small enough to run beside the workers; at its end, side by side."""
-                from trailscope.lake import compact as compaction
-
-                limit = compaction.IN_RUN_MAX_MERGE_ROWS if not parallel else None
-                compacted.update(
-                    compaction.compact_each(
-                        self.manifest, state, partitions, parallel=parallel or 1, max_rows=limit
-                    )
-                )
-
-            lanes = workers or default_workers()
-            pool = None if runner else process_pool(lanes)
-            chosen: BatchRunner = runner or pool or process_pool(1)
-            try:
-                touched = run_ingest(
-                    src,
-                    self.manifest,
-                    state,
-                    flt,
-                    summary,
-                    runner=chosen,
-                    batch_bytes=batch_bytes,
-                    lanes=1 if runner else lanes,
-                    progress=progress,
-                    objects=objects,
-                    settle=settle if compact else None,
-                    limits=limits,
-                    filters=compiled,
-                )
-            finally:
-                if isinstance(pool, PoolRunner):
-                    pool.close()  # workers started early for a run that failed before them
-            if compact and touched:
-                settle(touched, parallel=lanes)  # the workers have exited: share the cores
-            summary.compacted_partitions = len(compacted)
-            keep = self.retention()
-            if keep is not None:
-                from trailscope.lake import purge as purging
-
-                horizon = datetime.now(UTC).date() - timedelta(days=keep)
-                summary.purged_days = len(purging.purge(self.manifest, state, horizon).days)
-        return summary
 
     def compact(self, *, full: bool = False) -> int:
         """Merge small files; returns how many partitions were rewritten.
@@ -1100,7 +985,7 @@ class Lake:
         """
         from trailscope.lake import purge as purging
 
-        day = _as_datetime(before)
+        day = as_datetime(before)
         assert day is not None
         self.manifest.check_format()
         with self.writer_lock("purge"):
@@ -1148,7 +1033,7 @@ class Lake:
         :param filters: the events to leave out and the fields to blank
             (``IngestFilters()`` keeps every event whole).
         """
-        _compile_filters(filters)
+        compile_filters(filters)
         self.storage.prepare()
         self.manifest.initialize()
         save_filters_to(self.storage, filters)
@@ -1170,7 +1055,7 @@ class Lake:
         :param operation: what the writer does, shown to whoever finds the lake locked.
         :param wait: seconds to wait for a running writer before refusing.
         """
-        with _disk_full_is_an_error(self.location):
+        with disk_full_is_an_error(self.location):
             if isinstance(self.storage, LocalStorage):
                 with WriterLock(self.storage, operation, wait=wait) as lock:
                     yield lock
@@ -1199,77 +1084,3 @@ def open_lake(
         )
     lake.manifest.check_format()
     return lake
-
-
-def _compile_filters(filters: IngestFilters) -> CompiledFilters | None:
-    """Filters checked and ready for the workers; None (and nothing imported: ingest starts
-    its workers before it loads pyarrow) when there are none."""
-    if filters.empty:
-        return None
-    from trailscope.ingest_where import compile_where
-    from trailscope.lake.filters import compile_filters
-
-    return compile_filters(filters, compile_where)
-
-
-@contextmanager
-def _disk_full_is_an_error(location: str) -> Iterator[None]:
-    """ENOSPC from any write (Python's or Arrow's, here or in a worker) as a LakeError."""
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno != errno.ENOSPC and "No space left on device" not in str(exc):
-            raise
-        raise LakeError(
-            f"no space left on the device of {location}",
-            hint="free some space or move the lake, then run again: what was committed is "
-            "kept, and the rest is done again",
-        ) from None
-
-
-def _batches_then(batches: pa.RecordBatchReader, held: ExitStack) -> Iterator[pa.RecordBatch]:
-    """The batches, then (or when the reader is closed or dropped early) what they needed."""
-    try:
-        yield from batches
-    finally:
-        held.close()
-
-
-def _format_of(dest: str | os.PathLike[str] | IO[bytes]) -> str:
-    """The export format a path's suffix names (``.csv``, ``.json``, ``.ndjson``/``.jsonl``,
-    ``.parquet``)."""
-    if not isinstance(dest, str | os.PathLike):
-        raise TrailscopeError("give format= when exporting to a file object")
-    suffix = Path(dest).suffix.lower().lstrip(".")
-    chosen = {"jsonl": "ndjson", "pq": "parquet"}.get(suffix, suffix)
-    if chosen not in ("csv", "json", "ndjson", "parquet"):
-        raise TrailscopeError(
-            f"cannot tell the export format of {os.fspath(dest)!r}",
-            hint="name it .csv, .json, .ndjson or .parquet, or give format=",
-        )
-    return chosen
-
-
-def _as_text_or_datetime(
-    value: datetime | date | str | None, *, end_of_day: bool = False
-) -> datetime | str | None:
-    """Times as the detections take them: text as typed (they resolve '7d' themselves), a
-    date as the start (or end) of its day."""
-    if value is None or isinstance(value, str):
-        return value
-    return _as_datetime(value, end_of_day=end_of_day)
-
-
-def _as_datetime(
-    value: datetime | date | str | None, *, end_of_day: bool = False
-) -> datetime | None:
-    """Accept what people pass: datetimes, dates, or the CLI's strings ('2024-06-01', '7d')."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return parse_time(value, end_of_day=end_of_day)
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if end_of_day:
-        return datetime(value.year, value.month, value.day, 23, 59, 59, tzinfo=UTC)
-    return datetime(value.year, value.month, value.day, tzinfo=UTC)
