@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, closing, contextmanager
 from datetime import date, datetime
@@ -34,8 +33,8 @@ from trailscope.facade_types import (
     EngineName,
     ExportFormat,
     LakeInfo,
-    QuarantineEntry,
     QueryEngine,
+    describe,
 )
 from trailscope.lake import publish
 from trailscope.lake.ingest import (
@@ -208,38 +207,14 @@ class Lake:
             cover all).
         """
         state = self.state()
-        parts = list(state.parts.values())
-        by_partition = state.parts_by_partition()
-        days = sorted(by_partition)
-        statuses = Counter(o.status for o in state.objects.values())
-        skipped = Counter(o.kind for o in state.objects.values() if o.status == "skipped")
-        quarantine: list[QuarantineEntry] = []
-        quarantined_events = 0
-        for obj in state.objects.values():
-            quarantined_events += obj.quarantined_count
-            if obj.status == "quarantined":
-                quarantine.append(QuarantineEntry(obj.uri, None, obj.reason or "unknown"))
-            for pos, reason in obj.quarantined_events:
-                quarantine.append(QuarantineEntry(obj.uri, pos, reason))
         accounts, regions = self._accounts_and_regions(state)
-        return LakeInfo(
-            path=self.location,
-            events=sum(p.rows for p in parts),
-            files=len(parts),
-            bytes=sum(p.bytes for p in parts),
-            partitions=len(by_partition),
-            first_day=days[0] if days else None,
-            last_day=days[-1] if days else None,
+        return describe(
+            state,
+            location=self.location,
             accounts=accounts,
             regions=regions,
-            objects=dict(statuses),
-            skipped_by_kind=dict(skipped),
-            quarantined_events=quarantined_events,
-            commits=state.commits,
-            last_commit=state.last_commit.committed_at if state.last_commit else None,
-            max_files_per_partition=max((len(v) for v in by_partition.values()), default=0),
-            quarantine=quarantine[:quarantine_limit],
             ingest_filters=self.ingest_filters().to_json(),
+            quarantine_limit=quarantine_limit,
         )
 
     def _accounts_and_regions(self, state: LakeState) -> tuple[list[str], list[str]]:

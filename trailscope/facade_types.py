@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -9,6 +10,8 @@ from trailscope.lake.settings import NO_FILTERS
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from trailscope.lake.manifest import LakeState
 
 #: The engines a query can run on, by name (see ``Lake.open_engine``).
 EngineName = Literal["duckdb", "athena", "spark"]
@@ -81,3 +84,47 @@ class LakeInfo:
         out = dict(self.__dict__)
         out["quarantine"] = [q.__dict__ for q in self.quarantine]
         return out
+
+
+def describe(
+    state: LakeState,
+    *,
+    location: str,
+    accounts: list[str],
+    regions: list[str],
+    ingest_filters: dict[str, Any],
+    quarantine_limit: int,
+) -> LakeInfo:
+    """The ``lake info`` of a state of the log (accounts and regions come from a query)."""
+    parts = list(state.parts.values())
+    by_partition = state.parts_by_partition()
+    days = sorted(by_partition)
+    statuses = Counter(o.status for o in state.objects.values())
+    skipped = Counter(o.kind for o in state.objects.values() if o.status == "skipped")
+    quarantine: list[QuarantineEntry] = []
+    quarantined_events = 0
+    for obj in state.objects.values():
+        quarantined_events += obj.quarantined_count
+        if obj.status == "quarantined":
+            quarantine.append(QuarantineEntry(obj.uri, None, obj.reason or "unknown"))
+        for pos, reason in obj.quarantined_events:
+            quarantine.append(QuarantineEntry(obj.uri, pos, reason))
+    return LakeInfo(
+        path=location,
+        events=sum(p.rows for p in parts),
+        files=len(parts),
+        bytes=sum(p.bytes for p in parts),
+        partitions=len(by_partition),
+        first_day=days[0] if days else None,
+        last_day=days[-1] if days else None,
+        accounts=accounts,
+        regions=regions,
+        objects=dict(statuses),
+        skipped_by_kind=dict(skipped),
+        quarantined_events=quarantined_events,
+        commits=state.commits,
+        last_commit=state.last_commit.committed_at if state.last_commit else None,
+        max_files_per_partition=max((len(v) for v in by_partition.values()), default=0),
+        quarantine=quarantine[:quarantine_limit],
+        ingest_filters=ingest_filters,
+    )
