@@ -501,6 +501,7 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
+@pytest.mark.slow
 def test_email_uses_starttls_and_logs_in(
     lake: Lake, report: DetectionReport, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

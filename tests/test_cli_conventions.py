@@ -262,6 +262,7 @@ def _complete(words: str) -> list[str]:
     return proc.stdout.split()
 
 
+@pytest.mark.slow
 def test_shell_completion_of_names_and_values() -> None:
     library = sorted(p.stem for p in (ROOT / "trailscope/queries/library").glob("failed-*.sql"))
     assert _complete("trailscope run failed-") == library and library

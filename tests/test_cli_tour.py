@@ -18,6 +18,8 @@ from typer.testing import CliRunner
 from trailscope.cli import app
 from trailscope.exitcodes import ExitCode
 
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
 SIGMA = ROOT.parent / "shared" / "samples" / "sigma"

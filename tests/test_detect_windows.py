@@ -325,6 +325,7 @@ def _compare(lake: Lake, events: list[dict[str, Any]], folder: Path) -> set[str]
     return fired
 
 
+@pytest.mark.slow
 def test_windowed_rules_match_the_reference_on_real_events(tmp_path: Path, folder: Path) -> None:
     # panther-analysis reuses event ids across tests: each event gets its own here
     events = [{**e, "eventID": f"real-{i:04d}"} for i, e in enumerate(_events())]
@@ -332,6 +333,7 @@ def test_windowed_rules_match_the_reference_on_real_events(tmp_path: Path, folde
     assert len(_compare(lake, _in_lake(lake, events), folder)) >= 3  # not vacuous
 
 
+@pytest.mark.slow
 def test_windowed_rules_match_the_reference_on_a_synthetic_trail(
     tmp_path: Path, folder: Path
 ) -> None:

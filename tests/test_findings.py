@@ -48,6 +48,7 @@ def _filter_rules() -> set[str]:
     return {r.id for r in builtin_rules() if r.condition is not None}
 
 
+@pytest.mark.slow
 def test_two_overlapping_runs_give_the_same_ids(lake: Lake) -> None:
     first = run_detections(lake, since=FIRST[0], until=FIRST[1])
     second = run_detections(lake, since=SECOND[0], until=SECOND[1])
@@ -124,6 +125,7 @@ def _detect_new(lake: Lake, since: str, until: str) -> list[dict[str, Any]]:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_detect_new_prints_only_what_is_new(lake: Lake, trail: tuple[Path, Any]) -> None:
     incidents = {i.rule_id: i for i in trail[1].incidents}
     plain = runner.invoke(app, ["detect", "--lake", str(lake.root), "--format", "json"])

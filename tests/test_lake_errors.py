@@ -65,6 +65,7 @@ def test_an_unreachable_endpoint_fails_fast_with_one_line() -> None:
     assert time.monotonic() - started < 30
 
 
+@pytest.mark.slow
 def test_a_hung_endpoint_times_out_as_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     """A server that accepts connections and never answers: the read timeout ends it."""
     server = socket.socket()

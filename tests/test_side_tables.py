@@ -161,6 +161,7 @@ def test_concurrent_local_updates_wait_for_the_lock_and_all_land(lake: Lake) -> 
     assert sorted(lake.read_table("accounts").column("name").to_pylist()) == names
 
 
+@pytest.mark.slow
 def test_concurrent_s3_writers_reapply_their_change_after_losing_a_race(
     s3_server: str, s3_bucket: tuple[str, str]
 ) -> None:

@@ -177,6 +177,7 @@ def test_a_partial_window_is_reported_in_the_zone_asked_for(trail_and_lake) -> N
     assert sorted(r["eventid"] for r in json.loads(as_json.stdout)) == expected
 
 
+@pytest.mark.slow
 def test_detect_says_when_the_window_misses_the_lake(trail_and_lake) -> None:
     _, lake, events = trail_and_lake
     first, last = _span(events)
@@ -218,6 +219,7 @@ def test_a_window_starting_in_the_future_is_empty_not_an_error() -> None:
         resolve("2999-01-01", "2998-01-01", now=NOW)
 
 
+@pytest.mark.slow
 def test_an_epoch_since_on_the_command_line_as_typed(trail_and_lake) -> None:
     """Through a real process, as a user types it."""
     lake = trail_and_lake[1]

@@ -25,6 +25,8 @@ from trailscope.facade import Lake
 from trailscope.synth import LiveTrail
 from trailscope.synth.incidents import INCIDENTS, PlantedIncident
 
+pytestmark = pytest.mark.slow
+
 START = dt.datetime(2024, 7, 16, 9, 30, tzinfo=dt.UTC)
 #: A webhook URL is its own password: it must never be shown.
 SECRET = "s3cr3t-token-4f9a"

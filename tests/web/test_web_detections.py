@@ -28,6 +28,7 @@ def test_detections_page_shows_what_the_python_api_finds(client, lake):
     assert sum(data["by_severity"].values()) == len(data["findings"])
 
 
+@pytest.mark.slow
 def test_filters_narrow_the_findings(client):
     every = client.get("/api/detections?range=all").json()["findings"]
     accounts = sorted({f["account"] for f in every if f["account"]})

@@ -348,6 +348,7 @@ def test_a_warm_up_query_interrupted_by_closing_ends_quietly_other_errors_still_
     other.close()
 
 
+@pytest.mark.slow
 def test_exit_with_a_query_running_in_a_background_thread_is_clean(demo_lake):
     """A thread still inside DuckDB when Python finalizes would abort the process ('terminate
     called ...', exit 134): views still open are closed at exit, interrupting their queries."""
