@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from starlette.background import BackgroundTask
 from starlette.responses import StreamingResponse
 
@@ -32,29 +31,11 @@ FORMATS = {
 }
 SPOOL_MEMORY = 8 * 1024 * 1024
 CHUNK = 256 * 1024
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 def check_format(fmt: str) -> None:
     if fmt not in FORMATS:
         raise TrailscopeError(f"unknown download format {fmt!r}", hint="csv, json or ndjson")
-
-
-def _defused(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
-    """The same batches, with text cells that start like a formula made inert."""
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        for batch in reader:
-            columns = []
-            for column in batch.columns:
-                if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-                    starts = pc.utf8_slice_codeunits(column, 0, 1)
-                    risky = pc.is_in(starts, value_set=pa.array(_FORMULA))
-                    column = pc.if_else(risky, pc.binary_join_element_wise("'", column, ""), column)
-                columns.append(column)
-            yield pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
-
-    return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
 def download_rows(
@@ -69,7 +50,7 @@ def download_rows(
             translation.sql, _used_params(translation.sql, params), user=user
         ) as reader:
             plain = pa.RecordBatchReader.from_batches(reader.schema, iter(reader))
-            source = _defused(plain) if fmt == "csv" else plain
+            source = export.defuse_formulas(plain) if fmt == "csv" else plain
             FORMATS[fmt][1](source, spool)
     except BaseException:
         spool.close()
