@@ -147,7 +147,7 @@ def test_large_merges_wait_for_the_end_of_the_run(
         finally:
             running[0] = False
 
-    monkeypatch.setattr("trailscope.facade.run_ingest", run_spy)
+    monkeypatch.setattr("trailscope.facade_ingest.run_ingest", run_spy)
     limited = tmp_path / "limited"
     Lake(limited).ingest(str(trail), workers=1, batch_bytes=96 * 1024)
     during = [rows for in_run, rows in merges if in_run]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import trailscope.facade as lake_module
+import trailscope.facade_ingest as ingest_run
 from trailscope.errors import SourceError
 from trailscope.facade import Lake
 from trailscope.lake.ingest import PoolRunner
@@ -80,7 +80,7 @@ def test_workers_start_while_the_listing_goes_on(
         pools.append(RecordingPool(workers, source))
         return pools[-1]
 
-    monkeypatch.setattr(lake_module, "process_pool", pool)
+    monkeypatch.setattr(ingest_run, "process_pool", pool)
     summary = Lake(tmp_path / "lake").ingest(source, workers=2, batch_bytes=40_000)
     assert summary.events_added == events and summary.commits > 2
     (runner,) = pools
@@ -103,7 +103,7 @@ def test_workers_started_early_are_shut_down_when_the_listing_fails(
         pools.append(RecordingPool(workers, source))
         return pools[-1]
 
-    monkeypatch.setattr(lake_module, "process_pool", pool)
+    monkeypatch.setattr(ingest_run, "process_pool", pool)
     lake = Lake(tmp_path / "lake")
     with pytest.raises(SourceError, match="the listing broke off"):
         lake.ingest(source, workers=2, batch_bytes=20_000)
@@ -134,7 +134,7 @@ SPY_SCRIPT = """
 import sys
 
 from trailscope.lake import ingest
-from trailscope import facade as lake_module
+from trailscope import facade, facade_ingest
 
 
 class Spy(ingest.PoolRunner):
@@ -147,8 +147,8 @@ class Spy(ingest.PoolRunner):
 
 
 if __name__ == "__main__":
-    lake_module.process_pool = Spy
-    summary = lake_module.Lake(sys.argv[2]).ingest(sys.argv[1], workers=2, batch_bytes=40_000)
+    facade_ingest.process_pool = Spy
+    summary = facade.Lake(sys.argv[2]).ingest(sys.argv[1], workers=2, batch_bytes=40_000)
     print(Spy.loaded_at_start, summary.events_added)
 """
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO, Any
 
 import orjson
@@ -17,6 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
+from trailscope.errors import TrailscopeError
 
 FORMATS = ("table", "csv", "json", "ndjson", "parquet")
 #: Written before CSV meant for Excel, which otherwise reads UTF-8 as the local code page.
@@ -129,3 +133,43 @@ def write_parquet(reader: pa.RecordBatchReader, path: str | IO[bytes]) -> int:
             writer.write_batch(batch)
             n += batch.num_rows
     return n
+
+
+#: What a query result can be written as (a file, not the terminal).
+EXPORT_FORMATS = ("csv", "json", "ndjson", "parquet")
+
+
+def format_of(dest: str | os.PathLike[str] | IO[bytes]) -> str:
+    """The export format a path's suffix names (``.csv``, ``.json``, ``.ndjson``/``.jsonl``,
+    ``.parquet``)."""
+    if not isinstance(dest, str | os.PathLike):
+        raise TrailscopeError("give format= when exporting to a file object")
+    suffix = Path(dest).suffix.lower().lstrip(".")
+    chosen = {"jsonl": "ndjson", "pq": "parquet"}.get(suffix, suffix)
+    if chosen not in ("csv", "json", "ndjson", "parquet"):
+        raise TrailscopeError(
+            f"cannot tell the export format of {os.fspath(dest)!r}",
+            hint="name it .csv, .json, .ndjson or .parquet, or give format=",
+        )
+    return chosen
+
+
+def format_named(name: str) -> str:
+    """``name`` when it is an export format; a one-line error otherwise."""
+    if name not in EXPORT_FORMATS:
+        raise TrailscopeError(f"cannot export as {name!r}", hint="use csv, json, ndjson or parquet")
+    return name
+
+
+def write_to(
+    reader: pa.RecordBatchReader, dest: str | os.PathLike[str] | IO[bytes], fmt: str
+) -> int:
+    """Write the batches to a path or a binary file in ``fmt``; the rows written."""
+    if fmt == "parquet":
+        target = os.fspath(dest) if isinstance(dest, str | os.PathLike) else dest
+        return write_parquet(reader, target)
+    writer = {"csv": write_csv, "json": write_json, "ndjson": write_ndjson}[format_named(fmt)]
+    if isinstance(dest, str | os.PathLike):
+        with open(dest, "wb") as out:
+            return writer(reader, out)
+    return writer(reader, dest)

@@ -22,12 +22,12 @@ from trailscope.decode.limits import DEFAULT_MAX_OBJECT_BYTES, DecodeLimits
 from trailscope.errors import LakeError, LakeLockedError, TrailscopeError
 from trailscope.facade_ingest import ingest_into
 from trailscope.facade_support import (
+    ManifestUpkeep,
     as_datetime,
     as_text_or_datetime,
     batches_then,
     compile_filters,
     disk_full_is_an_error,
-    format_of,
 )
 from trailscope.facade_types import (
     EngineName,
@@ -46,15 +46,21 @@ from trailscope.lake.ingest import (
 )
 from trailscope.lake.lock import WriterLock
 from trailscope.lake.manifest import LakeState, Manifest
-from trailscope.lake.paths import ATHENA_SETTINGS, RETENTION_FILE
-from trailscope.lake.settings import IngestFilters, load_filters
+from trailscope.lake.settings import (
+    IngestFilters,
+    check_retention,
+    load_filters,
+    load_retention,
+    save_retention,
+)
 from trailscope.lake.settings import save_filters as save_filters_to
 from trailscope.lake.storage import LocalStorage, S3Storage, open_storage
-from trailscope.lake.transaction import RetryPolicy
 from trailscope.sources import ListFilter, Source, SourceObject
 
 log = logging.getLogger(__name__)
 
+#: The distinct (account, region) pairs ``lake info`` lists.
+PLACES_SQL = "SELECT DISTINCT recipientaccountid, awsregion FROM cloudtrail"
 #: Seconds a side-table change waits for a running local writer before it is refused.
 SIDE_TABLE_LOCK_WAIT = 60.0
 
@@ -101,32 +107,11 @@ class Lake:
         self.root = Path(os.fspath(path)).expanduser() if self.storage.is_local else None
         self.location = str(self.root) if self.root is not None else self.storage.location
         self.manifest = Manifest(self.storage)
-        self.manifest.after_publish = self._keep_athena_manifests
-        self._athena_location: str | None = None  # read on first commit
+        self.manifest.after_publish = ManifestUpkeep(self.storage, self.manifest)
         #: one engine kept for query()/run() and the web while the lake does not change
         self._engines: EngineCache[LakeState] | None = None
         self._engines_lock = threading.Lock()
         self._reader_lock = threading.Lock()
-
-    def _keep_athena_manifests(self, state: LakeState, partitions: set[str]) -> None:
-        """After 'trailscope athena setup' (symlink layout), every commit rewrites the
-        manifests of the days it touched, so Athena sees each commit whole and new days at once."""
-        if self._athena_location is None:
-            try:
-                settings = orjson.loads(self.storage.read_bytes(ATHENA_SETTINGS))
-            except FileNotFoundError:
-                settings = {"location": ""}
-            self._athena_location = str(settings["location"])
-        if not self._athena_location:
-            return
-        from trailscope.athena.symlinks import write_manifests
-
-        for _ in RetryPolicy(attempts=10).pauses():
-            write_manifests(self.storage, state, self._athena_location, partitions)
-            # Another writer may have committed meanwhile and written its manifests from an
-            # older state: catch up and write again until the log stands still.
-            if self.storage.is_local or not self.manifest.refresh(state):
-                return
 
     def __repr__(self) -> str:
         return f"Lake({self.location!r})"
@@ -207,25 +192,14 @@ class Lake:
             cover all).
         """
         state = self.state()
-        accounts, regions = self._accounts_and_regions(state)
-        return describe(
-            state,
-            location=self.location,
-            accounts=accounts,
-            regions=regions,
-            ingest_filters=self.ingest_filters().to_json(),
-            quarantine_limit=quarantine_limit,
-        )
-
-    def _accounts_and_regions(self, state: LakeState) -> tuple[list[str], list[str]]:
-        if not state.parts:
-            return [], []
-        with self._reading() as engine:
-            table = engine.query("SELECT DISTINCT recipientaccountid, awsregion FROM cloudtrail")
-        rows = list(zip(*(table.column(i).to_pylist() for i in range(2)), strict=True))
-        accounts = sorted({a for a, _ in rows if a})
-        regions = sorted({r for _, r in rows if r})
-        return accounts, regions
+        places = None
+        if state.parts:
+            with self._reading() as engine:
+                places = engine.query(
+                    "SELECT DISTINCT recipientaccountid, awsregion FROM cloudtrail"
+                )
+        filters = self.ingest_filters().to_json()
+        return describe(state, self.location, places, filters, quarantine_limit=quarantine_limit)
 
     # ----------------------------------------------------------------- querying
 
@@ -660,20 +634,10 @@ class Lake:
         :param profile: the AWS profile for Organizations.
         :param replace: drop the accounts not listed (default: keep them).
         """
-        from trailscope.enrich import accounts
+        from trailscope.enrich.accounts import name_accounts
 
-        if (file is None) == (not organizations):
-            raise TrailscopeError("give a file or organizations=True (one of the two)")
-        listed = (
-            accounts.load_file(Path(file))
-            if file is not None
-            else accounts.load_organization(profile=profile)
-        )
-        new = accounts.accounts_table(listed)
-        return self.update_table(
-            accounts.TABLE,
-            lambda current: accounts.merge(current, new, replace=replace),
-            operation="enrich",
+        return name_accounts(
+            self, file=file, organizations=organizations, profile=profile, replace=replace
         )
 
     # ----------------------------------------------------------------- detect, verify, export
@@ -816,26 +780,12 @@ class Lake:
         """
         from trailscope import export as exporting
 
-        chosen = format or format_of(dest)
-        writers = {
-            "csv": exporting.write_csv,
-            "json": exporting.write_json,
-            "ndjson": exporting.write_ndjson,
-        }
-        if chosen != "parquet" and chosen not in writers:
-            raise TrailscopeError(
-                f"cannot export as {chosen!r}", hint="use csv, json, ndjson or parquet"
-            )
+        chosen = exporting.format_named(format or exporting.format_of(dest))
         batches = self.query_batches(
             sql, engine=engine, engine_options=engine_options, timeout=timeout, params=params
         )
         with closing(batches):
-            if chosen == "parquet":
-                return exporting.write_parquet(batches, dest)  # type: ignore[arg-type]
-            if isinstance(dest, str | os.PathLike):
-                with open(dest, "wb") as out:
-                    return writers[chosen](batches, out)
-            return writers[chosen](batches, dest)
+            return exporting.write_to(batches, dest, chosen)
 
     # ----------------------------------------------------------------- writing
 
@@ -970,17 +920,7 @@ class Lake:
 
     def retention(self) -> int | None:
         """Days of events the lake keeps (None: all), as :meth:`set_retention` saved it."""
-        try:
-            settings = orjson.loads(self.storage.read_bytes(RETENTION_FILE))
-        except FileNotFoundError:
-            return None
-        except orjson.JSONDecodeError as exc:
-            raise LakeError(
-                f"the retention setting of {self.location} is damaged ({exc})",
-                hint="set it again with 'trailscope lake retention DAYS' (or 'off')",
-            ) from None
-        days = settings.get("days")
-        return int(days) if days else None
+        return load_retention(self.storage, self.location)
 
     def set_retention(self, days: int | None) -> None:
         """Keep only the last ``days`` days of events (None: keep everything): every ingest
@@ -988,11 +928,10 @@ class Lake:
 
         :param days: days of events to keep, counted back from today.
         """
-        if days is not None and days < 1:
-            raise LakeError(f"a retention of {days} days keeps nothing", hint="use 1 or more")
+        check_retention(days)
         self.storage.prepare()
         self.manifest.initialize()
-        self.storage.write_atomic(RETENTION_FILE, orjson.dumps({"days": days}))
+        save_retention(self.storage, days)
 
     def ingest_filters(self) -> IngestFilters:
         """The filters every ingest into this lake applies (none: every event, whole)."""

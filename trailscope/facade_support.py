@@ -1,18 +1,22 @@
-"""Small pieces of the Python API: arguments as people pass them (times, export paths), the
-ingest filters made ready, disk-full as an error, streams that release what they hold."""
+"""Small pieces of the Python API: times as people pass them, the
+ingest filters made ready, disk-full as an error, streams that release what they hold, and
+the Athena manifests kept current after each commit."""
 
 from __future__ import annotations
 
 import errno
-import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime
-from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from trailscope.errors import LakeError, TrailscopeError
+import orjson
+
+from trailscope.errors import LakeError
+from trailscope.lake.manifest import LakeState, Manifest
+from trailscope.lake.paths import ATHENA_SETTINGS
 from trailscope.lake.settings import IngestFilters
+from trailscope.lake.transaction import RetryPolicy
 from trailscope.timeparse import parse_time
 
 if TYPE_CHECKING:
@@ -55,21 +59,6 @@ def batches_then(batches: pa.RecordBatchReader, held: ExitStack) -> Iterator[pa.
         held.close()
 
 
-def format_of(dest: str | os.PathLike[str] | IO[bytes]) -> str:
-    """The export format a path's suffix names (``.csv``, ``.json``, ``.ndjson``/``.jsonl``,
-    ``.parquet``)."""
-    if not isinstance(dest, str | os.PathLike):
-        raise TrailscopeError("give format= when exporting to a file object")
-    suffix = Path(dest).suffix.lower().lstrip(".")
-    chosen = {"jsonl": "ndjson", "pq": "parquet"}.get(suffix, suffix)
-    if chosen not in ("csv", "json", "ndjson", "parquet"):
-        raise TrailscopeError(
-            f"cannot tell the export format of {os.fspath(dest)!r}",
-            hint="name it .csv, .json, .ndjson or .parquet, or give format=",
-        )
-    return chosen
-
-
 def as_text_or_datetime(
     value: datetime | date | str | None, *, end_of_day: bool = False
 ) -> datetime | str | None:
@@ -93,3 +82,31 @@ def as_datetime(
     if end_of_day:
         return datetime(value.year, value.month, value.day, 23, 59, 59, tzinfo=UTC)
     return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+class ManifestUpkeep:
+    """After 'trailscope athena setup' (symlink layout), every commit rewrites the manifests
+    of the days it touched, so Athena sees each commit whole and new days at once."""
+
+    def __init__(self, storage: Any, manifest: Manifest) -> None:
+        self.storage = storage
+        self.manifest = manifest
+        self.location: str | None = None  # read on the first commit
+
+    def __call__(self, state: LakeState, partitions: set[str]) -> None:
+        if self.location is None:
+            try:
+                settings = orjson.loads(self.storage.read_bytes(ATHENA_SETTINGS))
+            except FileNotFoundError:
+                settings = {"location": ""}
+            self.location = str(settings["location"])
+        if not self.location:
+            return
+        from trailscope.athena.symlinks import write_manifests
+
+        for _ in RetryPolicy(attempts=10).pauses():
+            write_manifests(self.storage, state, self.location, partitions)
+            # Another writer may have committed meanwhile and written its manifests from an
+            # older state: catch up and write again until the log stands still.
+            if self.storage.is_local or not self.manifest.refresh(state):
+                return

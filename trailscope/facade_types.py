@@ -88,14 +88,19 @@ class LakeInfo:
 
 def describe(
     state: LakeState,
-    *,
     location: str,
-    accounts: list[str],
-    regions: list[str],
+    places: pa.Table | None,
     ingest_filters: dict[str, Any],
+    *,
     quarantine_limit: int,
 ) -> LakeInfo:
-    """The ``lake info`` of a state of the log (accounts and regions come from a query)."""
+    """The ``lake info`` of a state of the log; ``places`` are its distinct (account, region)
+    pairs, from a query (None: an empty lake)."""
+    pairs = (
+        list(zip(*(places.column(i).to_pylist() for i in range(2)), strict=True)) if places else []
+    )
+    accounts = sorted({a for a, _ in pairs if a})
+    regions = sorted({r for _, r in pairs if r})
     parts = list(state.parts.values())
     by_partition = state.parts_by_partition()
     days = sorted(by_partition)

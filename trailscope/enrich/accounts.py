@@ -11,15 +11,17 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
 
 from trailscope.enrich.errors import EnrichError
+from trailscope.errors import TrailscopeError
 
 log = logging.getLogger(__name__)
 
@@ -233,3 +235,25 @@ def _org_tags(client: Any, account_id: str) -> dict[str, str]:
 
 def _first_line(e: BaseException) -> str:
     return (str(e).strip() or type(e).__name__).splitlines()[0]
+
+
+def name_accounts(
+    lake: Any,
+    *,
+    file: str | os.PathLike[str] | None,
+    organizations: bool,
+    profile: str | None,
+    replace: bool,
+) -> pa.Table:
+    """What ``Lake.name_accounts`` does: the accounts of a file or of AWS Organizations merged
+    into the lake's side table ``accounts``; returns the table."""
+    if (file is None) == (not organizations):
+        raise TrailscopeError("give a file or organizations=True (one of the two)")
+    listed = load_file(Path(file)) if file is not None else load_organization(profile=profile)
+    new = accounts_table(listed)
+    return cast(
+        pa.Table,
+        lake.update_table(
+            TABLE, lambda current: merge(current, new, replace=replace), operation="enrich"
+        ),
+    )

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from trailscope.errors import LakeError, TrailscopeError
-from trailscope.lake.paths import SETTINGS_FILE
+from trailscope.lake.paths import RETENTION_FILE, SETTINGS_FILE
 from trailscope.lake.storage import Storage
 
 _KEYS = ("exclude_sources", "exclude_events", "where", "redact")
@@ -185,3 +185,29 @@ class FilterError(TrailscopeError):
 
 def _filter_error(message: str, hint: str | None) -> FilterError:
     return FilterError(message, hint=hint)
+
+
+def load_retention(storage: Storage, location: str) -> int | None:
+    """Days of events the lake keeps (None: all), as :func:`save_retention` wrote it."""
+    try:
+        settings = orjson.loads(storage.read_bytes(RETENTION_FILE))
+    except FileNotFoundError:
+        return None
+    except orjson.JSONDecodeError as exc:
+        raise LakeError(
+            f"the retention setting of {location} is damaged ({exc})",
+            hint="set it again with 'trailscope lake retention DAYS' (or 'off')",
+        ) from None
+    days = settings.get("days")
+    return int(days) if days else None
+
+
+def check_retention(days: int | None) -> None:
+    """Refuse a retention that would keep nothing."""
+    if days is not None and days < 1:
+        raise LakeError(f"a retention of {days} days keeps nothing", hint="use 1 or more")
+
+
+def save_retention(storage: Storage, days: int | None) -> None:
+    """Keep ``days`` (None: everything) as the lake's retention."""
+    storage.write_atomic(RETENTION_FILE, orjson.dumps({"days": days}))
