@@ -47,6 +47,26 @@ def _stop_spark_at_the_end() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One local Spark session for every test module that needs one (a JVM is slow to
+    start); stopped at the end by the fixture above."""
+    from trailscope.engines.spark import get_session
+
+    session = get_session(
+        "local[2]",
+        {
+            "spark.sql.shuffle.partitions": "2",
+            "spark.default.parallelism": "2",
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.driver.memory": "1g",
+        },
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+
+
+@pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Endpoint URL of a moto S3 server for the whole session, with fake AWS credentials set."""
     from moto.server import ThreadedMotoServer

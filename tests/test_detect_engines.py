@@ -10,7 +10,6 @@ Spark runs for real (local mode): the windowed rules find on Spark what they fin
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -154,24 +153,6 @@ def test_a_run_on_athena_sends_exactly_the_rule_as_trino(folder: Path, rule_id: 
 
 
 # --------------------------------------------------------------------------- Spark
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    from trailscope.engines.spark import get_session
-
-    session = get_session(
-        "local[2]",
-        {
-            "spark.sql.shuffle.partitions": "2",
-            "spark.default.parallelism": "2",
-            "spark.ui.enabled": "false",
-            "spark.ui.showConsoleProgress": "false",
-            "spark.driver.memory": "1g",
-        },
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
 
 
 @pytest.mark.slow

@@ -6,7 +6,6 @@ A real local SparkSession (PySpark, ``local[2]``) runs the batches; the driver c
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,25 +14,11 @@ import pyarrow.parquet as pq
 import pytest
 from trailfiles import trail_events, unique_event_ids
 
-from trailscope.engines.spark import get_session
 from trailscope.facade import Lake
 from trailscope.lake.spark_ingest import spark_runner
 from trailscope.synth import synth_trail
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    session = get_session(
-        "local[2]",
-        {
-            "spark.default.parallelism": "2",
-            "spark.ui.enabled": "false",
-            "spark.driver.memory": "1g",
-        },
-    )
-    yield session
 
 
 def full_rows(lake: Lake) -> list[dict[str, Any]]:

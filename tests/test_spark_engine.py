@@ -28,7 +28,7 @@ from trailscope import Lake
 from trailscope.cli import app
 from trailscope.engines import open_engine, prepare
 from trailscope.engines.duckdb import QueryTimeout
-from trailscope.engines.spark import SparkEngine, get_session
+from trailscope.engines.spark import SparkEngine
 from trailscope.queries import load_library
 from trailscope.sql import QueryError
 from trailscope.synth import synth_trail
@@ -37,23 +37,6 @@ pytestmark = pytest.mark.slow
 
 SINCE = "2024-07-01"
 DAY_SINCE, DAY_UNTIL = "2024-07-16T06:00:00Z", "2024-07-16"
-
-
-@pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
-    session = get_session(
-        "local[2]",
-        {
-            "spark.sql.shuffle.partitions": "2",
-            "spark.default.parallelism": "2",
-            "spark.ui.enabled": "false",
-            "spark.ui.showConsoleProgress": "false",
-            "spark.driver.memory": "1g",
-        },
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="module")
