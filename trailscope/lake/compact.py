@@ -27,11 +27,9 @@ from trailscope.lake.transaction import Transaction
 MAX_FILES = 4
 #: About 120 MB of Parquet: large enough for efficient scans, small enough to rewrite.
 TARGET_ROWS = 1_000_000
-#: The largest merge ingest runs while its workers decode (more is left to the end of the run,
-#: when the workers have exited): a merge holds a row group and its writer, about 250 MB,
-#: whatever its size, and beside the workers of a run of dense days (5 million events a day)
-#: that took the run over 1 GB. Days of ordinary trails (up to about 400,000 events) merge
-#: less than this, so they are still merged while the workers run.
+#: The largest merge ingest runs while its workers decode; larger ones wait for the end of the
+#: run, since a merge's row group and writer beside the workers of dense days cost too much
+#: memory (measured in docs/lake.md). Ordinary trails' days stay below it.
 IN_RUN_MAX_MERGE_ROWS = 1_000_000
 #: Rows read from a part at a time. A row group is gathered from several reads, cut where it
 #: fills up; reading whole row groups let up to 100k rows pile up before each write.
