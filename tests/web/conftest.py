@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from trailfiles import trail_events
 from web_support import (
@@ -22,8 +18,8 @@ from web_support import (
     DemoLake,
     edge_records,
     ensure_chromium,
-    free_port,
     hostile_records,
+    serving,
     unique_events,
 )
 
@@ -78,42 +74,8 @@ def client(demo_lake: DemoLake) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def server(demo_lake: DemoLake) -> Iterator[str]:
     """A real ``trailscope serve`` process on a free loopback port, with an access token."""
-    port = free_port()
-    cmd = [
-        sys.executable,
-        "-c",
-        "from trailscope.cli import main; main()",
-        "serve",
-        "--lake",
-        str(demo_lake.path),
-        "--port",
-        str(port),
-        "--token",
-        TOKEN,
-    ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"trailscope serve exited: {proc.stdout.read()}")  # type: ignore[union-attr]
-            try:
-                r = httpx.get(f"{base}/api/status", headers={"Authorization": f"Bearer {TOKEN}"})
-                if r.status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("trailscope serve did not start within 60 s")
-            time.sleep(0.1)
+    with serving(demo_lake.path) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="session")

@@ -8,16 +8,13 @@ its detections recorded, served by a real ``trailscope serve`` with a token.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from web_support import TOKEN, DemoLake, free_port
+from web_support import TOKEN, DemoLake, serving
 
 from trailscope import Lake
 from trailscope.detect import run_detections
@@ -60,31 +57,8 @@ def findings_lake(demo_lake: DemoLake, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="module")
 def findings_server(findings_lake: Path) -> Iterator[str]:
-    port = free_port()
-    cmd = [sys.executable, "-c", "from trailscope.cli import main; main()", "serve"]
-    cmd += ["--lake", str(findings_lake), "--port", str(port), "--token", TOKEN]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"trailscope serve exited: {proc.stdout.read()}")  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"{base}/api/status", headers=AUTH).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("trailscope serve did not start within 60 s")
-            time.sleep(0.1)
+    with serving(findings_lake) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture

@@ -13,10 +13,15 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -159,3 +164,35 @@ def ensure_chromium() -> Path:
         "'apt-get install -y chromium' (as root)",
         pytrace=False,
     )
+
+
+@contextmanager
+def serving(lake: Path) -> Iterator[str]:
+    """A real ``trailscope serve`` process over ``lake`` on a free loopback port, with the
+    access token; its base URL once it answers, and it is stopped afterwards."""
+    port = free_port()
+    cmd = [sys.executable, "-c", "from trailscope.cli import main; main()", "serve"]
+    cmd += ["--lake", str(lake), "--port", str(port), "--token", TOKEN]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"trailscope serve exited: {proc.stdout.read()}")  # type: ignore[union-attr]
+            try:
+                r = httpx.get(f"{base}/api/status", headers={"Authorization": f"Bearer {TOKEN}"})
+                if r.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("trailscope serve did not start within 60 s")
+            time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
