@@ -47,6 +47,10 @@ def raw_view(trail: Path) -> duckdb.DuckDBPyConnection:
                   records = true, maximum_object_size = 67108864))"""
     )
     con.execute(f"CREATE VIEW cloudtrail AS SELECT *, {compat} FROM raw_events")
+    from trailscope.enrich.schemas import empty_tables
+
+    for name, table in empty_tables().items():  # no enrichment here, as in the benchmark lake
+        con.from_arrow(table).create(name)
     return con
 
 

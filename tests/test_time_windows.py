@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from trailscope import timewindow
 from trailscope.cli import app
 from trailscope.detect import run_detections
 from trailscope.errors import TrailscopeError
@@ -233,3 +234,24 @@ def test_an_epoch_since_on_the_command_line_as_typed(trail_and_lake) -> None:
     assert result.returncode == 0, result.stderr
     assert "window: 2024-07-04 00:00:00 UTC" in result.stderr
     assert json.loads(result.stdout)  # the trail's planted incidents are found
+
+
+def test_the_remembered_span_follows_a_new_ingest(tmp_path: Path) -> None:
+    """The span is kept with the lake's engine, so a later commit must renew it."""
+    trail, later = tmp_path / "trail", tmp_path / "later"
+    for folder, end in ((trail, "2024-07-01T12:00Z"), (later, "2024-07-10T12:00Z")):
+        args = ["synth", str(folder), "--events", "300", "--days", "1", "--end", end]
+        made = runner.invoke(app, args)
+        assert made.exit_code == 0, made.output
+    lk = Lake(tmp_path / "lake")
+    lk.ingest(str(trail))
+    first_last = _span(_events(trail))
+    assert timewindow.lake_span(lk) is timewindow.lake_span(lk)  # remembered
+    before = timewindow.lake_span(lk)
+    assert before.first is not None and before.latest is not None
+    assert (timewindow.iso(before.first), timewindow.iso(before.latest)) == first_last
+    lk.ingest(str(later))
+    after = timewindow.lake_span(lk)
+    assert after.latest is not None
+    assert timewindow.iso(after.latest) == _span(_events(later))[1]
+    assert after.first == before.first

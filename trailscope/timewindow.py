@@ -187,16 +187,39 @@ def resolve(
 
 def lake_span(lake: Any) -> Span:
     """The first and latest event time of a lake (a ``Lake``), reading its first and last day
-    only; an empty span when they cannot be read (the window is then printed unchecked)."""
+    only; an empty span when they cannot be read (the window is then printed unchecked).
+
+    Remembered with the lake's kept engine until the next commit: every saved query checks its
+    window, and reading the span each time cost more than most queries."""
+    engines = getattr(lake, "engines", None)
+    if engines is None:
+        return _read_span(lake)
     try:
-        info = lake.info(quarantine_limit=0)
-        if not info.first_day:
+        with engines.lease() as generation:
+            span = generation.extras.get("span")
+            if span is None:
+                days = sorted({p.partition for p in generation.key.parts.values()})
+                span = _read_span(lake, days)
+                generation.extras["span"] = span
+    except (TrailscopeError, OSError):
+        log.debug("cannot read the span of %s", getattr(lake, "location", lake), exc_info=True)
+        return Span(None, None)
+    return span  # type: ignore[no-any-return]
+
+
+def _read_span(lake: Any, days: list[str] | None = None) -> Span:
+    """The span from the lake's first and last day (``days``: its partitions, when known)."""
+    try:
+        if days is None:
+            info = lake.info(quarantine_limit=0)
+            days = [d for d in (info.first_day, info.last_day) if d]
+        if not days:
             return Span(None, None)
         table = lake.query(
             "SELECT min(CASE WHEN event_date = :first THEN eventtime_ts END) AS first,"
             " max(CASE WHEN event_date = :last THEN eventtime_ts END) AS latest"
             " FROM cloudtrail WHERE event_date IN (:first, :last)",
-            params={"first": info.first_day, "last": info.last_day},
+            params={"first": days[0], "last": days[-1]},
         )
     except (TrailscopeError, OSError):  # a lake only Athena reads, say: nothing to compare
         log.debug("cannot read the span of %s", getattr(lake, "location", lake), exc_info=True)
