@@ -204,7 +204,7 @@ def lake_span(lake: Any) -> Span:
     except (TrailscopeError, OSError):
         log.debug("cannot read the span of %s", getattr(lake, "location", lake), exc_info=True)
         return Span(None, None)
-    return span  # type: ignore[no-any-return]
+    return span
 
 
 def _read_span(lake: Any, days: list[str] | None = None) -> Span:
