@@ -752,3 +752,31 @@ def test_a_cte_with_its_own_eventtime_gets_no_partition_bounds() -> None:
     out = translate(sql, dialect="duckdb").sql
     inner, outer = out.split("FROM logins")
     assert "event_date" in inner and "event_date" not in outer
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dialect", ["duckdb", "spark", "athena"])
+def test_a_translation_kept_for_any_day_equals_a_fresh_one(dialect: str) -> None:
+    """Translations are kept with stand-in days and the real days put in afterwards: for every
+    saved query and rule, on days either side of a month's and a year's end, with and without
+    an offset, that must be exactly the SQL a translation made for those days gives."""
+    from trailscope.detect.loader import load_rules
+    from trailscope.queries import load_library
+    from trailscope.sql import _translate
+
+    queries = [q.sql for q in load_library().values()]
+    queries += [r.sql for r in load_rules([], include_builtin=True).rules if r.sql][::10]
+    windows = [
+        {"since": "2024-07-01T00:00:00Z", "until": "2024-07-31T23:59:59Z"},
+        {"since": "2024-12-31T23:00:00+09:00", "until": "2025-01-01T02:00:00-05:00"},
+        {"since": "2024-02-28T10:00:00Z", "lookback_since": "2024-02-27T10:00:00Z"},
+        {"since": "2024-03-01", "until": "2024-03-01"},
+    ]
+    compared = 0
+    for sql in queries:
+        for params in windows:
+            kept = translate(sql, dialect=dialect, params=params).sql
+            fresh = _translate(sql, dialect, params).sql
+            assert kept == fresh, (sql[:80], params)
+            compared += "event_date" in fresh
+    assert compared > 50  # the bounds were there to compare

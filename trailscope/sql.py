@@ -25,6 +25,7 @@ import logging
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from functools import lru_cache
 
 import pyarrow as pa
@@ -110,7 +111,7 @@ def translate(
     same translation.
     """
     days = _days_named(params or {})
-    done = _remembered(athena_sql, dialect, days)
+    done = _with_days(athena_sql, dialect, days)
     return replace(done, notices=list(done.notices))
 
 
@@ -119,6 +120,40 @@ def _days_named(params: dict[str, object]) -> tuple[tuple[str, tuple[str, bool] 
     return tuple(
         sorted((k, day_of(exp.Literal.string(v))) for k, v in params.items() if isinstance(v, str))
     )
+
+
+#: Stand-in days (one year each, so a day either side stays apart) for a translation kept
+#: whatever the days: a watch or a dashboard asks the same question about a new day each time.
+_STAND_IN_YEARS = range(1001, 1051)
+
+
+def _with_days(
+    athena_sql: str, dialect: str, days: tuple[tuple[str, tuple[str, bool] | None], ...]
+) -> Translation:
+    """The translation for these days: the one made with stand-in days, the stand-ins' bounds
+    (a day either side, for offsets) replaced by the real ones in its text."""
+    named = [(k, d) for k, d in days if d]
+    moves: list[tuple[str, str]] = []
+    for number, (_, (day, _)) in enumerate(named):
+        if number >= len(_STAND_IN_YEARS):
+            return _remembered(athena_sql, dialect, days)
+        real = date.fromisoformat(day)
+        stand_in = date(_STAND_IN_YEARS[number], 6, 15)
+        for shift in (-1, 0, 1):
+            step = timedelta(days=shift)
+            try:
+                moved = (real + step).isoformat()
+            except OverflowError:  # a bound at year 1 or 9999: no stand-in can mirror it
+                return _remembered(athena_sql, dialect, days)
+            moves.append((f"'{(stand_in + step).isoformat()}'", f"'{moved}'"))
+    if any(old in athena_sql or 1000 <= int(new[1:5]) <= 1051 for old, new in moves):
+        return _remembered(athena_sql, dialect, days)  # the stand-ins must be unmistakable
+    shape = tuple((k, (f"{_STAND_IN_YEARS[n]:04d}-06-15", d[1])) for n, (k, d) in enumerate(named))
+    template = _remembered(athena_sql, dialect, shape)
+    text = template.sql
+    for old, new in moves:
+        text = text.replace(old, new)
+    return replace(template, sql=text)
 
 
 @lru_cache(maxsize=256)

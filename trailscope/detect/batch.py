@@ -2,18 +2,19 @@
 
 Most rules (every Sigma rule, most built-ins) are one WHERE condition around the same finding
 query. Run one by one, each re-reads the same columns of every file in the time range; run
-together, the lake is read once: one query returns the events that match any rule, with one
-true/false column per rule, and each rule's findings are then grouped from that (small) result
-in memory, with the same grouping as :func:`trailscope.detect.query.filter_sql`.
+together, the lake is read once: one query computes, for each event, which rules it matches,
+and groups each rule's events into finding rows as :func:`trailscope.detect.query.filter_sql`
+does. The grouping stays in the engine, so a rule that matches most events (Sigma's
+AssumeRole rule matches two thirds of a trail) costs a group-by, not a table of every event.
 """
 
 from __future__ import annotations
 
+import bisect
 from functools import lru_cache
 from typing import Any, cast
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import sqlglot
 from sqlglot import exp
 
@@ -87,35 +88,56 @@ def _names(node: exp.Expression) -> list[exp.Expression] | None:
 
 
 def batch_sql(rules: list[Rule]) -> str:
-    """Athena SQL: the events any rule matches, one boolean column ``_r<i>`` per rule.
+    """Athena SQL: the finding rows of every rule, each row with ``rule_index``, its rule's
+    position in ``rules``.
 
-    The WHERE clause keeps only events whose name some rule asks for (one cheap test per
-    event); each rule's full condition (and target) is then computed on its own events only.
+    Each event gets the list of the rules it matches, each rule's condition computed once
+    (and, for a rule that names its events, on those events only); the events are then
+    unnested per rule and grouped as :func:`trailscope.detect.query.filter_sql` groups them.
+    When every rule names its events, the scan keeps only events with one of those names.
     """
-    flags = ",\n       ".join(
-        f"{_only_for_its_events(r, f'coalesce(({r.filter_condition}), false)', 'false')} AS _r{i}"
+    matched = ",\n         ".join(
+        _only_for_its_events(r, f"IF(coalesce(({r.filter_condition}), false), {i})", "NULL")
         for i, r in enumerate(rules)
     )
-    targets = "".join(
-        f",\n       {_only_for_its_events(r, r.target, 'NULL')} AS _t{i}"
-        for i, r in enumerate(rules)
-        if r.target
+    with_target = [i for i, r in enumerate(rules) if r.target]
+    own_targets = "".join(
+        f",\n         {_only_for_its_events(rules[i], rules[i].target or 'NULL', 'NULL')} AS _t{i}"
+        for i in with_target
     )
+    targets = " ".join(f"WHEN {i} THEN _t{i}" for i in with_target)
+    target_column = f",\n         CASE rule_index {targets} END AS target" if targets else ""
+    target_values = ",\n       array_agg(DISTINCT target) AS targets" if targets else ""
     if all(name_filter(r) is not None for r in rules):
         wanted = names_wanted([t for rule in rules for t in name_filter(rule) or []])
-    else:  # some rule names no events: keep the events any rule matches
-        wanted = " OR ".join(f"coalesce(({r.filter_condition}), false)" for r in rules)
+        named = f"\n    AND ({wanted})"
+    else:  # some rule names no events: every event is tried
+        named = ""
     return (
-        "SELECT eventid, eventtime,\n"
-        f"       {PRINCIPAL} AS principal,\n"
-        f"       {SOURCE_IP} AS source_ip,\n"
-        f"       {ACCOUNT} AS account,\n"
-        f"       {REGION} AS region,\n"
-        f"       {OUTCOME} AS outcome,\n"
-        f"       {flags}{targets}\n"
-        "FROM cloudtrail\n"
-        "WHERE eventtime >= :since AND eventtime <= :until\n"
-        f"  AND ({wanted})"
+        "WITH scanned AS (\n"
+        "  SELECT eventid, eventtime,\n"
+        f"         {PRINCIPAL} AS principal,\n"
+        f"         {SOURCE_IP} AS source_ip,\n"
+        f"         {ACCOUNT} AS account,\n"
+        f"         {REGION} AS region,\n"
+        f"         {OUTCOME} AS outcome,\n"
+        f"         filter(ARRAY[{matched}], x -> x IS NOT NULL) AS matched_rules{own_targets}\n"
+        "  FROM cloudtrail\n"
+        f"  WHERE eventtime >= :since AND eventtime <= :until{named}\n"
+        "), hits AS (\n"
+        "  SELECT eventid, eventtime, principal, source_ip, account, region, outcome,\n"
+        f"         rule_index{target_column}\n"
+        "  FROM scanned CROSS JOIN UNNEST(matched_rules) AS u (rule_index)\n"
+        ")\n"
+        "SELECT rule_index,\n"
+        "       min(eventtime) AS first_seen,\n"
+        "       max(eventtime) AS last_seen,\n"
+        "       principal, source_ip, account, region,\n"
+        "       count(*) AS event_count,\n"
+        "       array_sort(array_agg(eventid)) AS event_ids,\n"
+        f"       outcome{target_values}\n"
+        "FROM hits\n"
+        "GROUP BY rule_index, principal, source_ip, account, region, outcome"
     )
 
 
@@ -141,37 +163,15 @@ def names_wanted(tests: list[str]) -> str:
     return " OR ".join(([f"lower(eventname) IN ({names})"] if names else []) + others)
 
 
-_KEYS = ["principal", "source_ip", "account", "region", "outcome"]
-
-
-def group_hits(hits: pa.Table, rules: list[Rule]) -> list[pa.Table]:
-    """Each rule's finding rows from the matched events (in the order of ``rules``): the same
-    grouping as :func:`trailscope.detect.query.filter_sql`, done with Arrow in memory (a few
-    milliseconds a rule, where a query each would cost the engine's planning every time)."""
-    out = []
-    for i, rule in enumerate(rules):
-        mine = hits.filter(pc.fill_null(hits.column(f"_r{i}"), False))
-        aggregates: list[Any] = [
-            ("eventtime", "min"),
-            ("eventtime", "max"),
-            ("eventid", "count", pc.CountOptions(mode="all")),
-            ("eventid", "list"),
-        ]
-        if rule.target:
-            aggregates.append((f"_t{i}", "distinct"))
-        grouped = mine.group_by(_KEYS, use_threads=False).aggregate(aggregates)
-        columns = {
-            "first_seen": grouped.column("eventtime_min"),
-            "last_seen": grouped.column("eventtime_max"),
-            **{k: grouped.column(k) for k in _KEYS[:4]},
-            "event_count": grouped.column("eventid_count"),
-            "event_ids": grouped.column("eventid_list"),
-            "outcome": grouped.column("outcome"),
-        }
-        if rule.target:
-            columns["targets"] = grouped.column(f"_t{i}_distinct")
-        out.append(pa.table(columns))
-    return out
+def split_by_rule(found: pa.Table, count: int) -> list[pa.Table]:
+    """The finding rows of :func:`batch_sql`, one table per rule (in the order of the rules)."""
+    if not found.num_rows:
+        return [found.drop_columns(["rule_index"])] * count
+    ordered = found.sort_by("rule_index")
+    index = ordered.column("rule_index").to_pylist()
+    starts = [bisect.bisect_left(index, i) for i in range(count + 1)]
+    rows = ordered.drop_columns(["rule_index"])
+    return [rows.slice(starts[i], starts[i + 1] - starts[i]) for i in range(count)]
 
 
 def run_batch(
@@ -181,5 +181,5 @@ def run_batch(
     from trailscope.engines import prepare
 
     translation = prepare(engine.name, batch_sql(rules), params=bound)
-    hits = engine.query(translation.sql, timeout=timeout, params=bound)
-    return group_hits(hits, rules)
+    found = engine.query(translation.sql, timeout=timeout, params=bound)
+    return split_by_rule(found, len(rules))

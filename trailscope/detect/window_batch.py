@@ -14,11 +14,13 @@ names still run alone.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trailscope.decode.schema import PARTITION
 from trailscope.detect.batch import condition_names, names_wanted
 from trailscope.detect.model import Rule, Window
 from trailscope.detect.query import placeholders
@@ -32,7 +34,10 @@ def window_batchable(rule: Rule) -> bool:
     return all(condition_names(step.condition) for step in rule.window.steps)
 
 
-def _events_sql(rules: list[Rule]) -> str:
+def _events_sql(rules: list[Rule], columns: list[str] | None = None) -> str:
+    """The events any step of ``rules`` can use; with ``columns``, only those of the lake's
+    columns the rules' SQL names (the scan's result is kept in memory: its JSON text was most
+    of it)."""
     tests: list[str] = []
     conditions = []
     for rule in rules:
@@ -40,12 +45,22 @@ def _events_sql(rules: list[Rule]) -> str:
         for step in rule.window.steps:
             tests.extend(condition_names(step.condition) or [])
             conditions.append(f"({step.condition})")
+    wanted = "*" if columns is None else ", ".join(_used(rules, columns))
     return (
-        "SELECT * FROM cloudtrail\n"
+        f"SELECT {wanted} FROM cloudtrail\n"
         "WHERE eventtime >= :since AND eventtime <= :until\n"
         f"  AND ({names_wanted(tests)})\n"
         f"  AND ({' OR '.join(conditions)})"
     )
+
+
+def _used(rules: list[Rule], columns: list[str]) -> list[str]:
+    """The columns whose name appears as a word in a rule's SQL (a superset of those it reads:
+    a name inside a JSON path or a string counts too), and those every translated query may
+    name: the time bounds become bounds on the partition column too."""
+    text = " ".join(r.sql or "" for r in rules).lower()
+    words = set(re.findall(r"[a-z_][a-z0-9_]*", text)) | {"eventid", "eventtime", PARTITION}
+    return [c for c in columns if c.lower() in words]
 
 
 def run_windowed(
@@ -60,7 +75,8 @@ def run_windowed(
 
     since = min(b.get("lookback_since", b["since"]) for b in bound)
     times = {"since": since, "until": max(b["until"] for b in bound)}
-    scan = prepare(engine.name, _events_sql(rules), params=times)
+    columns = engine.query("SELECT * FROM cloudtrail LIMIT 0").column_names
+    scan = prepare(engine.name, _events_sql(rules, columns), params=times)
     events = engine.query(scan.sql, timeout=timeout, params=times)
     twin = engine.cursor()
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from trailscope.detect.model import Rule
 
@@ -72,30 +72,41 @@ class Detector:
 
     def run(self, lake: Lake, first: str, last: str) -> DetectionReport:
         """Every rule over ``[first - its window, last]``, as one report."""
-        from trailscope.detect import DetectionReport, run_detections
+        from trailscope.detect import DetectionReport
 
         start = datetime.fromisoformat(first.replace("Z", "+00:00"))
         start = start if start.tzinfo else start.replace(tzinfo=UTC)
         report = DetectionReport()
-        engine = lake.engine()
-        try:
-            for lookback, ids in sorted(self.groups(lake).items()):
-                part = run_detections(
-                    lake,
-                    since=start - lookback,
-                    until=last,
-                    rule_dirs=self.rule_dirs,
-                    rule_ids=ids,
-                    engine=engine,
-                )
-                report.findings.extend(part.findings)
-                report.rules_run += part.rules_run
-                report.timings.extend(part.timings)
-                report.suppressed += part.suppressed
-                report.unsupported += [u for u in part.unsupported if u not in report.unsupported]
-                report.warnings += [w for w in part.warnings if w not in report.warnings]
-                report.since = min(filter(None, (report.since, part.since)), default=None)
-                report.until = part.until
-        finally:
-            engine.close()
+        # the lake's kept engine (the cycle's own reads opened it after the ingest); a cursor of
+        # its own, so a reader in another thread never shares this run's connection
+        with lake.engines.lease() as generation:
+            engine = generation.engine.cursor()
+            try:
+                self._run_groups(lake, start, last, engine, report)
+            finally:
+                engine.close()
         return report
+
+    def _run_groups(
+        self, lake: Lake, start: datetime, last: str, engine: Any, report: DetectionReport
+    ) -> None:
+        """Each group of rules from its own start, added to ``report``."""
+        from trailscope.detect import run_detections
+
+        for lookback, ids in sorted(self.groups(lake).items()):
+            part = run_detections(
+                lake,
+                since=start - lookback,
+                until=last,
+                rule_dirs=self.rule_dirs,
+                rule_ids=ids,
+                engine=engine,
+            )
+            report.findings.extend(part.findings)
+            report.rules_run += part.rules_run
+            report.timings.extend(part.timings)
+            report.suppressed += part.suppressed
+            report.unsupported += [u for u in part.unsupported if u not in report.unsupported]
+            report.warnings += [w for w in part.warnings if w not in report.warnings]
+            report.since = min(filter(None, (report.since, part.since)), default=None)
+            report.until = part.until
