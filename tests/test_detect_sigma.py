@@ -254,3 +254,31 @@ def test_one_scan_for_all_filter_rules_finds_what_one_query_per_rule_finds(sampl
     assert [f.to_json() for f in together.findings] == [f.to_json() for f in alone.findings]
     assert together.rules_run == alone.rules_run == len(load_rules([SIGMA]).rules)
     assert len(together.findings) > 100
+
+
+@pytest.mark.slow
+def test_two_queries_at_a_time_give_the_report_of_one_after_the_other(
+    sample_lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run's queries go to two threads on DuckDB; the report must not show it: the same
+    findings, timings of the same rules in the same order, the same failures."""
+    from trailscope.detect import parallel
+
+    lake, _ = sample_lake
+    broken = tmp_path / "rules"
+    broken.mkdir()
+    (broken / "broken.yml").write_text(
+        "id: broken-on-purpose\ntitle: Broken\nseverity: low\n"
+        "where: no_such_function(eventname) = 1\n"
+    )
+    reports = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(parallel, "WORKERS", workers)
+        reports[workers] = run_detections(lake, rule_dirs=[SIGMA, broken])
+    one, two = reports[1], reports[2]
+    assert [f.to_json() for f in two.findings] == [f.to_json() for f in one.findings]
+    assert [t.rule_id for t in two.timings] == [t.rule_id for t in one.timings]
+    assert two.unsupported == one.unsupported
+    assert any(path.endswith("broken.yml") for path, _ in two.unsupported)
+    assert two.rules_run == one.rules_run > 100
+    assert len(two.findings) > 100

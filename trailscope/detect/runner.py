@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol, cast
 
@@ -37,6 +38,7 @@ from trailscope.detect.model import (
     Rule,
     RuleTiming,
 )
+from trailscope.detect.parallel import run_jobs
 from trailscope.detect.query import placeholders
 from trailscope.detect.window_batch import run_windowed, window_batchable
 from trailscope.errors import TrailscopeError
@@ -114,36 +116,17 @@ def run_detections(
         engine = (lk or _as_lake(lake)).engine()
     times = {"since": report.since or EARLIEST, "until": report.until or LATEST}
     try:
-        single = list(rules)
-        if batch and engine.name == "duckdb":
-            filters = [r for r in rules if r.condition is not None and r.id not in params]
-            pinned = [r for r in filters if batchable(r)]
-            # rules that do not name their events share a scan of every event
-            groups = [pinned[i : i + BATCH_RULES] for i in range(0, len(pinned), BATCH_RULES)]
-            for together in (*groups, [r for r in filters if r not in pinned]):
-                if len(together) > 1 and _run_together(engine, together, times, timeout, report):
-                    single = [r for r in single if r not in together]
-            windowed = [r for r in single if window_batchable(r)]
-            if len(windowed) > 1 and _run_windowed(
-                engine, windowed, params, times, timeout, report, tuned.on_findings
-            ):
-                single = [r for r in single if r not in windowed]
-        for rule in single:
-            bound = rule.bind(params.get(rule.id))
-            bound.update(times)
-            bound["lookback_since"] = _earlier(times["since"], rule.lookback)
-            started = time.perf_counter()
-            try:
-                found = run_rule(engine, rule, bound, timeout=timeout)
-            except TrailscopeError as exc:
-                report.unsupported.append(
-                    (str(rule.path or rule.id), f"failed on {engine.name}: {exc.message}")
-                )
-                continue
-            found = _keep(found, tuned.on_findings.get(rule.id), report)
-            report.timings.append(RuleTiming(rule.id, time.perf_counter() - started, len(found)))
-            report.findings.extend(found)
-            report.rules_run += 1
+        jobs = _jobs(rules, params, times, timeout, tuned.on_findings, batch=batch, engine=engine)
+        failed: list[Rule] = []
+        for (together, _), (part, ok) in zip(jobs, run_jobs(engine, jobs), strict=True):
+            if ok:
+                _merge(report, part)
+            else:  # a shared scan failed: its rules run one by one, a broken one named
+                failed.extend(together)
+        if failed:
+            retry = [_single_job(r, params, times, timeout, tuned.on_findings) for r in failed]
+            for part, _ in run_jobs(engine, retry):
+                _merge(report, part)
     finally:
         if own_engine:
             cast(Any, engine).close()
@@ -162,12 +145,97 @@ def _check_window(lake: Any, report: DetectionReport) -> None:
         report.warnings.append(note)
 
 
+#: A job: the rules it runs, and a function running them on an engine into a part of the
+#: report (False: a shared scan failed, nothing recorded).
+Job = tuple[list[Rule], Callable[[Engine, DetectionReport], bool]]
+
+
+def _jobs(
+    rules: list[Rule],
+    params: dict[str, dict[str, Any]],
+    times: dict[str, str],
+    timeout: float | None,
+    on_findings: dict[str, list[Exception_]],
+    *,
+    batch: bool,
+    engine: Engine,
+) -> list[Job]:
+    """The queries of a run: on DuckDB (with ``batch``) the shared scans of the filter rules
+    and of the windowed rules, then every other rule alone."""
+    jobs: list[Job] = []
+    shared: set[str] = set()
+    if batch and engine.name == "duckdb":
+        filters = [r for r in rules if r.condition is not None and r.id not in params]
+        pinned = [r for r in filters if batchable(r)]
+        groups = [pinned[i : i + BATCH_RULES] for i in range(0, len(pinned), BATCH_RULES)]
+        # rules that do not name their events share a scan of every event
+        for together in (*groups, [r for r in filters if r not in pinned]):
+            if len(together) > 1:
+                jobs.append(
+                    (together, partial(_run_together, rules=together, times=times, timeout=timeout))
+                )
+                shared.update(r.id for r in together)
+        windowed = [r for r in rules if r.id not in shared and window_batchable(r)]
+        if len(windowed) > 1:
+            run = partial(
+                _run_windowed,
+                rules=windowed,
+                params=params,
+                times=times,
+                timeout=timeout,
+                on_findings=on_findings,
+            )
+            jobs.append((windowed, run))
+            shared.update(r.id for r in windowed)
+    jobs += [
+        _single_job(r, params, times, timeout, on_findings) for r in rules if r.id not in shared
+    ]
+    return jobs
+
+
+def _single_job(
+    rule: Rule,
+    params: dict[str, dict[str, Any]],
+    times: dict[str, str],
+    timeout: float | None,
+    on_findings: dict[str, list[Exception_]],
+) -> Job:
+    def run(engine: Engine, part: DetectionReport) -> bool:
+        bound = rule.bind(params.get(rule.id))
+        bound.update(times)
+        bound["lookback_since"] = _earlier(times["since"], rule.lookback)
+        started = time.perf_counter()
+        try:
+            found = run_rule(engine, rule, bound, timeout=timeout)
+        except TrailscopeError as exc:
+            part.unsupported.append(
+                (str(rule.path or rule.id), f"failed on {engine.name}: {exc.message}")
+            )
+            return True
+        found = _keep(found, on_findings.get(rule.id), part)
+        part.timings.append(RuleTiming(rule.id, time.perf_counter() - started, len(found)))
+        part.findings.extend(found)
+        part.rules_run += 1
+        return True
+
+    return [rule], run
+
+
+def _merge(report: DetectionReport, part: DetectionReport) -> None:
+    report.findings.extend(part.findings)
+    report.timings.extend(part.timings)
+    report.unsupported.extend(part.unsupported)
+    report.rules_run += part.rules_run
+    report.suppressed += part.suppressed
+
+
 def _run_together(
     engine: Engine,
+    report: DetectionReport,
+    *,
     rules: list[Rule],
     times: dict[str, str],
     timeout: float | None,
-    report: DetectionReport,
 ) -> bool:
     """The filter rules in one scan; False (nothing recorded) if that query fails, so each
     rule then runs alone and a broken one is reported by name."""
@@ -187,11 +255,12 @@ def _run_together(
 
 def _run_windowed(
     engine: Engine,
+    report: DetectionReport,
+    *,
     rules: list[Rule],
     params: dict[str, dict[str, Any]],
     times: dict[str, str],
     timeout: float | None,
-    report: DetectionReport,
     on_findings: dict[str, list[Exception_]],
 ) -> bool:
     """The windowed rules from one scan; False (nothing recorded) if that fails."""
