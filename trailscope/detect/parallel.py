@@ -6,7 +6,8 @@ but planning and the Python around each query still do not. So the shared scans 
 rules that run alone are handed to two threads, each with its own connection to the same
 database (a cursor: the same views, macros and settings). Each job records into its own part
 of the report, and the parts are merged in the jobs' order, so the report is the same as one
-run after the other. Other engines (Athena, Spark) run the jobs one after the other.
+run after the other. Other engines (Athena, Spark) and the web's pooled connections (whose
+pool bounds a page's work) run the jobs one after the other.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ JobLike = tuple[Any, Callable[[Any, DetectionReport], bool]]
 def run_jobs(engine: Any, jobs: Sequence[JobLike]) -> list[tuple[DetectionReport, bool]]:
     """Each job's part of the report and whether it succeeded, in the order of ``jobs``."""
     parts = [DetectionReport() for _ in jobs]
-    if len(jobs) < 2 or not hasattr(engine, "cursor"):
+    if len(jobs) < 2 or not getattr(engine, "side_by_side", False):
         return [(part, fn(engine, part)) for part, (_, fn) in zip(parts, jobs, strict=True)]
     cursors = [engine.cursor() for _ in range(min(WORKERS, len(jobs)))]
     free: queue.SimpleQueue[Any] = queue.SimpleQueue()

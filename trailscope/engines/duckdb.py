@@ -125,6 +125,9 @@ class QueryTimeout(QueryError):
 
 class DuckDBEngine:
     name = "duckdb"
+    #: whether a caller may open cursors of this engine to run its queries side by side (not
+    #: on the web's pooled connections: the pool and its interrupts bound a page's work)
+    side_by_side = True
 
     def __init__(
         self,
@@ -165,6 +168,7 @@ class DuckDBEngine:
         twin = object.__new__(DuckDBEngine)
         twin.files, twin.filesystem = self.files, self.filesystem
         twin.con = self.con.cursor()
+        twin.side_by_side = self.side_by_side
         twin._registered = dict(self._registered)
         for name, obj in self._registered.items():
             twin.con.register(name, obj)

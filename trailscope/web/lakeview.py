@@ -89,6 +89,8 @@ class Snapshot:
         self.engine = engine
         # before the lock-down: a cursor registers the Arrow sources its views read
         self._all = [engine.cursor() for _ in range(connections)]
+        for cursor in self._all:
+            cursor.side_by_side = False
         lock_down(engine.con, engine.files)
         self._free: queue.LifoQueue[DuckDBEngine] = queue.LifoQueue()
         for cursor in self._all:
