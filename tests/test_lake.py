@@ -615,6 +615,7 @@ def _write(path: Path, events: list[dict]) -> None:
     path.write_bytes(gzip.compress(json.dumps({"Records": events}).encode()))
 
 
+@pytest.mark.slow
 def test_a_long_commit_log_loads_from_its_checkpoint(
     trail, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
