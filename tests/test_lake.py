@@ -446,6 +446,7 @@ def test_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
     assert not lock.exists()
 
 
+@pytest.mark.slow
 def test_frequent_small_ingests_keep_partitions_to_a_few_files(tmp_path: Path) -> None:
     src = tmp_path / "src"
     lake = Lake(tmp_path / "lake")
