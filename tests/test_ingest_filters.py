@@ -361,6 +361,7 @@ def test_repair_rebuilds_a_filtered_part_with_the_same_filters(trail: Path, tmp_
     assert _lake_rows(lake, "SELECT count(useridentity.accesskeyid) FROM LAKE") == [(0,)]
 
 
+@pytest.mark.slow
 def test_settings_on_an_s3_lake(
     trail: Path, s3_bucket: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

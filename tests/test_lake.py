@@ -141,6 +141,7 @@ def _grouped_in_time_order(keys: list, times: list) -> bool:
     )
 
 
+@pytest.mark.slow
 def test_row_groups_are_slices_of_time_with_rows_grouped_by_api(
     trail, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
