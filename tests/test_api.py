@@ -391,6 +391,7 @@ def test_export_to_an_open_file_and_its_mistakes(lake: Lake, tmp_path: Path) -> 
 # --------------------------------------------------------------------------- the package
 
 
+@pytest.mark.slow
 def test_synth_is_on_the_package_and_import_stays_light(tmp_path: Path) -> None:
     script = (
         "import sys, trailscope\n"

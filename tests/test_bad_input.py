@@ -159,6 +159,7 @@ def test_each_case_keeps_its_good_events_once_and_quarantines_exactly(
     assert local_run.rows().get(case, Counter()) == Counter(expected.keep)
 
 
+@pytest.mark.slow
 def test_the_run_reports_every_problem_and_exits_3(local_run: Run) -> None:
     whole = sum(1 for b in local_run.built.values() for _, pos in b.quarantine if pos is None)
     single = sum(1 for b in local_run.built.values() for _, pos in b.quarantine if pos is not None)
@@ -172,6 +173,7 @@ def test_the_run_reports_every_problem_and_exits_3(local_run: Run) -> None:
     assert local_run.summary["skipped"] == {"other": skipped}
 
 
+@pytest.mark.slow
 def test_a_second_run_adds_nothing_and_tries_again_what_could_not_be_read(
     local_run: Run,
 ) -> None:
@@ -193,6 +195,7 @@ def test_a_second_run_adds_nothing_and_tries_again_what_could_not_be_read(
     assert local_run.quarantine() == before
 
 
+@pytest.mark.slow
 def test_kept_values_are_stored_exactly(local_run: Run) -> None:
     files = sorted(str(p) for p in (local_run.lake / "events").rglob("*.parquet"))
     rows = duckdb.sql(

@@ -116,6 +116,7 @@ def _commands(group: Any, prefix: tuple[str, ...] = ()) -> list[list[str]]:
     return out
 
 
+@pytest.mark.slow
 def test_every_command_has_help_and_is_in_the_readme() -> None:
     """Walks the real command tree, so a new command without docs fails here."""
     readme = (ROOT / "README.md").read_text()

@@ -161,6 +161,7 @@ def test_conflicting_output_flags_say_which(demo) -> None:
     assert "conflicting output options: --csv and --format json (give one)" in result.output
 
 
+@pytest.mark.slow
 def test_parquet_to_a_pipe(demo, tmp_path: Path) -> None:
     lake = demo[1]
     args = ["query", "SELECT count(*) AS n FROM cloudtrail", "--lake", str(lake), "-F", "parquet"]
@@ -193,6 +194,7 @@ def test_excel_csv_has_a_bom_and_inert_formulas(demo) -> None:
 # --------------------------------------------------------------------------- stdin, tables
 
 
+@pytest.mark.slow
 def test_sql_from_stdin_with_a_dash_and_from_a_pipe(demo) -> None:
     lake = demo[1]
     sql = "SELECT count(*) AS n FROM cloudtrail"
@@ -423,6 +425,7 @@ def test_wide_characters_are_measured_as_the_terminal_shows_them(demo) -> None:
     assert what in result.stdout  # whole, on one line: nothing cut
 
 
+@pytest.mark.slow
 def test_detect_table_keeps_rule_ids_whole_and_names_what_it_drops(demo) -> None:
     from trailscope.detect import run_detections
     from trailscope.facade import open_lake

@@ -19,6 +19,7 @@ from trailscope.cli import EXIT_OK, app
 from trailscope.facade import open_lake
 
 
+@pytest.mark.slow
 def test_demo_writes_ingests_asks_and_detects(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app, ["demo", "--dir", str(tmp_path), "--events", "3000", "--no-serve"]

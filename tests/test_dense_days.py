@@ -48,6 +48,7 @@ def index_sizes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, int
     yield sizes
 
 
+@pytest.mark.slow
 def test_the_dedup_index_keeps_8_bytes_per_event_id(
     dense: Path, tmp_path: Path, index_sizes: list[tuple[int, int]]
 ) -> None:
@@ -61,6 +62,7 @@ def test_the_dedup_index_keeps_8_bytes_per_event_id(
     assert lake_event_ids(tmp_path / "lake") == unique_event_ids(trail_events(dense))
 
 
+@pytest.mark.slow
 def test_keys_that_collide_only_cost_a_comparison(
     dense: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -112,6 +114,7 @@ def test_ids_that_are_not_uuids_are_kept_as_they_are(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.slow
 def test_large_merges_wait_for_the_end_of_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

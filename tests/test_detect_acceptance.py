@@ -147,6 +147,7 @@ def _sources(lake: Lake) -> dict[str, tuple[str, str]]:
     return {r["eventid"]: (r["sourcekey"], r["eventname"]) for r in rows}
 
 
+@pytest.mark.slow
 def test_every_stratus_technique_is_caught_by_the_expected_detections(tmp_path: Path) -> None:
     real = {f.stem for f in STRATUS.glob("*.json")}
     assert len(real) == 35 and not real & set(stratus_events.TECHNIQUES)
@@ -228,6 +229,7 @@ def test_synth_trail_run_day_by_day_gets_at_most_three_findings_per_account_and_
     assert total <= 3 * accounts * len(days), total
 
 
+@pytest.mark.slow
 def test_benign_sample_events_raise_no_high_finding(tmp_path: Path) -> None:
     trail = tmp_path / "samples"
     for name in BENIGN_SOURCES:

@@ -48,6 +48,7 @@ def _kept_after_free(mode: str) -> int:
     return int(out.stdout.strip())
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not GLIBC, reason="the heap setting exists only in glibc")
 def test_an_engine_makes_the_process_keep_freed_heap_memory() -> None:
     # Without an engine, glibc trims the freed 100 MB straight back to the kernel.

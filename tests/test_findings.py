@@ -3,8 +3,10 @@ suppressions, on a real lake of a synthetic trail with planted incidents."""
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from trailscope import Lake
 from trailscope.cli import EXIT_ERROR, EXIT_OK, app
 from trailscope.detect import run_detections
 from trailscope.detect.loader import builtin_rules
+from trailscope.detect.model import DetectionReport
 from trailscope.exitcodes import ExitCode
 from trailscope.findings import record_findings
 from trailscope.findings.ids import group_key
@@ -44,14 +47,33 @@ def lake(trail: tuple[Path, Any], tmp_path: Path) -> Lake:
     return Lake(tmp_path / "lake")
 
 
+@pytest.fixture(scope="module")
+def detected(trail: tuple[Path, Any]) -> Callable[[str, str], DetectionReport]:
+    """``detected(since, until)``: the detections over the base lake, each window run once.
+
+    A test's lake is a copy of the base lake, so before it records anything a run over it finds
+    the same; every call returns a fresh copy, which the test may change as it likes."""
+    base = Lake(trail[0] / "base")
+    runs: dict[tuple[str, str], DetectionReport] = {}
+
+    def run(since: str, until: str) -> DetectionReport:
+        if (since, until) not in runs:
+            runs[since, until] = run_detections(base, since=since, until=until)
+        return copy.deepcopy(runs[since, until])
+
+    return run
+
+
 def _filter_rules() -> set[str]:
     return {r.id for r in builtin_rules() if r.condition is not None}
 
 
 @pytest.mark.slow
-def test_two_overlapping_runs_give_the_same_ids(lake: Lake) -> None:
-    first = run_detections(lake, since=FIRST[0], until=FIRST[1])
-    second = run_detections(lake, since=SECOND[0], until=SECOND[1])
+def test_two_overlapping_runs_give_the_same_ids(
+    lake: Lake, detected: Callable[[str, str], DetectionReport]
+) -> None:
+    first = detected(*FIRST)
+    second = detected(*SECOND)
     a = record_findings(lake, first, now=NOW)
     b = record_findings(lake, second, now=NOW)
     # the same run again changes nothing and gives the same ids
@@ -92,8 +114,10 @@ def test_two_overlapping_runs_give_the_same_ids(lake: Lake) -> None:
     assert got == expected
 
 
-def test_stored_findings_are_queryable_beside_cloudtrail(lake: Lake) -> None:
-    report = run_detections(lake, since=FIRST[0], until=FIRST[1])
+def test_stored_findings_are_queryable_beside_cloudtrail(
+    lake: Lake, detected: Callable[[str, str], DetectionReport]
+) -> None:
+    report = detected(*FIRST)
     record_findings(lake, report, now=NOW)
     rows = lake.query(
         "SELECT f.rule_id, count(*) AS n FROM findings f "
@@ -149,8 +173,10 @@ def test_detect_new_prints_only_what_is_new(lake: Lake, trail: tuple[Path, Any])
     assert _detect_new(lake, *SECOND) == []  # nothing new the third time
 
 
-def test_findings_cli_lists_shows_acks_and_names_unknown_ids(lake: Lake) -> None:
-    report = run_detections(lake, since=FIRST[0], until=FIRST[1])
+def test_findings_cli_lists_shows_acks_and_names_unknown_ids(
+    lake: Lake, detected: Callable[[str, str], DetectionReport]
+) -> None:
+    report = detected(*FIRST)
     rec = record_findings(lake, report, now=NOW)
     fid = rec.ids[0]
     base = ["--lake", str(lake.root)]
@@ -171,8 +197,10 @@ def test_findings_cli_lists_shows_acks_and_names_unknown_ids(lake: Lake) -> None
     assert len(csv_out.splitlines()) == len(set(rec.ids)) + 1
 
 
-def test_suppression_is_data_and_visible(lake: Lake) -> None:
-    report = run_detections(lake, since=FIRST[0], until=SECOND[1])
+def test_suppression_is_data_and_visible(
+    lake: Lake, detected: Callable[[str, str], DetectionReport]
+) -> None:
+    report = detected(FIRST[0], SECOND[1])
     rule = "access-key-created-for-another-user"
     assert any(f.rule_id == rule for f in report.findings)
     base = ["--lake", str(lake.root)]
@@ -215,8 +243,10 @@ def test_suppress_needs_criteria_and_a_readable_duration(lake: Lake) -> None:
     assert lake.read_table("suppressions") is None  # nothing was written
 
 
-def test_suppressions_by_principal_glob_and_network_expire(lake: Lake) -> None:
-    report = run_detections(lake, since=FIRST[0], until=SECOND[1])
+def test_suppressions_by_principal_glob_and_network_expire(
+    lake: Lake, detected: Callable[[str, str], DetectionReport]
+) -> None:
+    report = detected(FIRST[0], SECOND[1])
     record_findings(lake, report, now=NOW)
     rows = list_findings(lake)
     target = next(r for r in rows if r["source_ip"] and r["source_ip"][0].isdigit())
@@ -241,7 +271,7 @@ def test_suppressions_by_principal_glob_and_network_expire(lake: Lake) -> None:
 
 
 def test_log_text_is_inert_in_csv_and_on_the_terminal(lake: Lake) -> None:
-    from trailscope.detect.model import DetectionReport, Finding, Severity
+    from trailscope.detect.model import Finding, Severity
 
     hostile = '=HYPERLINK("http://evil.example")\x1b[2J\x1b[31m[bold]x[/bold]'
     finding = Finding(

@@ -311,6 +311,7 @@ def test_saved_filters_apply_to_later_runs_and_run_filters_add_to_them(
     assert open_lake(lake).ingest_filters().exclude_events == ()
 
 
+@pytest.mark.slow
 def test_filters_apply_in_worker_processes_as_in_one(trail: Path, tmp_path: Path) -> None:
     filters = IngestFilters(
         exclude_events=("Describe*", "List*"),
@@ -360,6 +361,7 @@ def test_repair_rebuilds_a_filtered_part_with_the_same_filters(trail: Path, tmp_
     assert _lake_rows(lake, "SELECT count(useridentity.accesskeyid) FROM LAKE") == [(0,)]
 
 
+@pytest.mark.slow
 def test_settings_on_an_s3_lake(
     trail: Path, s3_bucket: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -379,6 +381,7 @@ def test_settings_on_an_s3_lake(
     assert json.loads(shown.stdout)["ingest_filters"]["exclude_sources"] == ["s3.amazonaws.com"]
 
 
+@pytest.mark.slow
 def test_where_failing_on_a_value_stops_the_run_and_stores_nothing(
     trail: Path, tmp_path: Path
 ) -> None:

@@ -141,6 +141,7 @@ def _grouped_in_time_order(keys: list, times: list) -> bool:
     )
 
 
+@pytest.mark.slow
 def test_row_groups_are_slices_of_time_with_rows_grouped_by_api(
     trail, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -446,6 +447,7 @@ def test_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
     assert not lock.exists()
 
 
+@pytest.mark.slow
 def test_frequent_small_ingests_keep_partitions_to_a_few_files(tmp_path: Path) -> None:
     src = tmp_path / "src"
     lake = Lake(tmp_path / "lake")
@@ -615,6 +617,7 @@ def _write(path: Path, events: list[dict]) -> None:
     path.write_bytes(gzip.compress(json.dumps({"Records": events}).encode()))
 
 
+@pytest.mark.slow
 def test_a_long_commit_log_loads_from_its_checkpoint(
     trail, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

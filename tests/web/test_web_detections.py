@@ -37,6 +37,7 @@ def test_filters_narrow_the_findings(client):
     assert one == [f for f in every if f["account"] == accounts[0]]
 
 
+@pytest.mark.slow
 def test_each_finding_links_to_its_events(client):
     data = client.get("/api/detections?range=all").json()
     finding = next(f for f in data["findings"] if f["rule_id"] == "root-console-login")

@@ -35,7 +35,11 @@ PAGES = [
 ]
 
 
-@pytest.mark.parametrize("path", PAGES)
+@pytest.mark.parametrize(
+    "path",
+    # the detections page runs every rule over the 20,000-event demo lake: slow tier
+    [pytest.param(p, marks=pytest.mark.slow) if p == "/detections" else p for p in PAGES],
+)
 def test_range_all_works_with_an_event_time_without_zone(client, path):
     r = client.get(path, params={"range": "all"})
     assert r.status_code == 200, r.text[:500]
