@@ -4,8 +4,9 @@ Parsing SQL typed into the workbench is pure Python (sqlglot) and can take minut
 pathological query. DuckDB queries are interrupted through their connection; Python code has no
 such handle, and a thread cannot be killed. What Python offers is an exception raised
 asynchronously in a thread (``PyThreadState_SetAsyncExc``): it fires at the thread's next
-bytecode, which pure-Python parsing reaches constantly. The work is cut off where it stands and
-its thread goes back to serving requests.
+bytecode, which pure-Python parsing reaches constantly. The work runs in a thread of its own,
+so the request gets its answer at the time limit and the exception can only ever reach the
+work, which is cut off where it stands.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import ctypes
 import logging
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 log = logging.getLogger(__name__)
 
@@ -28,43 +29,44 @@ class _DeadlinePassed(BaseException):
 def run_with_deadline(
     work: Callable[[], T], seconds: float, *, on_timeout: Callable[[], BaseException]
 ) -> T:
-    """``work()`` in this thread; past ``seconds`` it is stopped and ``on_timeout()`` raised.
+    """``work()`` in a thread of its own; past ``seconds`` the caller gets ``on_timeout()`` at
+    once, and the work is stopped in its thread.
 
-    Work inside C code (a regular expression, a DuckDB call) is stopped when it returns to
-    Python; this is meant for Python work such as parsing.
+    The exception that stops the work is aimed at that thread only, and sent again until the
+    thread ends: one that lands where Python swallows exceptions (a weak reference's callback
+    run by the garbage collector) is not enough, and a thread that serves requests must never
+    receive one late. Work inside C code (a regular expression, a DuckDB call) is stopped when
+    it returns to Python; this is meant for Python work such as parsing.
     """
-    target = threading.get_ident()
-    guard = threading.Lock()
-    state = {"done": False, "fired": False}
+    outcome: list[tuple[bool, Any]] = []
+    done = threading.Event()
 
-    def fire() -> None:
-        with guard:
-            if state["done"]:
-                return
-            state["fired"] = True
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                ctypes.c_ulong(target), ctypes.py_object(_DeadlinePassed)
-            )
-
-    timer = threading.Timer(seconds, fire)
-    timer.daemon = True
-    timer.start()
-    try:
+    def run() -> None:
         try:
-            return work()
+            outcome.append((True, work()))
+        except _DeadlinePassed:
+            pass
+        except BaseException as exc:  # handed to the caller below
+            outcome.append((False, exc))
         finally:
-            with guard:
-                state["done"] = True
-            timer.cancel()
-    except _DeadlinePassed:
+            done.set()
+
+    worker = threading.Thread(target=run, name="trailscope-deadline", daemon=True)
+    worker.start()
+    if not done.wait(seconds):
+        threading.Thread(target=_stop, args=(worker, done), daemon=True).start()
         log.info("stopped work that ran past its %.3g s time limit", seconds)
-        raise on_timeout() from None
-    finally:
-        _clear_pending(target, state)
+        raise on_timeout()
+    ok, value = outcome[0]
+    if ok:
+        return cast(T, value)
+    raise value
 
 
-def _clear_pending(target: int, state: dict[str, bool]) -> None:
-    """Take back an exception that was scheduled but not yet raised (it fired as the work
-    ended): it must not surface later in unrelated code of this thread."""
-    if state["fired"]:
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), None)
+def _stop(worker: threading.Thread, done: threading.Event) -> None:
+    """Raise :class:`_DeadlinePassed` in ``worker`` until its work has ended."""
+    while not done.is_set() and worker.ident is not None:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(
+            ctypes.c_ulong(worker.ident), ctypes.py_object(_DeadlinePassed)
+        )
+        done.wait(0.05)
