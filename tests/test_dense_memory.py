@@ -99,3 +99,26 @@ def test_too_late_once_pyarrow_is_loaded() -> None:
     before = dict(os.environ)
     assert memory.return_freed_memory_promptly() is False
     assert dict(os.environ) == before
+
+
+def test_a_part_loses_its_stored_copies_without_being_copied() -> None:
+    """The rows kept are the filtered rows, in order, and share the part's buffers."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from trailscope.lake.commit import without_rows
+
+    n = 200_000
+    table = pa.table({"i": pa.array(range(n)), "s": pa.array([f"v{i % 7}" for i in range(n)])})
+    table = table.set_column(1, "s", table.column("s").dictionary_encode())
+    for marked in ([], [0], [n - 1], [0, 1, 2, 5, 6, n - 2, n - 1], range(0, n, 1000), range(n)):
+        flags = [False] * n
+        for row in marked:
+            flags[row] = True
+        drop = pa.array(flags)
+        before = pa.total_allocated_bytes()
+        kept = without_rows(table, drop)
+        assert pa.total_allocated_bytes() - before < 64 * 1024  # slices, not a copy
+        assert kept.equals(table.filter(pc.invert(drop)))
+    nulls = pa.array([None, True, False], pa.bool_())  # unknown: the row is kept
+    assert without_rows(table.slice(0, 3), nulls).column("i").to_pylist() == [0, 2]
