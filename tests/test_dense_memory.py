@@ -64,7 +64,7 @@ def test_the_committing_process_returns_memory_freed_in_arrow_threads() -> None:
         from trailscope.lake.memory import PURGE_DELAY_VAR, return_freed_memory_promptly
 
         assert return_freed_memory_promptly()
-        assert PURGE_DELAY_VAR not in os.environ  # processes started later keep the default
+        assert PURGE_DELAY_VAR not in os.environ  # what starts later keeps the default
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -122,3 +122,20 @@ def test_a_part_loses_its_stored_copies_without_being_copied() -> None:
         assert kept.equals(table.filter(pc.invert(drop)))
     nulls = pa.array([None, True, False], pa.bool_())  # unknown: the row is kept
     assert without_rows(table.slice(0, 3), nulls).column("i").to_pylist() == [0, 2]
+
+
+def test_the_workers_return_freed_memory_promptly_too(tmp_path: Path) -> None:
+    """Workers are started with the setting (each frees a batch's buffers in Arrow's
+    threads); the committing process's environment is left as it was."""
+    from trailscope.lake.storage import LocalStorage
+
+    before = dict(os.environ)
+    runner = ingest_mod.PoolRunner(1)
+    runner.start(LocalSource(str(tmp_path)), LocalStorage(str(tmp_path / "lake")))
+    try:
+        assert runner._pool is not None
+        seen = runner._pool.submit(os.getenv, memory.PURGE_DELAY_VAR).result(timeout=120)
+    finally:
+        runner.close()
+    assert seen == before.get(memory.PURGE_DELAY_VAR, "0")  # a delay the user set is kept
+    assert dict(os.environ) == before
