@@ -434,15 +434,14 @@ class PoolRunner:
         """Launch the workers now; each imports the decoder while this process lists on."""
         if self._pool is not None:
             return
-        with memory.purging_promptly():  # the workers' allocator returns freed pages at once
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=worker_context(source, storage),  # spawned; the script not rerun
-                initializer=_init_worker,
-                initargs=(source, storage),
-            )
-            for _ in range(self.workers):  # one task each: the pool spawns a process per task
-                self._pool.submit(_warm_worker)  # while this process still lists
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=worker_context(source, storage),  # spawned; the caller's script not rerun
+            initializer=_init_worker,
+            initargs=(source, storage),
+        )
+        for _ in range(self.workers):  # one task each: the pool spawns a process per task
+            self._pool.submit(_warm_worker)  # while this process still lists
 
     def close(self, *, wait: bool = True) -> None:
         """Shut the workers down (also those started for a run that then failed). ``wait``:

@@ -1,11 +1,12 @@
-"""How ingest's processes give the memory they free back to the system.
+"""How ingest's committing process gives the memory it frees back to the system.
 
 Arrow allocates with mimalloc, which keeps freed pages for a while before returning them, and
 ``release_unused`` (called after a rewrite or a merge) collects only the calling thread's pages:
 buffers freed in Arrow's reader and writer threads stay resident. Beside the workers of a dense
 run, the committing process frees large buffers again and again (a part rewritten without its
-stored copies, a merge's row groups), and each worker a batch's: what they kept added up to
-the peak of the process tree (measured in docs/lake.md, "Dense days: memory").
+stored copies, a merge's row groups): what it kept added up to the peak of the process tree
+(measured in docs/lake.md, "Dense days: memory"). The workers keep the default: returning their
+pages at once saved 30 MB each but cost them CPU (each batch faults its pages in again).
 
 mimalloc reads its options from the environment once, when pyarrow's library is loaded: the
 setting has to be in place before the process first imports pyarrow, and is useless after.
@@ -27,10 +28,9 @@ PURGE_DELAY_VAR = "MIMALLOC_PURGE_DELAY"
 
 @contextmanager
 def purging_promptly() -> Iterator[None]:
-    """An environment in which Arrow's allocator returns freed pages at once, for the
-    processes started inside it (ingest's workers, each of which frees a batch's buffers in
-    its reader and writer threads) and for pyarrow loaded inside it. A delay the user set is
-    kept; the environment is restored on leaving, so nothing else started later is affected."""
+    """An environment in which Arrow's allocator returns freed pages at once, for pyarrow
+    loaded inside it (and processes started inside it). A delay the user set is kept; the
+    environment is restored on leaving, so processes started later keep the default."""
     if PURGE_DELAY_VAR in os.environ:
         yield  # the user's own delay, read when pyarrow loads
         return
