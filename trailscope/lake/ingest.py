@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from trailscope.decode.limits import DEFAULT_LIMITS, DecodeLimits
 from trailscope.errors import SourceReadError
+from trailscope.lake import memory
 from trailscope.lake.batch import Batch, object_id, object_record
 from trailscope.lake.manifest import LakeState, Manifest, ObjectRecord
 from trailscope.lake.spawning import worker_context
@@ -134,14 +135,21 @@ def plan_batches(
     With ``lanes`` workers, the run is cut into a multiple of ``lanes`` batches of nearly
     equal size (each at most ``batch_bytes``): workers take batches in turns, so a last,
     smaller batch would run alone while the other workers wait (on 1M events, 25 batches
-    left one worker idle for most of a batch at the end)."""
-    ordered = sorted(objects, key=lambda o: (o.info.day or date.min, o.key))
+    left one worker idle for most of a batch at the end).
+
+    The plan holds each object only until its batch is handed on (and the last few of each
+    stream, for context): a dense run lists tens of thousands of objects, whose records
+    would otherwise stay in the committing process beside the workers for the whole run.
+    A caller that passes a list it no longer needs should drop its own reference to it."""
+    ordered = deque(sorted(objects, key=lambda o: (o.info.day or date.min, o.key)))
+    del objects  # the sorted queue is the only reference the plan keeps
     target = even_batch_bytes(sum(o.size for o in ordered), batch_bytes, lanes)
     batch = Batch([], limits=limits, filters=filters)
     size = 0
     last: dict[str, deque[SourceObject]] = {}  # stream -> its latest objects planned
     entered: set[str] = set()  # streams the current batch already has
-    for obj in ordered:
+    while ordered:
+        obj = ordered.popleft()  # planned: the batch holds it from here on
         if batch.objects and (
             size >= target
             or size + obj.size > batch_bytes
@@ -282,6 +290,7 @@ def run_ingest(
     planned.extend(o for o in changed if o.info.kind in _DECODED_KINDS)
     # Committing needs pyarrow (the duplicate check, the parts' metadata): imported only now,
     # once the workers started above are importing theirs on the other cores.
+    memory.return_freed_memory_promptly()  # before pyarrow loads: its allocator reads it then
     from trailscope.lake import commit, dedup
 
     if skipped:
@@ -307,6 +316,7 @@ def run_ingest(
     settled: set[str] = set()
     ready: set[str] = set()
     batches = plan_batches(planned, batch_bytes, lanes, limits, filters)
+    del planned  # the plan lets each listed object go once its batch is handed on
     for output in runner(source, manifest.storage, batches):
         output.source = source.uri
         output.filters = filters.filters.to_json() if filters is not None else None
