@@ -137,7 +137,10 @@ def _with_days(
     for number, (_, (day, _)) in enumerate(named):
         if number >= len(_STAND_IN_YEARS):
             return _remembered(athena_sql, dialect, days)
-        real = date.fromisoformat(day)
+        try:
+            real = date.fromisoformat(day)
+        except ValueError:  # a day no date holds ('0000-01-01'): its text is kept as written
+            return _remembered(athena_sql, dialect, days)
         stand_in = date(_STAND_IN_YEARS[number], 6, 15)
         for shift in (-1, 0, 1):
             step = timedelta(days=shift)

@@ -77,14 +77,13 @@ class Detector:
         start = datetime.fromisoformat(first.replace("Z", "+00:00"))
         start = start if start.tzinfo else start.replace(tzinfo=UTC)
         report = DetectionReport()
-        # the lake's kept engine (the cycle's own reads opened it after the ingest); a cursor of
-        # its own, so a reader in another thread never shares this run's connection
-        with lake.engines.lease() as generation:
-            engine = generation.engine.cursor()
-            try:
-                self._run_groups(lake, start, last, engine, report)
-            finally:
-                engine.close()
+        # an engine of the run's own, closed after it: what DuckDB keeps of a run's memory must
+        # not stay with a watch that runs for months
+        engine = lake.engine()
+        try:
+            self._run_groups(lake, start, last, engine, report)
+        finally:
+            engine.close()
         return report
 
     def _run_groups(
