@@ -125,6 +125,8 @@ def _days_named(params: dict[str, object]) -> tuple[tuple[str, tuple[str, bool] 
 #: Stand-in days (one year each, so a day either side stays apart) for a translation kept
 #: whatever the days: a watch or a dashboard asks the same question about a new day each time.
 _STAND_IN_YEARS = range(1001, 1051)
+#: an offset can move a bound to the day before or after (see :mod:`trailscope.sqlbounds`)
+_SHIFTS = (timedelta(days=-1), timedelta(0), timedelta(days=1))
 
 
 def _with_days(
@@ -133,26 +135,22 @@ def _with_days(
     """The translation for these days: the one made with stand-in days, the stand-ins' bounds
     (a day either side, for offsets) replaced by the real ones in its text."""
     named = [(k, d) for k, d in days if d]
+    if len(named) > len(_STAND_IN_YEARS):
+        return _remembered(athena_sql, dialect, days)
+    shape: list[tuple[str, tuple[str, bool] | None]] = []
     moves: list[tuple[str, str]] = []
-    for number, (_, (day, _)) in enumerate(named):
-        if number >= len(_STAND_IN_YEARS):
-            return _remembered(athena_sql, dialect, days)
+    for year, (name, (day, is_utc)) in zip(_STAND_IN_YEARS, named, strict=False):
+        stand_in = date(year, 6, 15)
         try:
             real = date.fromisoformat(day)
-        except ValueError:  # a day no date holds ('0000-01-01'): its text is kept as written
+            moves += [(f"'{stand_in + step}'", f"'{real + step}'") for step in _SHIFTS]
+        except (ValueError, OverflowError):  # '0000-01-01', or a bound at year 1 or 9999
             return _remembered(athena_sql, dialect, days)
-        stand_in = date(_STAND_IN_YEARS[number], 6, 15)
-        for shift in (-1, 0, 1):
-            step = timedelta(days=shift)
-            try:
-                moved = (real + step).isoformat()
-            except OverflowError:  # a bound at year 1 or 9999: no stand-in can mirror it
-                return _remembered(athena_sql, dialect, days)
-            moves.append((f"'{(stand_in + step).isoformat()}'", f"'{moved}'"))
-    if any(old in athena_sql or 1000 <= int(new[1:5]) <= 1051 for old, new in moves):
+        shape.append((name, (stand_in.isoformat(), is_utc)))
+    stand_ins = {old for old, _ in moves}
+    if any(old in athena_sql or new in stand_ins for old, new in moves):
         return _remembered(athena_sql, dialect, days)  # the stand-ins must be unmistakable
-    shape = tuple((k, (f"{_STAND_IN_YEARS[n]:04d}-06-15", d[1])) for n, (k, d) in enumerate(named))
-    template = _remembered(athena_sql, dialect, shape)
+    template = _remembered(athena_sql, dialect, tuple(shape))
     text = template.sql
     for old, new in moves:
         text = text.replace(old, new)

@@ -26,12 +26,12 @@ log = logging.getLogger(__name__)
 #: Queries run at once (each also uses DuckDB's own threads while it scans).
 WORKERS = 2
 
-#: One job: what it runs, and a function running it on an engine into a part of the report
-#: (False when it recorded nothing and its rules should run one by one).
-JobLike = tuple[Any, Callable[[Any, DetectionReport], bool]]
+#: One job: the rules it runs, and a function running them on an engine into a part of the
+#: report (False when it recorded nothing and its rules should run one by one).
+Job = tuple[list[Any], Callable[[Any, DetectionReport], bool]]
 
 
-def run_jobs(engine: Any, jobs: Sequence[JobLike]) -> list[tuple[DetectionReport, bool]]:
+def run_jobs(engine: Any, jobs: Sequence[Job]) -> list[tuple[DetectionReport, bool]]:
     """Each job's part of the report and whether it succeeded, in the order of ``jobs``."""
     parts = [DetectionReport() for _ in jobs]
     if len(jobs) < 2 or not getattr(engine, "side_by_side", False):

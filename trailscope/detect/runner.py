@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -38,7 +38,7 @@ from trailscope.detect.model import (
     Rule,
     RuleTiming,
 )
-from trailscope.detect.parallel import run_jobs
+from trailscope.detect.parallel import Job, run_jobs
 from trailscope.detect.query import placeholders
 from trailscope.detect.window_batch import run_windowed, window_batchable
 from trailscope.errors import TrailscopeError
@@ -143,11 +143,6 @@ def _check_window(lake: Any, report: DetectionReport) -> None:
     note = report.window.note()
     if note is not None:
         report.warnings.append(note)
-
-
-#: A job: the rules it runs, and a function running them on an engine into a part of the
-#: report (False: a shared scan failed, nothing recorded).
-Job = tuple[list[Rule], Callable[[Engine, DetectionReport], bool]]
 
 
 def _jobs(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from trailscope.detect.model import Rule
 
@@ -72,40 +72,30 @@ class Detector:
 
     def run(self, lake: Lake, first: str, last: str) -> DetectionReport:
         """Every rule over ``[first - its window, last]``, as one report."""
-        from trailscope.detect import DetectionReport
+        from trailscope.detect import DetectionReport, run_detections
 
         start = datetime.fromisoformat(first.replace("Z", "+00:00"))
         start = start if start.tzinfo else start.replace(tzinfo=UTC)
         report = DetectionReport()
-        # an engine of the run's own, closed after it: what DuckDB keeps of a run's memory must
-        # not stay with a watch that runs for months
         engine = lake.engine()
         try:
-            self._run_groups(lake, start, last, engine, report)
+            for lookback, ids in sorted(self.groups(lake).items()):
+                part = run_detections(
+                    lake,
+                    since=start - lookback,
+                    until=last,
+                    rule_dirs=self.rule_dirs,
+                    rule_ids=ids,
+                    engine=engine,
+                )
+                report.findings.extend(part.findings)
+                report.rules_run += part.rules_run
+                report.timings.extend(part.timings)
+                report.suppressed += part.suppressed
+                report.unsupported += [u for u in part.unsupported if u not in report.unsupported]
+                report.warnings += [w for w in part.warnings if w not in report.warnings]
+                report.since = min(filter(None, (report.since, part.since)), default=None)
+                report.until = part.until
         finally:
             engine.close()
         return report
-
-    def _run_groups(
-        self, lake: Lake, start: datetime, last: str, engine: Any, report: DetectionReport
-    ) -> None:
-        """Each group of rules from its own start, added to ``report``."""
-        from trailscope.detect import run_detections
-
-        for lookback, ids in sorted(self.groups(lake).items()):
-            part = run_detections(
-                lake,
-                since=start - lookback,
-                until=last,
-                rule_dirs=self.rule_dirs,
-                rule_ids=ids,
-                engine=engine,
-            )
-            report.findings.extend(part.findings)
-            report.rules_run += part.rules_run
-            report.timings.extend(part.timings)
-            report.suppressed += part.suppressed
-            report.unsupported += [u for u in part.unsupported if u not in report.unsupported]
-            report.warnings += [w for w in part.warnings if w not in report.warnings]
-            report.since = min(filter(None, (report.since, part.since)), default=None)
-            report.until = part.until
