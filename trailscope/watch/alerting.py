@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from trailscope.errors import LakeError, TrailscopeError
+from trailscope.sql import QueryError
 
 if TYPE_CHECKING:
     from trailscope.detect import DetectionReport, Severity
@@ -118,7 +119,7 @@ def retrying_reads(step: Callable[[], T]) -> T:
     for attempt in range(1, _READ_TRIES + 1):
         try:
             return step()
-        except (OSError, LakeError) as exc:
+        except (OSError, LakeError, QueryError) as exc:
             if not _retired(exc) or attempt == _READ_TRIES:
                 raise
             log.info("a side table changed under the alert step (%s); reading it again", exc)
@@ -132,11 +133,12 @@ def _retired(exc: BaseException) -> bool:
     if isinstance(exc, LakeError):
         return "(missing)" in exc.message
     text = str(exc)
-    return isinstance(exc, FileNotFoundError) or any(m in text for m in _GONE_ON_S3)
+    return isinstance(exc, FileNotFoundError) or any(m in text for m in _GONE)
 
 
-#: How pyarrow's S3 filesystem says an object is not there (by the operation that found out).
-_GONE_ON_S3 = ("NO_SUCH_KEY", "RESOURCE_NOT_FOUND")
+#: How pyarrow's S3 filesystem says an object is not there (by the operation that found out),
+#: and how DuckDB says so when a query's scan of the lake's parts found one gone.
+_GONE = ("NO_SUCH_KEY", "RESOURCE_NOT_FOUND", "Path does not exist")
 
 
 class CountingOnly:
